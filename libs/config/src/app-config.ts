@@ -1,0 +1,41 @@
+import { Injectable } from '@nestjs/common';
+import * as path from 'node:path';
+import { type Env, parseEnv } from './env.schema';
+
+/** Typed, validated configuration. Built once at boot from the environment. */
+@Injectable()
+export class AppConfig {
+  readonly env: Readonly<Env>;
+
+  constructor(env?: Env) {
+    this.env = Object.freeze(env ?? parseEnv());
+  }
+
+  get isProduction(): boolean {
+    return this.env.NODE_ENV === 'production';
+  }
+  /** Scale mode needs both; each half is chosen on its own. */
+  get mode(): 'embedded' | 'scale' | 'mixed' {
+    if (this.env.DATABASE_URL && this.env.REDIS_URL) return 'scale';
+    if (!this.env.DATABASE_URL && !this.env.REDIS_URL) return 'embedded';
+    return 'mixed';
+  }
+  get usesRedis(): boolean {
+    return !!this.env.REDIS_URL;
+  }
+  get usesPglite(): boolean {
+    return !this.env.DATABASE_URL;
+  }
+  hasRole(role: 'api' | 'worker'): boolean {
+    return this.env.APP_ROLES.includes(role);
+  }
+  get storageDir(): string {
+    return path.resolve(this.env.STORAGE_DIR);
+  }
+  /** One line for the boot log. */
+  describe(): string {
+    const db = this.env.DATABASE_URL ? 'postgres' : `pglite(${path.join(this.storageDir, 'db')})`;
+    const jobs = this.env.REDIS_URL ? 'bullmq(redis)' : 'inline';
+    return `mode=${this.mode} roles=${this.env.APP_ROLES.join(',')} database=${db} jobs=${jobs} storage=${this.storageDir}`;
+  }
+}

@@ -1,0 +1,98 @@
+import { z } from 'zod';
+
+/** A comma-separated list; empty entries dropped. */
+const csv = z
+  .string()
+  .default('')
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
+
+export const DEFAULT_JWT_SECRET = 'change-me-jwt-secret-at-least-32-characters';
+export const DEFAULT_ENCRYPTION_KEY = 'change-me-encryption-key-32-bytes-min';
+
+/**
+ * Every environment variable the service reads, with its default. `.env.example` mirrors this
+ * list; `test/unit`'s env-example spec fails when the two drift.
+ */
+export const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    PORT: int(5000, 0, 65535),
+    APP_ROLES: csv
+      .pipe(z.array(z.enum(['api', 'worker'])))
+      .transform((r) => (r.length ? [...new Set(r)] : (['api', 'worker'] as const))),
+    STORAGE_DIR: z.string().min(1).default('./storage'),
+    DATABASE_URL: z
+      .string()
+      .optional()
+      .transform((v) => v || undefined)
+      .pipe(z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }).optional()),
+    DATABASE_POOL_MAX: int(10, 1, 200),
+    DATABASE_RUN_MIGRATIONS: bool.default(true),
+    REDIS_URL: z
+      .string()
+      .optional()
+      .transform((v) => v || undefined)
+      .pipe(z.url({ protocol: /^rediss?$/, error: 'must be a redis:// URL' }).optional()),
+    REDIS_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _.:- only')
+      .default('llmops'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    CORS_ORIGINS: csv,
+    BODY_LIMIT: z
+      .string()
+      .regex(/^\d+(b|kb|mb)$/i, 'a size such as 512kb or 10mb')
+      .default('10mb'),
+    THROTTLE_TTL_SECONDS: int(60, 1, 86400),
+    THROTTLE_LIMIT: int(600, 1, 1_000_000),
+    JWT_SECRET: z.string().min(16, 'at least 16 characters').default(DEFAULT_JWT_SECRET),
+    ENCRYPTION_KEY: z.string().min(16, 'at least 16 characters').default(DEFAULT_ENCRYPTION_KEY),
+    OUTBOUND_ALLOW_HOSTS: csv,
+    OUTBOUND_TIMEOUT_MS: int(30_000, 100, 3_600_000),
+    OUTBOUND_MAX_RESPONSE_BYTES: int(10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    OUTBOUND_MAX_RETRIES: int(2, 0, 10),
+    QUEUE_CONCURRENCY: int(4, 1, 256),
+    JOB_TIMEOUT_MS: int(3_600_000, 1000, 7 * 24 * 3_600_000),
+    SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),
+    SSE_PING_INTERVAL_MS: int(10_000, 50, 300_000),
+    SWAGGER_ENABLED: bool.default(true),
+    METRICS_ENABLED: bool.default(true),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV === 'production') {
+      if (env.JWT_SECRET === DEFAULT_JWT_SECRET)
+        ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be set to a secret of your own in production' });
+      if (env.ENCRYPTION_KEY === DEFAULT_ENCRYPTION_KEY)
+        ctx.addIssue({ code: 'custom', path: ['ENCRYPTION_KEY'], message: 'must be set to a secret of your own in production' });
+    }
+    if (!env.APP_ROLES.includes('api') && !env.REDIS_URL)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['APP_ROLES'],
+        message: 'a worker-only process needs REDIS_URL (the embedded mode runs jobs inside the api process)',
+      });
+  });
+
+export type Env = z.output<typeof envSchema>;
+
+export class ConfigValidationError extends Error {}
+
+/** Parses the environment; a bad value throws one message naming every offending variable. */
+export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const result = envSchema.safeParse(source);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
+  throw new ConfigValidationError(`Invalid configuration: ${lines.join('; ')}`);
+}

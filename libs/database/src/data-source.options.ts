@@ -1,0 +1,48 @@
+import type { PGlite } from '@electric-sql/pglite';
+import { createPgConfig } from '@electric-sql/pglite/node-postgres';
+import * as path from 'node:path';
+import type { DataSourceOptions } from 'typeorm';
+import { SnakeNamingStrategy } from './snake-naming.strategy';
+
+/** Repository root at run time: `<repo>` under ts-node/jest, `<repo>/dist` when built. */
+export const PROJECT_ROOT = path.resolve(__dirname, '..', '..', '..');
+
+export const ENTITY_GLOBS = [path.join(PROJECT_ROOT, '{src,libs}', '**', '*.entity.{ts,js}')];
+export const MIGRATION_GLOBS = [path.join(PROJECT_ROOT, 'migrations', '*.{ts,js}')];
+
+export interface DataSourceInput {
+  /** postgres:// URL (scale mode); absent means the PGlite instance below. */
+  url?: string;
+  pglite?: PGlite;
+  poolMax?: number;
+  /** Explicit entity classes (the Nest app registers them per module); globs otherwise. */
+  entities?: DataSourceOptions['entities'];
+  logging?: boolean;
+}
+
+/** One place that decides how we talk to Postgres, for the app, the CLI and the tests. */
+export function buildDataSourceOptions(input: DataSourceInput): DataSourceOptions {
+  const common = {
+    type: 'postgres' as const,
+    entities: input.entities ?? ENTITY_GLOBS,
+    migrations: MIGRATION_GLOBS,
+    migrationsTableName: 'migrations',
+    migrationsRun: false, // the migrator runs them, under a lock, in the api role only
+    synchronize: false,
+    uuidExtension: 'pgcrypto' as const,
+    installExtensions: false, // the first migration creates them
+    namingStrategy: new SnakeNamingStrategy(),
+    logging: input.logging ?? false,
+  };
+  if (input.url) {
+    return {
+      ...common,
+      url: input.url,
+      extra: { max: input.poolMax ?? 10, connectionTimeoutMillis: 10_000, application_name: 'llmops' },
+    };
+  }
+  if (!input.pglite) throw new Error('buildDataSourceOptions: either url or pglite is required');
+  // PGlite is single-connection: node-postgres talks to it through an in-process "socket".
+  const cfg = createPgConfig(input.pglite);
+  return { ...common, extra: { ...cfg, connection: cfg.connection, max: 1 } };
+}

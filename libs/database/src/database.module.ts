@@ -1,0 +1,75 @@
+import { AppConfig } from '@app/config';
+import { Global, Logger, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import * as path from 'node:path';
+import { DataSource, DataSourceOptions } from 'typeorm';
+import { buildDataSourceOptions } from './data-source.options';
+import { runMigrations } from './migrator';
+import { openPglite } from './pglite';
+import { TransactionService } from './transaction.service';
+
+/** Carries the config from useFactory (which has DI) to dataSourceFactory (which has not). */
+const BOOT_CONFIG = Symbol('llmops.database.config');
+
+/**
+ * TypeORM on PostgreSQL (DATABASE_URL) or on PGlite under STORAGE_DIR/db. Entities are registered
+ * by each module with TypeOrmModule.forFeature (autoLoadEntities). The api role migrates at boot.
+ */
+@Global()
+@Module({
+  imports: [
+    TypeOrmModule.forRootAsync({
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => ({
+        ...buildDataSourceOptions({
+          url: config.env.DATABASE_URL ?? 'postgres://embedded/pglite', // replaced below for PGlite
+          poolMax: config.env.DATABASE_POOL_MAX,
+          entities: [],
+        }),
+        autoLoadEntities: true,
+        retryAttempts: config.isProduction ? 10 : 1,
+        retryDelay: 1000,
+        [BOOT_CONFIG]: config,
+      }),
+      dataSourceFactory: (options) => createDataSource(options!),
+    }),
+  ],
+  providers: [TransactionService],
+  exports: [TransactionService],
+})
+export class DatabaseModule {}
+
+async function createDataSource(options: DataSourceOptions): Promise<DataSource> {
+  const config = (options as unknown as Record<symbol, AppConfig>)[BOOT_CONFIG];
+  const logger = new Logger('Database');
+  let finalOptions = options;
+  let closeEmbedded: (() => Promise<void>) | undefined;
+  if (config.usesPglite) {
+    const pglite = await openPglite(path.join(config.storageDir, 'db'));
+    const embedded = buildDataSourceOptions({ pglite });
+    finalOptions = { ...options, url: undefined, extra: embedded.extra } as DataSourceOptions;
+    closeEmbedded = () => pglite.close();
+  }
+  const dataSource = new DataSource(finalOptions);
+  try {
+    await dataSource.initialize();
+    if (config.hasRole('api') && config.env.DATABASE_RUN_MIGRATIONS) {
+      await runMigrations(dataSource, { useLock: !config.usesPglite });
+    }
+  } catch (err) {
+    if (dataSource.isInitialized) await dataSource.destroy().catch(() => undefined);
+    await closeEmbedded?.().catch(() => undefined);
+    throw err;
+  }
+  if (closeEmbedded) {
+    // PGlite must close after the pool has ended, so its last writes reach the disk.
+    const destroy = dataSource.destroy.bind(dataSource);
+    const close = closeEmbedded;
+    dataSource.destroy = async () => {
+      await destroy();
+      await close();
+    };
+  }
+  logger.log(`Connected to ${config.usesPglite ? 'PGlite (embedded)' : 'PostgreSQL'}`);
+  return dataSource;
+}

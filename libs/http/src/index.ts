@@ -1,0 +1,4 @@
+export * from './http.module';
+export * from './outbound-http.client';
+export * from './outbound-request-error';
+export * from './ssrf-guard';

@@ -1,0 +1,6 @@
+export * from './drivers/queue-driver';
+export * from './entities/queue-job.entity';
+export * from './job-processor.decorator';
+export * from './job-queue.service';
+export * from './queue.module';
+export * from './queue.types';

@@ -1,0 +1,87 @@
+/** Every queue (DESIGN §5). */
+export const QUEUE_NAMES = ['dataset', 'workflow', 'download', 'deployment', 'app', 'maintenance'] as const;
+export type QueueName = (typeof QUEUE_NAMES)[number];
+
+/**
+ * Job names and their payloads, in one place so producers and processors agree. A job name is
+ * `<queue>.<action>`; modules add their jobs here.
+ */
+export interface JobPayloads {
+  /** Diagnostic job: walks `steps` steps of `step_ms` each, reporting progress; can fail on purpose. */
+  'maintenance.selftest': { steps: number; step_ms: number; fail_attempts?: number; label?: string };
+  /** Deletes finished job rows older than `older_than_days`. */
+  'maintenance.purge-jobs': { older_than_days: number };
+}
+export type JobName = keyof JobPayloads;
+
+export function queueOf(name: JobName): QueueName {
+  return name.slice(0, name.indexOf('.')) as QueueName;
+}
+
+export type JobStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+export const ACTIVE_STATUSES: JobStatus[] = ['queued', 'running'];
+
+export interface EnqueueOptions {
+  /** Idempotency key, e.g. `<entity id>:<action>`: while such a job is active, enqueue returns it. */
+  key?: string;
+  accountId?: string | null;
+  /** Total tries including the first (default 3). */
+  attempts?: number;
+  /** First retry delay; doubles each retry (default 1000 ms). */
+  backoffMs?: number;
+  /** Wall-clock limit per attempt (default JOB_TIMEOUT_MS). */
+  timeoutMs?: number;
+  delayMs?: number;
+}
+
+/** What a processor receives. */
+export interface JobContext<N extends JobName = JobName> {
+  id: string;
+  name: N;
+  payload: JobPayloads[N];
+  accountId: string | null;
+  /** 1 for the first try. */
+  attempt: number;
+  maxAttempts: number;
+  /** Aborted on cancel, timeout or shutdown; pass it to every I/O call. */
+  signal: AbortSignal;
+  /** 0..100; persisted (throttled) and broadcast. */
+  progress(percent: number, message?: string): Promise<void>;
+}
+
+export interface JobProcessor<N extends JobName = JobName> {
+  process(ctx: JobContext<N>): Promise<unknown>;
+}
+
+/** Throw from a processor to fail at once without retries (bad input, missing entity). */
+export class UnrecoverableJobError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnrecoverableJobError';
+  }
+}
+
+export type AbortKind = 'cancelled' | 'timeout' | 'shutdown';
+export class JobAbortedError extends Error {
+  constructor(readonly kind: AbortKind) {
+    super(`job ${kind}`);
+    this.name = 'JobAbortedError';
+  }
+}
+
+/** Public view of a job row. */
+export interface JobSnapshot {
+  id: string;
+  queue: QueueName;
+  name: JobName;
+  status: JobStatus;
+  progress: number;
+  progress_message: string | null;
+  attempts: number;
+  max_attempts: number;
+  error: string | null;
+  result: unknown;
+  account_id: string | null;
+}
+
+export const JOB_UPDATED_EVENT = 'job.updated';

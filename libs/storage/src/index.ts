@@ -1,0 +1,3 @@
+export * from './local-file-storage';
+export * from './storage.module';
+export * from './storage.types';

@@ -1,0 +1,18 @@
+import { MigrationInterface, QueryRunner } from 'typeorm';
+
+/** Extensions every later migration relies on: vectors, trigram search, gen_random_uuid. */
+export class Extensions1763769600000 implements MigrationInterface {
+  name = 'Extensions1763769600000';
+
+  public async up(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`CREATE EXTENSION IF NOT EXISTS "vector"`);
+    await queryRunner.query(`CREATE EXTENSION IF NOT EXISTS "pg_trgm"`);
+    await queryRunner.query(`CREATE EXTENSION IF NOT EXISTS "pgcrypto"`);
+  }
+
+  public async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP EXTENSION IF EXISTS "pgcrypto"`);
+    await queryRunner.query(`DROP EXTENSION IF EXISTS "pg_trgm"`);
+    await queryRunner.query(`DROP EXTENSION IF EXISTS "vector"`);
+  }
+}

@@ -1,0 +1,71 @@
+import {
+  AllExceptionsFilter,
+  assignRequestId,
+  createValidationPipe,
+  EnvelopeInterceptor,
+  MetricsModule,
+  REDIS,
+  RedisClient,
+  RedisModule,
+} from '@app/common';
+import { AppConfig, ConfigModule } from '@app/config';
+import { DatabaseModule } from '@app/database';
+import { OutboundHttpModule } from '@app/http';
+import { QueueModule } from '@app/queue';
+import { RealtimeModule } from '@app/realtime';
+import { StorageModule } from '@app/storage';
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { EventEmitterModule } from '@nestjs/event-emitter';
+import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
+import { LoggerModule } from 'nestjs-pino';
+import { RedisThrottlerStorage } from './bootstrap/redis-throttler.storage';
+import { AuthModule } from './modules/auth/auth.module';
+import { SystemModule } from './modules/system/system.module';
+
+/** Root module: infrastructure, then the area modules, then the global pipe/filter/guards. */
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config.env),
+        LoggerModule.forRoot({
+          pinoHttp: {
+            level: config.env.LOG_LEVEL,
+            genReqId: (req, res) => assignRequestId(req, res),
+            autoLogging: { ignore: (req) => /^\/(health\/|metrics)/.test(req.url ?? '') },
+            redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
+            customProps: () => ({ roles: config.env.APP_ROLES.join(',') }),
+          },
+          forRoutes: ['*path'],
+        }),
+        EventEmitterModule.forRoot({ wildcard: false, maxListeners: 50 }),
+        MetricsModule,
+        RedisModule,
+        DatabaseModule,
+        QueueModule,
+        StorageModule,
+        OutboundHttpModule,
+        RealtimeModule.forRoot(config),
+        ThrottlerModule.forRootAsync({
+          inject: [AppConfig, REDIS],
+          useFactory: (cfg: AppConfig, redis: RedisClient) => ({
+            throttlers: [{ name: 'default', ttl: cfg.env.THROTTLE_TTL_SECONDS * 1000, limit: cfg.env.THROTTLE_LIMIT }],
+            storage: redis ? new RedisThrottlerStorage(redis, cfg.env.REDIS_PREFIX) : undefined,
+            errorMessage: 'Too many requests, please slow down and try again later',
+          }),
+        }),
+        AuthModule,
+        SystemModule.forRoot(config),
+      ],
+      providers: [
+        { provide: APP_PIPE, useFactory: createValidationPipe },
+        { provide: APP_FILTER, useClass: AllExceptionsFilter },
+        { provide: APP_INTERCEPTOR, useClass: EnvelopeInterceptor },
+        { provide: APP_GUARD, useClass: ThrottlerGuard },
+      ],
+    };
+  }
+}

@@ -1,0 +1,65 @@
+import { MetricsRegistry, parseQueryString, REDIS, RedisClient } from '@app/common';
+import { AppConfig } from '@app/config';
+import { AppIoAdapter } from '@app/realtime';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NextFunction, Request, Response } from 'express';
+import helmet from 'helmet';
+import { Logger } from 'nestjs-pino';
+import { setupSwagger } from './swagger';
+
+/** The origin rule shared by HTTP CORS and socket.io: listed origins, or any when `*` is listed. */
+export function originMatcher(config: AppConfig): (origin: string | undefined) => boolean {
+  const allowed = new Set(config.env.CORS_ORIGINS.map((o) => o.replace(/\/$/, '')));
+  return (origin) => !origin || allowed.has('*') || allowed.has(origin.replace(/\/$/, ''));
+}
+
+/**
+ * Everything about the HTTP surface that is not a route: used by main.ts and by the e2e app
+ * factory, so tests exercise exactly what production runs.
+ */
+export function configureApp(app: NestExpressApplication, config: AppConfig): void {
+  app.useLogger(app.get(Logger));
+  app.flushLogs();
+  const express = app.getHttpAdapter().getInstance();
+  // The console sends empty filters as empty strings; they mean "absent".
+  express.set('query parser', parseQueryString);
+  express.disable('x-powered-by');
+
+  app.use(
+    helmet({
+      // Icons and uploaded images are loaded by the console from another origin via <img>.
+      crossOriginResourcePolicy: { policy: 'cross-origin' },
+    }),
+  );
+  const isAllowed = originMatcher(config);
+  app.enableCors({
+    origin: (origin, cb) => cb(null, isAllowed(origin) ? (origin ?? true) : false),
+    credentials: true,
+    methods: ['GET', 'POST'],
+    allowedHeaders: ['authorization', 'content-type', 'x-request-id'],
+    exposedHeaders: ['X-Request-Id'],
+    maxAge: 600,
+  });
+  app.useBodyParser('json', { limit: config.env.BODY_LIMIT });
+  app.useBodyParser('urlencoded', { limit: config.env.BODY_LIMIT, extended: false });
+
+  const metrics = app.get(MetricsRegistry);
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const end = metrics.httpDuration.startTimer();
+    res.on('finish', () => {
+      const route = (req.route as { path?: string } | undefined)?.path;
+      end({ method: req.method, route: route ? `${req.baseUrl}${route}` : 'unmatched', status: String(res.statusCode) });
+    });
+    next();
+  });
+
+  app.useWebSocketAdapter(
+    new AppIoAdapter(app, {
+      isOriginAllowed: isAllowed,
+      redis: app.get<RedisClient>(REDIS),
+      redisPrefix: config.env.REDIS_PREFIX,
+    }),
+  );
+  if (config.env.SWAGGER_ENABLED) setupSwagger(app);
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+}

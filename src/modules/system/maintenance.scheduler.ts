@@ -1,0 +1,18 @@
+import { JobQueue } from '@app/queue';
+import { Injectable, Logger } from '@nestjs/common';
+import { Cron, CronExpression } from '@nestjs/schedule';
+
+/** Schedules maintenance jobs (api role only). Keys make a tick idempotent across replicas. */
+@Injectable()
+export class MaintenanceScheduler {
+  private readonly logger = new Logger('Maintenance');
+
+  constructor(private readonly jobs: JobQueue) {}
+
+  @Cron(CronExpression.EVERY_DAY_AT_3AM, { name: 'purge-jobs' })
+  async purgeJobs(): Promise<void> {
+    const day = new Date().toISOString().slice(0, 10);
+    const job = await this.jobs.enqueue('maintenance.purge-jobs', { older_than_days: 30 }, { key: `purge-jobs:${day}` });
+    this.logger.log(`purge-jobs scheduled (${job.id})`);
+  }
+}

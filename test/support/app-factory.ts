@@ -1,0 +1,81 @@
+import { AppConfig, parseEnv } from '@app/config';
+import { DynamicModule, INestApplication, Type } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Test } from '@nestjs/testing';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import request from 'supertest';
+import { AppModule } from 'src/app.module';
+import { configureApp } from 'src/bootstrap/configure-app';
+import { TEST_REDIS_URL, uniqueRedisPrefix, workerDatabaseUrl } from './test-env';
+
+export interface TestAppOptions {
+  /** Environment overrides (strings, as in process.env). */
+  env?: Record<string, string | undefined>;
+  /** Use Redis (BullMQ, Redis adapter, Redis throttling): scale mode. */
+  redis?: boolean;
+  /** Reuse a Redis prefix (to restart "the same" deployment). */
+  redisPrefix?: string;
+  /** Extra modules (test fixtures) imported next to AppModule. */
+  imports?: Array<Type<unknown> | DynamicModule>;
+  /** Skip app.listen (worker-only contexts). Default: listen on 127.0.0.1:0. */
+  listen?: boolean;
+}
+
+export interface TestApp {
+  app: INestApplication;
+  config: AppConfig;
+  /** http://127.0.0.1:<port> */
+  url: string;
+  http: () => ReturnType<typeof request>;
+  /** A signed access token for `accountId` (what the auth module issues). */
+  token(accountId: string, claims?: Record<string, unknown>): string;
+  close(): Promise<void>;
+}
+
+/** Boots the real AppModule against this worker's database, exactly as main.ts configures it. */
+export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
+  const storage = mkdtempSync(path.join(tmpdir(), 'llmops-test-'));
+  const env = parseEnv({
+    NODE_ENV: 'test',
+    STORAGE_DIR: storage,
+    DATABASE_URL: workerDatabaseUrl(),
+    DATABASE_POOL_MAX: '4',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
+    CORS_ORIGINS: 'http://console.test',
+    SHUTDOWN_TIMEOUT_MS: '2000',
+    ...(opts.redis ? { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: opts.redisPrefix ?? uniqueRedisPrefix() } : {}),
+    ...opts.env,
+  });
+  const config = new AppConfig(env);
+  const moduleRef = await Test.createTestingModule({
+    imports: [AppModule.forRoot(config), ...(opts.imports ?? [])],
+  }).compile();
+  const listen = opts.listen ?? config.hasRole('api');
+  let app: INestApplication;
+  if (config.hasRole('api')) {
+    const http = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, bufferLogs: true });
+    configureApp(http, config);
+    app = http;
+  } else {
+    app = moduleRef.createNestApplication({ bufferLogs: true });
+  }
+  if (listen) await app.listen(0, '127.0.0.1');
+  else await app.init();
+  const address = listen ? (app.getHttpServer().address() as { port: number }) : { port: 0 };
+  const url = `http://127.0.0.1:${address.port}`;
+  const jwt = app.get(JwtService);
+  return {
+    app,
+    config,
+    url,
+    http: () => request(url),
+    token: (accountId, claims = {}) => jwt.sign({ sub: accountId, typ: 'access', ...claims }),
+    close: async () => {
+      await app.close();
+      rmSync(storage, { recursive: true, force: true });
+    },
+  };
+}
