@@ -6,6 +6,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { configureApp } from './bootstrap/configure-app';
+import { installGracefulShutdown } from './bootstrap/shutdown';
 
 async function bootstrap(): Promise<void> {
   let config: AppConfig;
@@ -25,7 +26,7 @@ async function bootstrap(): Promise<void> {
     // Worker role: no HTTP; queue processors only.
     const ctx = await NestFactory.createApplicationContext(module, { bufferLogs: true });
     ctx.useLogger(ctx.get(Logger));
-    ctx.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+    installGracefulShutdown(ctx, ctx.get(Logger), config.env.SHUTDOWN_TIMEOUT_MS);
     ctx.get(Logger).log(`LLMOps worker started: ${config.describe()}`, 'Bootstrap');
     return;
   }
@@ -34,6 +35,7 @@ async function bootstrap(): Promise<void> {
   configureApp(app, config);
   await app.listen(config.env.PORT, config.env.HOST);
   const logger = app.get(Logger);
+  installGracefulShutdown(app, logger, config.env.SHUTDOWN_TIMEOUT_MS);
   logger.log(`LLMOps listening on http://${config.env.HOST}:${config.env.PORT} (${config.describe()})`, 'Bootstrap');
 }
 

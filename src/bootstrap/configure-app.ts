@@ -61,5 +61,4 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
     }),
   );
   if (config.env.SWAGGER_ENABLED) setupSwagger(app);
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
 }

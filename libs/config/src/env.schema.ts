@@ -15,7 +15,13 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-const int = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
+const int = (def: number, min: number, max: number) =>
+  z.coerce
+    .number({ error: `must be an integer between ${min} and ${max}` })
+    .int({ error: `must be an integer between ${min} and ${max}` })
+    .min(min, { error: `must be an integer between ${min} and ${max}` })
+    .max(max, { error: `must be an integer between ${min} and ${max}` })
+    .default(def);
 
 export const DEFAULT_JWT_SECRET = 'change-me-jwt-secret-at-least-32-characters';
 export const DEFAULT_ENCRYPTION_KEY = 'change-me-encryption-key-32-bytes-min';
@@ -30,7 +36,7 @@ export const envSchema = z
     HOST: z.string().min(1).default('0.0.0.0'),
     PORT: int(5000, 0, 65535),
     APP_ROLES: csv
-      .pipe(z.array(z.enum(['api', 'worker'])))
+      .pipe(z.array(z.enum(['api', 'worker'], { error: 'roles are api and/or worker' })))
       .transform((r) => (r.length ? [...new Set(r)] : (['api', 'worker'] as const))),
     STORAGE_DIR: z.string().min(1).default('./storage'),
     DATABASE_URL: z
@@ -93,6 +99,6 @@ export class ConfigValidationError extends Error {}
 export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const result = envSchema.safeParse(source);
   if (result.success) return result.data;
-  const lines = result.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
+  const lines = result.error.issues.map((i) => `${String(i.path[0] ?? '(env)')}: ${i.message}`);
   throw new ConfigValidationError(`Invalid configuration: ${lines.join('; ')}`);
 }

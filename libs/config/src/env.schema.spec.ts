@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { AppConfig } from './app-config';
+import { DEFAULT_JWT_SECRET, envSchema, parseEnv } from './env.schema';
+
+describe('env schema', () => {
+  it('has working defaults for a bare machine (embedded mode)', () => {
+    const env = parseEnv({});
+    expect(env.PORT).toBe(5000);
+    expect(env.APP_ROLES).toEqual(['api', 'worker']);
+    expect(env.DATABASE_URL).toBeUndefined();
+    expect(new AppConfig(env).mode).toBe('embedded');
+  });
+
+  it('parses typed values', () => {
+    const env = parseEnv({
+      PORT: '8080',
+      APP_ROLES: 'worker, api ,api',
+      CORS_ORIGINS: 'http://a.test, http://b.test',
+      DATABASE_URL: 'postgres://u@h:5432/db',
+      REDIS_URL: 'redis://h:6379',
+      SWAGGER_ENABLED: 'false',
+    });
+    expect(env.PORT).toBe(8080);
+    expect(env.APP_ROLES).toEqual(['worker', 'api']);
+    expect(env.CORS_ORIGINS).toEqual(['http://a.test', 'http://b.test']);
+    expect(env.SWAGGER_ENABLED).toBe(false);
+    expect(new AppConfig(env).mode).toBe('scale');
+  });
+
+  it('treats empty strings as unset for optional URLs', () => {
+    expect(parseEnv({ DATABASE_URL: '', REDIS_URL: '' }).DATABASE_URL).toBeUndefined();
+  });
+
+  it('stops with one message naming every bad variable', () => {
+    let message = '';
+    try {
+      parseEnv({ PORT: 'eighty', DATABASE_URL: 'mysql://x', APP_ROLES: 'api,cook' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/^Invalid configuration: /);
+    expect(message).toContain('PORT: must be an integer between 0 and 65535');
+    expect(message).toContain('DATABASE_URL: must be a postgres:// URL');
+    expect(message).toContain('APP_ROLES: roles are api and/or worker');
+  });
+
+  it('refuses default secrets in production', () => {
+    expect(() => parseEnv({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET: must be set.*ENCRYPTION_KEY: must be set/);
+    expect(() =>
+      parseEnv({ NODE_ENV: 'production', JWT_SECRET: 'a'.repeat(40), ENCRYPTION_KEY: 'b'.repeat(40) }),
+    ).not.toThrow();
+    expect(parseEnv({ NODE_ENV: 'development' }).JWT_SECRET).toBe(DEFAULT_JWT_SECRET);
+  });
+
+  it('refuses a worker-only process without Redis', () => {
+    expect(() => parseEnv({ APP_ROLES: 'worker' })).toThrow(/APP_ROLES: a worker-only process needs REDIS_URL/);
+    expect(() => parseEnv({ APP_ROLES: 'worker', REDIS_URL: 'redis://127.0.0.1:6379' })).not.toThrow();
+  });
+
+  it('is mirrored by .env.example: same variables, same defaults', () => {
+    const file = readFileSync(path.resolve(__dirname, '../../../.env.example'), 'utf8');
+    const example: Record<string, string> = {};
+    for (const line of file.split('\n')) {
+      const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+      if (m) example[m[1]] = m[2];
+    }
+    const keys = Object.keys(envSchema.shape).sort();
+    expect(Object.keys(example).sort()).toEqual(keys);
+    // Parsing the example gives exactly the defaults.
+    expect(parseEnv(example)).toEqual(parseEnv({}));
+  });
+});
