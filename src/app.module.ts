@@ -36,7 +36,11 @@ export class AppModule {
             level: config.env.LOG_LEVEL,
             genReqId: (req, res) => assignRequestId(req, res),
             autoLogging: { ignore: (req) => /^\/(health\/|metrics)/.test(req.url ?? '') },
-            redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
+            redact: [
+              'req.headers.authorization',
+              'req.headers.cookie',
+              'res.headers["set-cookie"]',
+            ],
             customProps: () => ({ roles: config.env.APP_ROLES.join(',') }),
           },
           forRoutes: ['*path'],
@@ -52,7 +56,13 @@ export class AppModule {
         ThrottlerModule.forRootAsync({
           inject: [AppConfig, REDIS],
           useFactory: (cfg: AppConfig, redis: RedisClient) => ({
-            throttlers: [{ name: 'default', ttl: cfg.env.THROTTLE_TTL_SECONDS * 1000, limit: cfg.env.THROTTLE_LIMIT }],
+            throttlers: [
+              {
+                name: 'default',
+                ttl: cfg.env.THROTTLE_TTL_SECONDS * 1000,
+                limit: cfg.env.THROTTLE_LIMIT,
+              },
+            ],
             storage: redis ? new RedisThrottlerStorage(redis, cfg.env.REDIS_PREFIX) : undefined,
             errorMessage: 'Too many requests, please slow down and try again later',
           }),

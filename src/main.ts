@@ -31,15 +31,23 @@ async function bootstrap(): Promise<void> {
     return;
   }
 
-  const app = await NestFactory.create<NestExpressApplication>(module, { bufferLogs: true, bodyParser: false });
+  const app = await NestFactory.create<NestExpressApplication>(module, {
+    bufferLogs: true,
+    bodyParser: false,
+  });
   configureApp(app, config);
   await app.listen(config.env.PORT, config.env.HOST);
   const logger = app.get(Logger);
   installGracefulShutdown(app, logger, config.env.SHUTDOWN_TIMEOUT_MS);
-  logger.log(`LLMOps listening on http://${config.env.HOST}:${config.env.PORT} (${config.describe()})`, 'Bootstrap');
+  logger.log(
+    `LLMOps listening on http://${config.env.HOST}:${config.env.PORT} (${config.describe()})`,
+    'Bootstrap',
+  );
 }
 
 bootstrap().catch((err: unknown) => {
-  new NestLogger('Bootstrap').error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  new NestLogger('Bootstrap').error(
+    err instanceof Error ? (err.stack ?? err.message) : String(err),
+  );
   process.exit(1);
 });

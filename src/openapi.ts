@@ -16,7 +16,12 @@ async function main(): Promise<void> {
   const check = process.argv.includes('--check');
   const storage = mkdtempSync(path.join(tmpdir(), 'llmops-openapi-'));
   const config = new AppConfig(
-    parseEnv({ NODE_ENV: 'development', STORAGE_DIR: storage, APP_ROLES: 'api,worker', LOG_LEVEL: 'silent' }),
+    parseEnv({
+      NODE_ENV: 'development',
+      STORAGE_DIR: storage,
+      APP_ROLES: 'api,worker',
+      LOG_LEVEL: 'silent',
+    }),
   );
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     preview: true,

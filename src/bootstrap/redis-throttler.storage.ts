@@ -38,11 +38,15 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
   ): Promise<ThrottlerStorageRecord> {
     const base = `${this.prefix}:throttle:${throttlerName}:${key}`;
     const block = blockDuration > 0 ? blockDuration : ttl;
-    const [hits, pttl, blockTtl] = (await this.redis.eval(SCRIPT, 2, `${base}:hits`, `${base}:block`, ttl, limit, block)) as [
-      number,
-      number,
-      number,
-    ];
+    const [hits, pttl, blockTtl] = (await this.redis.eval(
+      SCRIPT,
+      2,
+      `${base}:hits`,
+      `${base}:block`,
+      ttl,
+      limit,
+      block,
+    )) as [number, number, number];
     const isBlocked = blockTtl > 0;
     return {
       totalHits: hits,

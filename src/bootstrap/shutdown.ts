@@ -6,7 +6,11 @@ import type { Server } from 'node:http';
  * hooks (the job queue drains or requeues running jobs, then pools close), and exit 0. A second
  * signal or a stuck hook forces the exit.
  */
-export function installGracefulShutdown(app: INestApplicationContext, logger: LoggerService, graceMs: number): void {
+export function installGracefulShutdown(
+  app: INestApplicationContext,
+  logger: LoggerService,
+  graceMs: number,
+): void {
   let closing = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (closing) {

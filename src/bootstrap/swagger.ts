@@ -9,15 +9,34 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         'service API under /openapi (API keys; real HTTP statuses) and OpenAI-compatible /v1.',
     )
     .setVersion('1.0')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Access token from /auth/password-login' }, 'jwt')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key `llmops-v1/...` for /openapi and /v1' }, 'api-key')
+    .addBearerAuth(
+      {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'JWT',
+        description: 'Access token from /auth/password-login',
+      },
+      'jwt',
+    )
+    .addBearerAuth(
+      {
+        type: 'http',
+        scheme: 'bearer',
+        description: 'API key `llmops-v1/...` for /openapi and /v1',
+      },
+      'api-key',
+    )
     .build();
   return SwaggerModule.createDocument(app, config, {
-    operationIdFactory: (controllerKey, methodKey) => `${controllerKey.replace(/Controller$/, '')}_${methodKey}`,
+    operationIdFactory: (controllerKey, methodKey) =>
+      `${controllerKey.replace(/Controller$/, '')}_${methodKey}`,
   });
 }
 
 /** Swagger UI at /docs, the OpenAPI 3 document at /docs-json. */
 export function setupSwagger(app: INestApplication): void {
-  SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json', raw: ['json'] });
+  SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
+    jsonDocumentUrl: 'docs-json',
+    raw: ['json'],
+  });
 }

@@ -21,7 +21,10 @@ function freePort(): Promise<number> {
 }
 
 /** The built service, booted as `node dist/main.js` with no DATABASE_URL and no REDIS_URL. */
-async function boot(storage: string, port: number): Promise<{ proc: ChildProcess; logs: () => string }> {
+async function boot(
+  storage: string,
+  port: number,
+): Promise<{ proc: ChildProcess; logs: () => string }> {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -30,7 +33,11 @@ async function boot(storage: string, port: number): Promise<{ proc: ChildProcess
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
   };
-  const proc = spawn(process.execPath, [MAIN], { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [MAIN], {
+    env,
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
@@ -51,7 +58,9 @@ async function boot(storage: string, port: number): Promise<{ proc: ChildProcess
 
 async function stop(proc: ChildProcess): Promise<number | null> {
   if (proc.exitCode !== null) return proc.exitCode;
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    proc.once('exit', (code) => resolve(code)),
+  );
   proc.kill('SIGTERM');
   const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
   const code = await exited;

@@ -24,16 +24,26 @@ describe('HTTP contract (envelope, codes, validation, paging, CORS)', () => {
   it('answers console POSTs with HTTP 200, not 201', async () => {
     const res = await t.http().post('/fixture/things').send({ name: 'a', email: 'a@b.co' });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ code: 'success', message: '', data: { name: 'a', email: 'a@b.co' } });
+    expect(res.body).toEqual({
+      code: 'success',
+      message: '',
+      data: { name: 'a', email: 'a@b.co' },
+    });
   });
 
   it('strips unknown fields (whitelist)', async () => {
-    const res = await t.http().post('/fixture/things').send({ name: 'a', email: 'a@b.co', is_admin: true });
+    const res = await t
+      .http()
+      .post('/fixture/things')
+      .send({ name: 'a', email: 'a@b.co', is_admin: true });
     expect(res.body.data).toEqual({ name: 'a', email: 'a@b.co' });
   });
 
   it('maps validation errors to validate_error with the first message and a field map', async () => {
-    const res = await t.http().post('/fixture/things').send({ name: '', email: 'nope', age: 200, address: { city: 5 } });
+    const res = await t
+      .http()
+      .post('/fixture/things')
+      .send({ name: '', email: 'nope', age: 200, address: { city: 5 } });
     expect(res.status).toBe(200);
     expect(res.body.code).toBe('validate_error');
     expect(res.body.message).toBe('name must be 1-20 characters');
@@ -46,13 +56,25 @@ describe('HTTP contract (envelope, codes, validation, paging, CORS)', () => {
   });
 
   it('answers malformed JSON with validate_error, not a crash', async () => {
-    const res = await t.http().post('/fixture/things').set('Content-Type', 'application/json').send('{"name": ');
+    const res = await t
+      .http()
+      .post('/fixture/things')
+      .set('Content-Type', 'application/json')
+      .send('{"name": ');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ code: 'validate_error', message: 'Request body is not valid JSON', data: {} });
+    expect(res.body).toEqual({
+      code: 'validate_error',
+      message: 'Request body is not valid JSON',
+      data: {},
+    });
   });
 
   it('accepts empty JSON bodies on action POSTs and GETs (the console sends them)', async () => {
-    const post = await t.http().post('/fixture/action').set('Content-Type', 'application/json').send('');
+    const post = await t
+      .http()
+      .post('/fixture/action')
+      .set('Content-Type', 'application/json')
+      .send('');
     expect(post.status).toBe(200);
     expect(post.body.code).toBe('success');
     const get = await t.http().get('/ping').set('Content-Type', 'application/json').send('');
@@ -74,7 +96,10 @@ describe('HTTP contract (envelope, codes, validation, paging, CORS)', () => {
   });
 
   it('answers an oversized body with HTTP 413 and fail', async () => {
-    const res = await t.http().post('/fixture/things').send({ name: 'x'.repeat(5000), email: 'a@b.co' });
+    const res = await t
+      .http()
+      .post('/fixture/things')
+      .send({ name: 'x'.repeat(5000), email: 'a@b.co' });
     expect(res.status).toBe(413);
     expect(res.body).toEqual({ code: 'fail', message: 'Request body is too large', data: {} });
   });
@@ -91,7 +116,12 @@ describe('HTTP contract (envelope, codes, validation, paging, CORS)', () => {
   describe('pagination', () => {
     it('defaults to page 1 of 20 and computes total_page', async () => {
       const res = await t.http().get('/fixture/things');
-      expect(res.body.data.paginator).toEqual({ current_page: 1, page_size: 20, total_page: 3, total_record: 45 });
+      expect(res.body.data.paginator).toEqual({
+        current_page: 1,
+        page_size: 20,
+        total_page: 3,
+        total_record: 45,
+      });
       expect(res.body.data.list).toHaveLength(20);
     });
 
@@ -103,7 +133,10 @@ describe('HTTP contract (envelope, codes, validation, paging, CORS)', () => {
 
     it('answers total_page 0 when empty', async () => {
       const res = await t.http().get('/fixture/empty-list');
-      expect(res.body.data).toEqual({ list: [], paginator: { current_page: 1, page_size: 20, total_page: 0, total_record: 0 } });
+      expect(res.body.data).toEqual({
+        list: [],
+        paginator: { current_page: 1, page_size: 20, total_page: 0, total_record: 0 },
+      });
     });
 
     it.each([
@@ -120,7 +153,9 @@ describe('HTTP contract (envelope, codes, validation, paging, CORS)', () => {
     });
 
     it('treats empty-string filters as absent and parses string booleans', async () => {
-      const res = await t.http().get('/fixture/things?current_page=&page_size=&search_word=&is_pinned=true');
+      const res = await t
+        .http()
+        .get('/fixture/things?current_page=&page_size=&search_word=&is_pinned=true');
       expect(res.body.code).toBe('success');
       expect(res.body.data.paginator.current_page).toBe(1);
       expect(res.body.data.echo).toEqual({ search_word: null, is_pinned: true });
@@ -145,7 +180,12 @@ describe('HTTP contract (envelope, codes, validation, paging, CORS)', () => {
       const res = await t.http().post('/v1/fixture/things').send({ name: 'a' });
       expect(res.status).toBe(422);
       expect(res.body).toEqual({
-        error: { message: 'email must be an email address', type: 'invalid_request_error', code: 'validate_error', param: null },
+        error: {
+          message: 'email must be an email address',
+          type: 'invalid_request_error',
+          code: 'validate_error',
+          param: null,
+        },
       });
       const ok = await t.http().post('/v1/fixture/things').send({ name: 'a', email: 'a@b.co' });
       expect(ok.body).toEqual({ name: 'a', email: 'a@b.co' });

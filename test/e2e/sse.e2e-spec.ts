@@ -14,7 +14,10 @@ function stream(
   stopAfter?: number,
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; frames: Frame[]; raw: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(`${url}/fixture/stream`, { method: 'POST', headers: { 'Content-Type': 'application/json' } });
+    const req = http.request(`${url}/fixture/stream`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+    });
     req.on('error', reject);
     req.on('response', (res) => {
       let raw = '';
@@ -35,12 +38,17 @@ function stream(
           expect(dataLines).toHaveLength(1); // one line of JSON per frame
           frames.push({ event, data: JSON.parse(dataLines[0].slice(6)) });
         }
-        if (stopAfter !== undefined && frames.filter((f) => f.event !== 'ping').length >= stopAfter) {
+        if (
+          stopAfter !== undefined &&
+          frames.filter((f) => f.event !== 'ping').length >= stopAfter
+        ) {
           req.destroy();
           resolve({ status: res.statusCode ?? 0, headers: res.headers, frames, raw });
         }
       });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, frames, raw }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, frames, raw }),
+      );
     });
     req.end(JSON.stringify(body));
   });
@@ -61,8 +69,18 @@ describe('SSE helper', () => {
     expect(res.headers['cache-control']).toMatch(/no-cache/);
     expect(res.headers['x-accel-buffering']).toBe('no');
     const events = res.frames.filter((f) => f.event !== 'ping');
-    expect(events.map((f) => f.event)).toEqual(['agent_message', 'agent_message', 'agent_message', 'agent_end']);
-    expect(events[0].data).toEqual({ id: 'm1', event: 'agent_message', thought: 'tok0\nline', answer: 'tok0' });
+    expect(events.map((f) => f.event)).toEqual([
+      'agent_message',
+      'agent_message',
+      'agent_message',
+      'agent_end',
+    ]);
+    expect(events[0].data).toEqual({
+      id: 'm1',
+      event: 'agent_message',
+      thought: 'tok0\nline',
+      answer: 'tok0',
+    });
     expect(res.raw).toMatch(/^(event: \w+\ndata: \{.*\}\n\n)+$/);
   });
 
@@ -83,7 +101,8 @@ describe('SSE helper', () => {
     const before = { ...sseState };
     await stream(t.url, { count: 50, interval_ms: 20 }, 2);
     const deadline = Date.now() + 3000;
-    while (sseState.aborted === before.aborted && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (sseState.aborted === before.aborted && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
     expect(sseState.aborted).toBe(before.aborted + 1);
     // The producer stopped long before its 50 frames.
     expect(sseState.ticks - before.ticks).toBeLessThan(10);

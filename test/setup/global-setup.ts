@@ -1,8 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { MIGRATION_GLOBS } from '../../libs/database/src/data-source.options';
-import { ADMIN_DATABASE_URL, databaseUrl, templateDatabaseName, workerDatabaseName } from '../support/test-env';
+import { MIGRATION_GLOBS } from '@app/database/data-source.options';
+import {
+  ADMIN_DATABASE_URL,
+  databaseUrl,
+  templateDatabaseName,
+  workerDatabaseName,
+} from '../support/test-env';
 
 /**
  * Migrates one template database, then clones it once per jest worker, so every worker has its
@@ -16,7 +21,11 @@ export default async function globalSetup(globalConfig: { maxWorkers: number }):
   try {
     const tpl = templateDatabaseName(run);
     await admin.query(`CREATE DATABASE ${tpl}`);
-    const ds = new DataSource({ type: 'postgres', url: databaseUrl(tpl), migrations: MIGRATION_GLOBS });
+    const ds = new DataSource({
+      type: 'postgres',
+      url: databaseUrl(tpl),
+      migrations: MIGRATION_GLOBS,
+    });
     await ds.initialize();
     await ds.runMigrations({ transaction: 'each' });
     await ds.destroy();

@@ -46,7 +46,9 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
     CORS_ORIGINS: 'http://console.test',
     SHUTDOWN_TIMEOUT_MS: '2000',
-    ...(opts.redis ? { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: opts.redisPrefix ?? uniqueRedisPrefix() } : {}),
+    ...(opts.redis
+      ? { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: opts.redisPrefix ?? uniqueRedisPrefix() }
+      : {}),
     ...opts.env,
   });
   const config = new AppConfig(env);
@@ -56,7 +58,10 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
   const listen = opts.listen ?? config.hasRole('api');
   let app: INestApplication;
   if (config.hasRole('api')) {
-    const http = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, bufferLogs: true });
+    const http = moduleRef.createNestApplication<NestExpressApplication>({
+      bodyParser: false,
+      bufferLogs: true,
+    });
     configureApp(http, config);
     app = http;
   } else {

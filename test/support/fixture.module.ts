@@ -11,7 +11,17 @@ import {
 import { AppConfig } from '@app/config';
 import { Body, Controller, Get, Module, Param, Query, Req, Res } from '@nestjs/common';
 import { Type } from 'class-transformer';
-import { IsBoolean, IsEmail, IsInt, IsOptional, IsString, Length, Max, Min, ValidateNested } from 'class-validator';
+import {
+  IsBoolean,
+  IsEmail,
+  IsInt,
+  IsOptional,
+  IsString,
+  Length,
+  Max,
+  Min,
+  ValidateNested,
+} from 'class-validator';
 import type { Request, Response } from 'express';
 
 class AddressDto {
@@ -63,8 +73,14 @@ class FixtureController {
   list(@Query() query: ListThingsDto) {
     const total = 45;
     const start = (query.current_page - 1) * query.page_size;
-    const list = Array.from({ length: Math.max(0, Math.min(query.page_size, total - start)) }, (_, i) => ({ n: start + i }));
-    return { ...toPage(list, total, query), echo: { search_word: query.search_word ?? null, is_pinned: query.is_pinned ?? null } };
+    const list = Array.from(
+      { length: Math.max(0, Math.min(query.page_size, total - start)) },
+      (_, i) => ({ n: start + i }),
+    );
+    return {
+      ...toPage(list, total, query),
+      echo: { search_word: query.search_word ?? null, is_pinned: query.is_pinned ?? null },
+    };
   }
 
   @Get('fixture/empty-list')
@@ -105,8 +121,14 @@ class FixtureController {
 
   /** Streams `count` frames `interval_ms` apart, then ends; `fail_at` sends an error frame. */
   @ConsolePost('fixture/stream')
-  async stream(@Req() req: Request, @Res() res: Response, @Body() body: { count?: number; interval_ms?: number; fail_at?: number }) {
-    const sse = new SseStream(req, res, { pingIntervalMs: this.config.env.SSE_PING_INTERVAL_MS }).open();
+  async stream(
+    @Req() req: Request,
+    @Res() res: Response,
+    @Body() body: { count?: number; interval_ms?: number; fail_at?: number },
+  ) {
+    const sse = new SseStream(req, res, {
+      pingIntervalMs: this.config.env.SSE_PING_INTERVAL_MS,
+    }).open();
     const count = body.count ?? 3;
     for (let i = 0; i < count; i++) {
       if (sse.signal.aborted) {
@@ -115,7 +137,12 @@ class FixtureController {
       }
       if (body.fail_at === i) return sse.fail('model provider went away', { id: 'm1' });
       sseState.ticks += 1;
-      sse.send('agent_message', { id: 'm1', event: 'agent_message', thought: `tok${i}\nline`, answer: `tok${i}` });
+      sse.send('agent_message', {
+        id: 'm1',
+        event: 'agent_message',
+        thought: `tok${i}\nline`,
+        answer: `tok${i}`,
+      });
       await new Promise((r) => setTimeout(r, body.interval_ms ?? 10));
     }
     if (sse.signal.aborted) sseState.aborted += 1;

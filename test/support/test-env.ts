@@ -1,11 +1,13 @@
 /** Where the test services live; override with TEST_DATABASE_URL / TEST_REDIS_URL. */
-export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const ADMIN_DATABASE_URL =
+  process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** Set by the global setup and inherited by every jest worker. */
 export function runId(): string {
   const id = process.env.LLMOPS_TEST_RUN_ID;
-  if (!id) throw new Error('LLMOPS_TEST_RUN_ID is not set: run the e2e tests through jest (npm test)');
+  if (!id)
+    throw new Error('LLMOPS_TEST_RUN_ID is not set: run the e2e tests through jest (npm test)');
   return id;
 }
 
@@ -14,7 +16,8 @@ export function workerId(): number {
 }
 
 export const templateDatabaseName = (run: string): string => `llmops_test_${run}_tpl`;
-export const workerDatabaseName = (run: string, worker: number): string => `llmops_test_${run}_w${worker}`;
+export const workerDatabaseName = (run: string, worker: number): string =>
+  `llmops_test_${run}_w${worker}`;
 
 export function databaseUrl(name: string): string {
   const url = new URL(ADMIN_DATABASE_URL);

@@ -1,4 +1,11 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import {
+  ArgumentsHost,
+  Catch,
+  ExceptionFilter,
+  HttpException,
+  HttpStatus,
+  Logger,
+} from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { ApiException } from './api.exception';
 import { apiFamilyOf, ResponseCode } from './envelope';
@@ -80,13 +87,21 @@ export class AllExceptionsFilter implements ExceptionFilter {
       });
       return;
     }
-    const status = family === 'console' ? (mapped.transport ?? HttpStatus.OK) : (mapped.transport ?? mapped.status);
+    const status =
+      family === 'console'
+        ? (mapped.transport ?? HttpStatus.OK)
+        : (mapped.transport ?? mapped.status);
     res.status(status).json({ code: mapped.code, message: mapped.message, data: mapped.data });
   }
 
   private map(exception: unknown, req: Request, requestId: string): Mapped {
     if (exception instanceof ApiException) {
-      return { code: exception.code, message: exception.message, data: exception.data, status: exception.status };
+      return {
+        code: exception.code,
+        message: exception.message,
+        data: exception.data,
+        status: exception.status,
+      };
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
@@ -101,26 +116,65 @@ export class AllExceptionsFilter implements ExceptionFilter {
           transport: 404,
         };
       }
-      if (status === 413) return { code: ResponseCode.FAIL, message: 'Request body is too large', data: {}, status, transport: 413 };
+      if (status === 413)
+        return {
+          code: ResponseCode.FAIL,
+          message: 'Request body is too large',
+          data: {},
+          status,
+          transport: 413,
+        };
       if (status === 429) {
-        return { code: ResponseCode.FAIL, message: messageOf(response, 'Too many requests, slow down'), data: {}, status, transport: 429 };
+        return {
+          code: ResponseCode.FAIL,
+          message: messageOf(response, 'Too many requests, slow down'),
+          data: {},
+          status,
+          transport: 429,
+        };
       }
       if (status >= 500) return this.unknown(exception, req, requestId);
       // Nest wraps body-parser's JSON SyntaxError in a BadRequestException.
       if ((exception.cause as { type?: string } | undefined)?.type === 'entity.parse.failed') {
-        return { code: ResponseCode.VALIDATE_ERROR, message: 'Request body is not valid JSON', data: {}, status: 422 };
+        return {
+          code: ResponseCode.VALIDATE_ERROR,
+          message: 'Request body is not valid JSON',
+          data: {},
+          status: 422,
+        };
       }
       const code = codeForStatus(status);
       const message = messageOf(response, exception.message);
       return { code, message, data: {}, status: status === 400 ? 422 : status };
     }
     // Errors raised by Express middleware (body parser) carry `status`/`type`.
-    const e = exception as { status?: number; statusCode?: number; type?: string; expose?: boolean; message?: string };
+    const e = exception as {
+      status?: number;
+      statusCode?: number;
+      type?: string;
+      expose?: boolean;
+      message?: string;
+    };
     const status = e?.status ?? e?.statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500 && e.expose !== false) {
-      if (status === 413) return { code: ResponseCode.FAIL, message: 'Request body is too large', data: {}, status, transport: 413 };
-      const message = e.type === 'entity.parse.failed' ? 'Request body is not valid JSON' : (e.message ?? 'Bad request');
-      return { code: ResponseCode.VALIDATE_ERROR, message, data: {}, status: status === 400 ? 422 : status };
+      if (status === 413)
+        return {
+          code: ResponseCode.FAIL,
+          message: 'Request body is too large',
+          data: {},
+          status,
+          transport: 413,
+        };
+      const message =
+        e.type === 'entity.parse.failed'
+          ? 'Request body is not valid JSON'
+          : (e.message ?? 'Bad request');
+      return {
+        code: ResponseCode.VALIDATE_ERROR,
+        message,
+        data: {},
+        status: status === 400 ? 422 : status,
+      };
     }
     return this.unknown(exception, req, requestId);
   }
@@ -131,6 +185,11 @@ export class AllExceptionsFilter implements ExceptionFilter {
       { err, request_id: requestId, method: req.method, path: req.path },
       `Unhandled error on ${req.method} ${req.path}: ${err.message}`,
     );
-    return { code: ResponseCode.FAIL, message: GENERIC_MESSAGE, data: { request_id: requestId }, status: 500 };
+    return {
+      code: ResponseCode.FAIL,
+      message: GENERIC_MESSAGE,
+      data: { request_id: requestId },
+      status: 500,
+    };
   }
 }

@@ -52,6 +52,10 @@ export class ForbiddenError extends ApiException {
 export class ValidateError extends ApiException {
   /** `fields` maps a field path to its messages; `message` defaults to the first one. */
   constructor(fields: Record<string, string[]>, message?: string) {
-    super(ResponseCode.VALIDATE_ERROR, message ?? Object.values(fields).flat()[0] ?? 'Invalid request', fields);
+    super(
+      ResponseCode.VALIDATE_ERROR,
+      message ?? Object.values(fields).flat()[0] ?? 'Invalid request',
+      fields,
+    );
   }
 }

@@ -7,7 +7,8 @@ export const RAW_RESPONSE_KEY = 'llmops:raw-response';
 export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(IS_PUBLIC_KEY, true);
 
 /** The handler's return value is sent as is, without the envelope (/v1, probes, metrics). */
-export const RawResponse = (): MethodDecorator & ClassDecorator => SetMetadata(RAW_RESPONSE_KEY, true);
+export const RawResponse = (): MethodDecorator & ClassDecorator =>
+  SetMetadata(RAW_RESPONSE_KEY, true);
 
 /**
  * A console POST: HTTP 200 like every console answer (Nest defaults POST to 201, which the

@@ -40,9 +40,14 @@ export function isEnvelope(value: unknown): value is Envelope {
 
 /** Swagger schema of the envelope; `data` is described per route. */
 export class EnvelopeDto {
-  @ApiProperty({ enum: ResponseCode, description: 'Outcome; the console reads this, not the HTTP status' })
+  @ApiProperty({
+    enum: ResponseCode,
+    description: 'Outcome; the console reads this, not the HTTP status',
+  })
   code: ResponseCode;
-  @ApiProperty({ description: 'Human-readable message (first validation message on validate_error)' })
+  @ApiProperty({
+    description: 'Human-readable message (first validation message on validate_error)',
+  })
   message: string;
   @ApiProperty({ description: 'Payload', type: 'object', additionalProperties: true })
   data: unknown;

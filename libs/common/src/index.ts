@@ -11,3 +11,4 @@ export * from './sse';
 export * from './transforms';
 export * from './validation';
 export * from './access-token';
+export * from './api-envelope.decorator';

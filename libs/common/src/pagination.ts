@@ -9,7 +9,12 @@ export const DEFAULT_PAGE_SIZE = 20;
 
 /** Paging query of every list (CONTRACT.md: current_page 1..9999, page_size 1..50). */
 export class PaginatorReqDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: MAX_PAGE, default: 1, description: 'Page number, from 1' })
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: MAX_PAGE,
+    default: 1,
+    description: 'Page number, from 1',
+  })
   @ToInt()
   @IsOptional()
   // Class-validator reports constraints bottom-up: the type check comes first.
@@ -18,7 +23,12 @@ export class PaginatorReqDto {
   @IsInt({ message: 'current_page must be an integer' })
   current_page: number = 1;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE, description: 'Items per page' })
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: MAX_PAGE_SIZE,
+    default: DEFAULT_PAGE_SIZE,
+    description: 'Items per page',
+  })
   @ToInt()
   @IsOptional()
   // Class-validator reports constraints bottom-up: the type check comes first.
@@ -29,7 +39,10 @@ export class PaginatorReqDto {
 }
 
 export class SearchPaginatorReqDto extends PaginatorReqDto {
-  @ApiPropertyOptional({ maxLength: 100, description: 'Filter by name (case-insensitive substring)' })
+  @ApiPropertyOptional({
+    maxLength: 100,
+    description: 'Filter by name (case-insensitive substring)',
+  })
   @TrimToUndefined()
   @IsOptional()
   @IsString({ message: 'search_word must be a string' })
@@ -49,13 +62,25 @@ export interface Page<T> {
   paginator: PaginatorDto;
 }
 
-export function buildPaginator(req: { current_page?: number; page_size?: number }, total: number): PaginatorDto {
+export function buildPaginator(
+  req: { current_page?: number; page_size?: number },
+  total: number,
+): PaginatorDto {
   const current_page = req.current_page ?? 1;
   const page_size = req.page_size ?? DEFAULT_PAGE_SIZE;
-  return { current_page, page_size, total_page: total === 0 ? 0 : Math.ceil(total / page_size), total_record: total };
+  return {
+    current_page,
+    page_size,
+    total_page: total === 0 ? 0 : Math.ceil(total / page_size),
+    total_record: total,
+  };
 }
 
-export function toPage<T>(list: T[], total: number, req: { current_page?: number; page_size?: number }): Page<T> {
+export function toPage<T>(
+  list: T[],
+  total: number,
+  req: { current_page?: number; page_size?: number },
+): Page<T> {
   return { list, paginator: buildPaginator(req, total) };
 }
 

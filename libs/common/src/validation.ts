@@ -2,7 +2,10 @@ import { ValidationError, ValidationPipe } from '@nestjs/common';
 import { ValidateError } from './api.exception';
 
 /** Flattens class-validator's tree into `{ "a.b": ["message", ...] }`. */
-export function flattenValidationErrors(errors: ValidationError[], prefix = ''): Record<string, string[]> {
+export function flattenValidationErrors(
+  errors: ValidationError[],
+  prefix = '',
+): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const error of errors) {
     const path = prefix ? `${prefix}.${error.property}` : error.property;

@@ -46,16 +46,26 @@ describe('env schema', () => {
   });
 
   it('refuses default secrets in production', () => {
-    expect(() => parseEnv({ NODE_ENV: 'production' })).toThrow(/JWT_SECRET: must be set.*ENCRYPTION_KEY: must be set/);
+    expect(() => parseEnv({ NODE_ENV: 'production' })).toThrow(
+      /JWT_SECRET: must be set.*ENCRYPTION_KEY: must be set/,
+    );
     expect(() =>
-      parseEnv({ NODE_ENV: 'production', JWT_SECRET: 'a'.repeat(40), ENCRYPTION_KEY: 'b'.repeat(40) }),
+      parseEnv({
+        NODE_ENV: 'production',
+        JWT_SECRET: 'a'.repeat(40),
+        ENCRYPTION_KEY: 'b'.repeat(40),
+      }),
     ).not.toThrow();
     expect(parseEnv({ NODE_ENV: 'development' }).JWT_SECRET).toBe(DEFAULT_JWT_SECRET);
   });
 
   it('refuses a worker-only process without Redis', () => {
-    expect(() => parseEnv({ APP_ROLES: 'worker' })).toThrow(/APP_ROLES: a worker-only process needs REDIS_URL/);
-    expect(() => parseEnv({ APP_ROLES: 'worker', REDIS_URL: 'redis://127.0.0.1:6379' })).not.toThrow();
+    expect(() => parseEnv({ APP_ROLES: 'worker' })).toThrow(
+      /APP_ROLES: a worker-only process needs REDIS_URL/,
+    );
+    expect(() =>
+      parseEnv({ APP_ROLES: 'worker', REDIS_URL: 'redis://127.0.0.1:6379' }),
+    ).not.toThrow();
   });
 
   it('is mirrored by .env.example: same variables, same defaults', () => {

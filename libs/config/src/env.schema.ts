@@ -55,7 +55,9 @@ export const envSchema = z
       .string()
       .regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _.:- only')
       .default('llmops'),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LOG_LEVEL: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info'),
     CORS_ORIGINS: csv,
     BODY_LIMIT: z
       .string()
@@ -79,15 +81,24 @@ export const envSchema = z
   .superRefine((env, ctx) => {
     if (env.NODE_ENV === 'production') {
       if (env.JWT_SECRET === DEFAULT_JWT_SECRET)
-        ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be set to a secret of your own in production' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['JWT_SECRET'],
+          message: 'must be set to a secret of your own in production',
+        });
       if (env.ENCRYPTION_KEY === DEFAULT_ENCRYPTION_KEY)
-        ctx.addIssue({ code: 'custom', path: ['ENCRYPTION_KEY'], message: 'must be set to a secret of your own in production' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['ENCRYPTION_KEY'],
+          message: 'must be set to a secret of your own in production',
+        });
     }
     if (!env.APP_ROLES.includes('api') && !env.REDIS_URL)
       ctx.addIssue({
         code: 'custom',
         path: ['APP_ROLES'],
-        message: 'a worker-only process needs REDIS_URL (the embedded mode runs jobs inside the api process)',
+        message:
+          'a worker-only process needs REDIS_URL (the embedded mode runs jobs inside the api process)',
       });
   });
 

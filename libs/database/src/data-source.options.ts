@@ -38,7 +38,11 @@ export function buildDataSourceOptions(input: DataSourceInput): DataSourceOption
     return {
       ...common,
       url: input.url,
-      extra: { max: input.poolMax ?? 10, connectionTimeoutMillis: 10_000, application_name: 'llmops' },
+      extra: {
+        max: input.poolMax ?? 10,
+        connectionTimeoutMillis: 10_000,
+        application_name: 'llmops',
+      },
     };
   }
   if (!input.pglite) throw new Error('buildDataSourceOptions: either url or pglite is required');

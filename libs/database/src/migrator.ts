@@ -9,7 +9,10 @@ const MIGRATION_LOCK_KEY = 748_213_901;
  * under a session advisory lock; PGlite is single-process by construction and has one
  * connection, so it needs (and could not hold) none.
  */
-export async function runMigrations(dataSource: DataSource, opts: { useLock: boolean }): Promise<Migration[]> {
+export async function runMigrations(
+  dataSource: DataSource,
+  opts: { useLock: boolean },
+): Promise<Migration[]> {
   const logger = new Logger('Migrator');
   const runner = opts.useLock ? dataSource.createQueryRunner() : undefined;
   try {
@@ -18,11 +21,14 @@ export async function runMigrations(dataSource: DataSource, opts: { useLock: boo
       await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     }
     const done = await dataSource.runMigrations({ transaction: 'each' });
-    if (done.length) logger.log(`Applied ${done.length} migration(s): ${done.map((m) => m.name).join(', ')}`);
+    if (done.length)
+      logger.log(`Applied ${done.length} migration(s): ${done.map((m) => m.name).join(', ')}`);
     return done;
   } finally {
     if (runner) {
-      await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+      await runner
+        .query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY])
+        .catch(() => undefined);
       await runner.release();
     }
   }

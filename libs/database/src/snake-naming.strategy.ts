@@ -21,7 +21,11 @@ export class SnakeNamingStrategy extends DefaultNamingStrategy implements Naming
   joinColumnName(relationName: string, referencedColumnName: string): string {
     return snake(`${relationName}_${referencedColumnName}`);
   }
-  joinTableName(firstTableName: string, secondTableName: string, firstPropertyName: string): string {
+  joinTableName(
+    firstTableName: string,
+    secondTableName: string,
+    firstPropertyName: string,
+  ): string {
     return snake(`${firstTableName}_${firstPropertyName.replace(/\./g, '_')}_${secondTableName}`);
   }
   joinTableColumnName(tableName: string, propertyName: string, columnName?: string): string {

@@ -9,6 +9,8 @@ export class TransactionService {
   constructor(private readonly dataSource: DataSource) {}
 
   run<T>(work: (manager: EntityManager) => Promise<T>, isolation?: IsolationLevel): Promise<T> {
-    return isolation ? this.dataSource.transaction(isolation, work) : this.dataSource.transaction(work);
+    return isolation
+      ? this.dataSource.transaction(isolation, work)
+      : this.dataSource.transaction(work);
   }
 }

@@ -72,7 +72,7 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
   /** Registers a processor by hand (the @Processor decorator does it for providers). */
   register<N extends JobName>(name: N, processor: JobProcessor<N>): void {
     if (this.processors.has(name)) throw new Error(`Two processors for job ${name}`);
-    this.processors.set(name, processor as unknown as JobProcessor);
+    this.processors.set(name, processor);
   }
 
   registerRecoveryHook(hook: RecoveryHook): void {
@@ -82,7 +82,10 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
   async onApplicationBootstrap(): Promise<void> {
     // Workers process; the api role of the embedded mode is its own worker.
     if (this.config.hasRole('worker') || this.driver.kind === 'inline') {
-      await this.driver.startWorkers((id, attempt, signal) => this.execute(id, attempt, signal), this.config.env.QUEUE_CONCURRENCY);
+      await this.driver.startWorkers(
+        (id, attempt, signal) => this.execute(id, attempt, signal),
+        this.config.env.QUEUE_CONCURRENCY,
+      );
       this.started = true;
     }
     if (this.config.hasRole('api')) await this.recover();
@@ -92,9 +95,15 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
     await this.driver.close(this.config.env.SHUTDOWN_TIMEOUT_MS);
   }
 
-  async enqueue<N extends JobName>(name: N, payload: JobPayloads[N], opts: EnqueueOptions = {}): Promise<JobSnapshot> {
+  async enqueue<N extends JobName>(
+    name: N,
+    payload: JobPayloads[N],
+    opts: EnqueueOptions = {},
+  ): Promise<JobSnapshot> {
     if (opts.key) {
-      const active = await this.jobs.findOne({ where: { key: opts.key, status: In(ACTIVE_STATUSES) } });
+      const active = await this.jobs.findOne({
+        where: { key: opts.key, status: In(ACTIVE_STATUSES) },
+      });
       if (active) return this.snapshot(active);
     }
     const row = this.jobs.create({
@@ -109,7 +118,13 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
       timeout_ms: opts.timeoutMs ?? this.config.env.JOB_TIMEOUT_MS,
     });
     await this.jobs.save(row);
-    await this.driver.add({ id: row.id, queue: row.queue, maxAttempts: row.max_attempts, backoffMs: row.backoff_ms, delayMs: opts.delayMs });
+    await this.driver.add({
+      id: row.id,
+      queue: row.queue,
+      maxAttempts: row.max_attempts,
+      backoffMs: row.backoff_ms,
+      delayMs: opts.delayMs,
+    });
     this.emit(row);
     return this.snapshot(row);
   }
@@ -143,7 +158,8 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
     for (;;) {
       const row = await this.find(id);
       if (!ACTIVE_STATUSES.includes(row.status)) return this.snapshot(row);
-      if (Date.now() > deadline) throw new FailException(`job ${id} still ${row.status} after ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new FailException(`job ${id} still ${row.status} after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }
@@ -158,13 +174,19 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
 
   /** Deletes finished rows older than the given age; returns how many. */
   async purgeFinished(olderThan: Date): Promise<number> {
-    const res = await this.jobs.delete({ status: In(['completed', 'failed', 'cancelled']), updated_at: LessThan(olderThan) });
+    const res = await this.jobs.delete({
+      status: In(['completed', 'failed', 'cancelled']),
+      updated_at: LessThan(olderThan),
+    });
     return res.affected ?? 0;
   }
 
   /** Re-enqueues rows that say queued/running but have no live job (crash, restart). */
   async recover(): Promise<number> {
-    const rows = await this.jobs.find({ where: { status: In(ACTIVE_STATUSES) }, order: { created_at: 'ASC' } });
+    const rows = await this.jobs.find({
+      where: { status: In(ACTIVE_STATUSES) },
+      order: { created_at: 'ASC' },
+    });
     let count = 0;
     for (const row of rows) {
       if (await this.driver.isLive(row.id, row.queue)) continue;
@@ -173,7 +195,12 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
         continue;
       }
       await this.jobs.update({ id: row.id }, { status: 'queued' });
-      await this.driver.add({ id: row.id, queue: row.queue, maxAttempts: row.max_attempts, backoffMs: row.backoff_ms });
+      await this.driver.add({
+        id: row.id,
+        queue: row.queue,
+        maxAttempts: row.max_attempts,
+        backoffMs: row.backoff_ms,
+      });
       count++;
     }
     if (count) this.logger.log(`Re-enqueued ${count} interrupted job(s)`);
@@ -182,7 +209,11 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
   }
 
   /** One attempt of one job. Decides the row's next state and tells the driver what to do. */
-  private async execute(id: string, _driverAttempt: number, signal: AbortSignal): Promise<ExecuteOutcome> {
+  private async execute(
+    id: string,
+    _driverAttempt: number,
+    signal: AbortSignal,
+  ): Promise<ExecuteOutcome> {
     const row = await this.jobs.findOne({ where: { id } });
     if (!row || !ACTIVE_STATUSES.includes(row.status)) return 'done';
     if (row.cancel_requested) {
@@ -195,15 +226,22 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
       return 'failed';
     }
     const attempt = row.attempts + 1;
-    await this.jobs.update({ id }, { status: 'running', attempts: attempt, started_at: new Date(), error: null });
+    await this.jobs.update(
+      { id },
+      { status: 'running', attempts: attempt, started_at: new Date(), error: null },
+    );
     this.emit({ ...row, status: 'running', attempts: attempt });
 
     const timeout = AbortSignal.timeout(row.timeout_ms);
     const controller = new AbortController();
     const onAbort = (s: AbortSignal, fallback: JobAbortedError) => () =>
       controller.abort(s.reason instanceof JobAbortedError ? s.reason : fallback);
-    signal.addEventListener('abort', onAbort(signal, new JobAbortedError('cancelled')), { once: true });
-    timeout.addEventListener('abort', onAbort(timeout, new JobAbortedError('timeout')), { once: true });
+    signal.addEventListener('abort', onAbort(signal, new JobAbortedError('cancelled')), {
+      once: true,
+    });
+    timeout.addEventListener('abort', onAbort(timeout, new JobAbortedError('timeout')), {
+      once: true,
+    });
     if (signal.aborted) controller.abort(signal.reason);
 
     let lastWrite = 0;
@@ -223,7 +261,13 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
         lastWrite = now;
         pending = this.jobs.update({ id }, { progress: p, progress_message: message ?? null });
         await pending;
-        this.emit({ ...row, status: 'running', attempts: attempt, progress: p, progress_message: message ?? null });
+        this.emit({
+          ...row,
+          status: 'running',
+          attempts: attempt,
+          progress: p,
+          progress_message: message ?? null,
+        });
       },
     };
     const started = process.hrtime.bigint();
@@ -253,7 +297,8 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
         observe('interrupted');
         return 'interrupted';
       }
-      const message = kind === 'timeout' ? `Timed out after ${row.timeout_ms} ms` : errorMessage(err);
+      const message =
+        kind === 'timeout' ? `Timed out after ${row.timeout_ms} ms` : errorMessage(err);
       const retry = !(err instanceof UnrecoverableJobError) && attempt < row.max_attempts;
       if (retry) {
         await this.jobs.update({ id }, { status: 'queued', error: message });
@@ -273,7 +318,14 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
     patch: Pick<Partial<QueueJobEntity>, 'status' | 'error' | 'progress'> & { result?: unknown },
   ): Promise<void> {
     const { result, ...rest } = patch;
-    await this.jobs.update({ id }, { ...rest, ...(result !== undefined ? { result: result as object } : {}), finished_at: new Date() });
+    await this.jobs.update(
+      { id },
+      {
+        ...rest,
+        ...(result !== undefined ? { result: result as object } : {}),
+        finished_at: new Date(),
+      },
+    );
     await this.changed(id);
   }
 
@@ -287,7 +339,8 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
     const row = /^[0-9a-f-]{36}$/i.test(id) ? await this.jobs.findOne({ where: { id } }) : null;
     if (!row) throw new NotFoundError('The job does not exist');
     // Another account's job is "not found", never "forbidden": do not reveal that it exists.
-    if (accountId !== undefined && row.account_id !== accountId) throw new NotFoundError('The job does not exist');
+    if (accountId !== undefined && row.account_id !== accountId)
+      throw new NotFoundError('The job does not exist');
     return row;
   }
 

@@ -1,5 +1,12 @@
 /** Every queue (DESIGN §5). */
-export const QUEUE_NAMES = ['dataset', 'workflow', 'download', 'deployment', 'app', 'maintenance'] as const;
+export const QUEUE_NAMES = [
+  'dataset',
+  'workflow',
+  'download',
+  'deployment',
+  'app',
+  'maintenance',
+] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 /**
@@ -8,7 +15,12 @@ export type QueueName = (typeof QUEUE_NAMES)[number];
  */
 export interface JobPayloads {
   /** Diagnostic job: walks `steps` steps of `step_ms` each, reporting progress; can fail on purpose. */
-  'maintenance.selftest': { steps: number; step_ms: number; fail_attempts?: number; label?: string };
+  'maintenance.selftest': {
+    steps: number;
+    step_ms: number;
+    fail_attempts?: number;
+    label?: string;
+  };
   /** Deletes finished job rows older than `older_than_days`. */
   'maintenance.purge-jobs': { older_than_days: number };
 }

@@ -32,7 +32,7 @@ export class AppIoAdapter extends IoAdapter {
         credentials: true,
         methods: ['GET', 'POST'],
       },
-    } as ServerOptions) as Server;
+    } as ServerOptions);
     if (this.options.redis) {
       const pub = this.options.redis.duplicate();
       const sub = this.options.redis.duplicate();

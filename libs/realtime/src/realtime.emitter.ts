@@ -22,7 +22,9 @@ export class RealtimeEmitter {
     @Optional() private readonly gateway?: RealtimeGateway,
   ) {
     if (redis && !config.hasRole('api')) {
-      this.redisEmitter = new Emitter<ServerToClientEvents>(redis, { key: socketIoRedisKey(config.env.REDIS_PREFIX) });
+      this.redisEmitter = new Emitter<ServerToClientEvents>(redis, {
+        key: socketIoRedisKey(config.env.REDIS_PREFIX),
+      });
     }
   }
 

@@ -27,7 +27,12 @@ export interface ServerToClientEvents {
   deployment_status: (payload: Record<string, unknown>) => void;
   deployment_status_change: (payload: Record<string, unknown>) => void;
   deployment_log: (payload: Record<string, unknown>) => void;
-  document_status_change: (payload: { document_id: string; status: string; progress: number; error: string | null }) => void;
+  document_status_change: (payload: {
+    document_id: string;
+    status: string;
+    progress: number;
+    error: string | null;
+  }) => void;
   workflow_node: (payload: Record<string, unknown>) => void;
   workflow_finished: (payload: Record<string, unknown>) => void;
   chat_token: (payload: { session_id: string; message_id: string; delta: string }) => void;

@@ -5,7 +5,12 @@ import type { Server, Socket } from 'socket.io';
 import { accountRoom, ServerToClientEvents, SocketData } from './realtime.events';
 import { RealtimeSubscriptions } from './subscriptions';
 
-type AppSocket = Socket<Record<string, (...args: any[]) => void>, ServerToClientEvents, Record<string, never>, SocketData>;
+type AppSocket = Socket<
+  Record<string, (...args: any[]) => void>,
+  ServerToClientEvents,
+  Record<string, never>,
+  SocketData
+>;
 
 /**
  * The one socket.io server (path /socket.io). The handshake carries the access token
@@ -15,7 +20,12 @@ type AppSocket = Socket<Record<string, (...args: any[]) => void>, ServerToClient
 @WebSocketGateway({ path: '/socket.io' })
 export class RealtimeGateway implements OnGatewayConnection {
   private readonly logger = new Logger('Realtime');
-  @WebSocketServer() server: Server<Record<string, never>, ServerToClientEvents, Record<string, never>, SocketData>;
+  @WebSocketServer() server: Server<
+    Record<string, never>,
+    ServerToClientEvents,
+    Record<string, never>,
+    SocketData
+  >;
 
   constructor(
     private readonly verifier: AccessTokenVerifier,
@@ -24,10 +34,15 @@ export class RealtimeGateway implements OnGatewayConnection {
 
   async handleConnection(client: AppSocket): Promise<void> {
     const fromAuth: unknown = client.handshake.auth?.token;
-    const token = typeof fromAuth === 'string' && fromAuth ? fromAuth.replace(/^Bearer\s+/i, '') : bearerToken(client.handshake.headers.authorization);
+    const token =
+      typeof fromAuth === 'string' && fromAuth
+        ? fromAuth.replace(/^Bearer\s+/i, '')
+        : bearerToken(client.handshake.headers.authorization);
     const principal = token ? await this.verifier.verify(token).catch(() => null) : null;
     if (!principal) {
-      client.emit('error', { message: token ? 'Invalid or expired access token' : 'Missing access token' });
+      client.emit('error', {
+        message: token ? 'Invalid or expired access token' : 'Missing access token',
+      });
       client.disconnect(true);
       return;
     }
@@ -35,11 +50,21 @@ export class RealtimeGateway implements OnGatewayConnection {
     client.data.role = principal.role;
     await client.join(accountRoom(principal.accountId));
     client.onAny((event: string, payload: unknown, ack?: unknown) => {
-      void this.dispatch(client, event, payload, typeof ack === 'function' ? (ack as (r: unknown) => void) : undefined);
+      void this.dispatch(
+        client,
+        event,
+        payload,
+        typeof ack === 'function' ? (ack as (r: unknown) => void) : undefined,
+      );
     });
   }
 
-  private async dispatch(client: AppSocket, event: string, payload: unknown, ack?: (r: unknown) => void): Promise<void> {
+  private async dispatch(
+    client: AppSocket,
+    event: string,
+    payload: unknown,
+    ack?: (r: unknown) => void,
+  ): Promise<void> {
     const body = (payload ?? {}) as Record<string, unknown>;
     const sub = this.subscriptions.forSubscribe(event);
     const unsub = sub ? undefined : this.subscriptions.forUnsubscribe(event);
@@ -57,10 +82,12 @@ export class RealtimeGateway implements OnGatewayConnection {
       ack?.({ ok: true });
       return;
     }
-    const allowed = await spec.authorize(client.data.accountId, body, client.data.role).catch((err: unknown) => {
-      this.logger.warn(`authorize ${event} failed: ${String(err)}`);
-      return false;
-    });
+    const allowed = await spec
+      .authorize(client.data.accountId, body, client.data.role)
+      .catch((err: unknown) => {
+        this.logger.warn(`authorize ${event} failed: ${String(err)}`);
+        return false;
+      });
     if (!allowed) {
       // Same answer for "not yours" and "does not exist".
       const message = `${event}: the resource does not exist`;
@@ -71,6 +98,6 @@ export class RealtimeGateway implements OnGatewayConnection {
     await client.join(room);
     ack?.({ ok: true, room });
     const snap = await spec.snapshot?.(client.data.accountId, body);
-    if (snap) client.emit(snap.event, snap.data as never);
+    if (snap) client.emit(snap.event, snap.data);
   }
 }

@@ -11,6 +11,11 @@ export class RealtimeModule {
   static forRoot(config: AppConfig): DynamicModule {
     const providers: Provider[] = [RealtimeSubscriptions, RealtimeEmitter];
     if (config.hasRole('api')) providers.push(RealtimeGateway);
-    return { module: RealtimeModule, global: true, providers, exports: [RealtimeSubscriptions, RealtimeEmitter] };
+    return {
+      module: RealtimeModule,
+      global: true,
+      providers,
+      exports: [RealtimeSubscriptions, RealtimeEmitter],
+    };
   }
 }

@@ -11,7 +11,10 @@ export interface SubscriptionSpec<P = any> {
   unsubscribe?: string;
   room(payload: P): string | null;
   authorize(accountId: string, payload: P, role?: string): Promise<boolean>;
-  snapshot?(accountId: string, payload: P): Promise<{ event: ServerEvent; data: ServerPayload<ServerEvent> } | null>;
+  snapshot?(
+    accountId: string,
+    payload: P,
+  ): Promise<{ event: ServerEvent; data: ServerPayload<ServerEvent> } | null>;
 }
 
 @Injectable()
@@ -20,7 +23,8 @@ export class RealtimeSubscriptions {
   private readonly byUnsubscribe = new Map<string, SubscriptionSpec>();
 
   register<P>(spec: SubscriptionSpec<P>): void {
-    if (this.bySubscribe.has(spec.subscribe)) throw new Error(`subscription ${spec.subscribe} registered twice`);
+    if (this.bySubscribe.has(spec.subscribe))
+      throw new Error(`subscription ${spec.subscribe} registered twice`);
     this.bySubscribe.set(spec.subscribe, spec);
     this.byUnsubscribe.set(spec.unsubscribe ?? `un${spec.subscribe}`, spec);
   }

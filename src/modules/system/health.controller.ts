@@ -36,17 +36,23 @@ export class HealthController {
   @HealthCheck()
   @ApiOperation({ operationId: 'healthReady', summary: 'Readiness probe' })
   ready(): Promise<HealthCheckResult> {
-    const checks: HealthIndicatorFunction[] = [() => this.db.pingCheck('database', { timeout: 3000 })];
+    const checks: HealthIndicatorFunction[] = [
+      () => this.db.pingCheck('database', { timeout: 3000 }),
+    ];
     const redis = this.redis;
     if (redis) {
       checks.push(async () => {
         const indicator = this.indicators.check('redis');
         try {
-          const pong = await Promise.race([
+          const pong: string = await Promise.race([
             redis.ping(),
-            new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout after 3000 ms')), 3000).unref()),
+            new Promise<never>((_, reject) =>
+              setTimeout(() => reject(new Error('timeout after 3000 ms')), 3000).unref(),
+            ),
           ]);
-          return pong === 'PONG' ? indicator.up() : indicator.down({ message: `unexpected reply ${pong}` });
+          return pong === 'PONG'
+            ? indicator.up()
+            : indicator.down({ message: `unexpected reply ${pong}` });
         } catch (err) {
           return indicator.down({ message: (err as Error).message });
         }

@@ -9,9 +9,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 @Injectable()
 @Processor('maintenance.selftest')
 export class SelfTestProcessor implements JobProcessor<'maintenance.selftest'> {
-  async process(ctx: JobContext<'maintenance.selftest'>): Promise<{ steps: number; attempt: number }> {
+  async process(
+    ctx: JobContext<'maintenance.selftest'>,
+  ): Promise<{ steps: number; attempt: number }> {
     const { steps, step_ms, fail_attempts = 0 } = ctx.payload;
-    if (!Number.isInteger(steps) || steps < 0 || steps > 10_000) throw new UnrecoverableJobError('steps must be 0..10000');
+    if (!Number.isInteger(steps) || steps < 0 || steps > 10_000)
+      throw new UnrecoverableJobError('steps must be 0..10000');
     if (ctx.attempt <= fail_attempts) throw new Error(`planned failure on attempt ${ctx.attempt}`);
     for (let i = 1; i <= steps; i++) {
       await sleep(step_ms, undefined, { signal: ctx.signal });

@@ -12,7 +12,11 @@ export class MaintenanceScheduler {
   @Cron(CronExpression.EVERY_DAY_AT_3AM, { name: 'purge-jobs' })
   async purgeJobs(): Promise<void> {
     const day = new Date().toISOString().slice(0, 10);
-    const job = await this.jobs.enqueue('maintenance.purge-jobs', { older_than_days: 30 }, { key: `purge-jobs:${day}` });
+    const job = await this.jobs.enqueue(
+      'maintenance.purge-jobs',
+      { older_than_days: 30 },
+      { key: `purge-jobs:${day}` },
+    );
     this.logger.log(`purge-jobs scheduled (${job.id})`);
   }
 }

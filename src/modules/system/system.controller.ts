@@ -1,4 +1,4 @@
-import { Public } from '@app/common';
+import { ApiEnvelope, Public } from '@app/common';
 import { Controller, Get } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { PingDto } from './dto/system.dto';
@@ -10,6 +10,7 @@ export class SystemController {
   @Public()
   @Get('ping')
   @ApiOperation({ operationId: 'ping', summary: 'Ping (envelope)' })
+  @ApiEnvelope(PingDto)
   ping(): PingDto {
     return { ping: 'pong' };
   }

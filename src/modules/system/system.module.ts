@@ -18,7 +18,10 @@ export class SystemModule {
     if (api) providers.push(MaintenanceScheduler);
     return {
       module: SystemModule,
-      imports: [TerminusModule.forRoot({ logger: false, errorLogStyle: 'json' }), ...(api ? [ScheduleModule.forRoot()] : [])],
+      imports: [
+        TerminusModule.forRoot({ logger: false, errorLogStyle: 'json' }),
+        ...(api ? [ScheduleModule.forRoot()] : []),
+      ],
       controllers: api ? [SystemController, HealthController, MetricsController] : [],
       providers,
     };

@@ -28,10 +28,14 @@ async function main(): Promise<void> {
     const pending = await pendingSchemaChanges(ds);
     if (pending.length) {
       failed = true;
-      console.error(`Entities and migrations differ; missing SQL:\n${pending.map((q) => `  ${q};`).join('\n')}`);
+      console.error(
+        `Entities and migrations differ; missing SQL:\n${pending.map((q) => `  ${q};`).join('\n')}`,
+      );
       console.error('Generate a migration: npm run migration:generate -- migrations/<Name>');
     } else {
-      console.log(`migration check: ${applied.length} migration(s) apply, revert and re-apply; schema matches the entities`);
+      console.log(
+        `migration check: ${applied.length} migration(s) apply, revert and re-apply; schema matches the entities`,
+      );
     }
   } finally {
     if (ds.isInitialized) await ds.destroy();

@@ -39,14 +39,18 @@ export class BullMqDriver implements QueueDriver {
       if (LIVE_STATES.has(state)) return;
       await existing.remove().catch(() => undefined);
     }
-    await queue.add('run', {}, {
-      jobId: job.id,
-      attempts: job.maxAttempts,
-      backoff: { type: 'exponential', delay: job.backoffMs },
-      delay: job.delayMs,
-      removeOnComplete: { age: 3600, count: 1000 },
-      removeOnFail: { age: 24 * 3600, count: 5000 },
-    });
+    await queue.add(
+      'run',
+      {},
+      {
+        jobId: job.id,
+        attempts: job.maxAttempts,
+        backoff: { type: 'exponential', delay: job.backoffMs },
+        delay: job.delayMs,
+        removeOnComplete: { age: 3600, count: 1000 },
+        removeOnFail: { age: 24 * 3600, count: 5000 },
+      },
+    );
   }
 
   async cancel(id: string, queue: QueueName): Promise<void> {
@@ -104,7 +108,11 @@ export class BullMqDriver implements QueueDriver {
     await Promise.all(
       [...this.queues].map(async ([q, queue]) => {
         const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-        out[q] = { waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0 };
+        out[q] = {
+          waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+          active: c.active ?? 0,
+          delayed: c.delayed ?? 0,
+        };
       }),
     );
     return out;
@@ -113,7 +121,9 @@ export class BullMqDriver implements QueueDriver {
   async close(graceMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const graceful = Promise.all(this.workers.map((w) => w.close())).then(() => 'done' as const);
-    const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), graceMs)));
+    const timeout = new Promise<'timeout'>(
+      (r) => (timer = setTimeout(() => r('timeout'), graceMs)),
+    );
     if ((await Promise.race([graceful, timeout])) === 'timeout') {
       // Abort what still runs; its lock lapses and another worker picks the job up as stalled.
       for (const c of this.running.values()) c.abort(new JobAbortedError('shutdown'));

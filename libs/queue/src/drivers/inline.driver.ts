@@ -27,7 +27,12 @@ export class InlineDriver implements QueueDriver {
   async add(job: DriverJob): Promise<void> {
     if (this.closing) return;
     const lane = this.lane(job.queue);
-    if (lane.running.has(job.id) || lane.delayed.has(job.id) || lane.waiting.some((j) => j.id === job.id)) return;
+    if (
+      lane.running.has(job.id) ||
+      lane.delayed.has(job.id) ||
+      lane.waiting.some((j) => j.id === job.id)
+    )
+      return;
     if (job.delayMs && job.delayMs > 0) this.delay(job, job.delayMs);
     else lane.waiting.push(job);
     this.pump(job.queue);
@@ -58,7 +63,11 @@ export class InlineDriver implements QueueDriver {
   async counts() {
     const out = {} as Record<QueueName, { waiting: number; active: number; delayed: number }>;
     for (const [q, lane] of this.lanes) {
-      out[q] = { waiting: lane.waiting.length, active: lane.running.size, delayed: lane.delayed.size };
+      out[q] = {
+        waiting: lane.waiting.length,
+        active: lane.running.size,
+        delayed: lane.delayed.size,
+      };
     }
     return out;
   }
@@ -75,7 +84,9 @@ export class InlineDriver implements QueueDriver {
     if (!running.length) return;
     let timer: NodeJS.Timeout | undefined;
     const all = Promise.allSettled(running).then(() => 'done' as const);
-    const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), graceMs)));
+    const timeout = new Promise<'timeout'>(
+      (r) => (timer = setTimeout(() => r('timeout'), graceMs)),
+    );
     if ((await Promise.race([all, timeout])) === 'timeout') {
       // Interrupted jobs stay `queued` in their rows and are re-enqueued at the next boot.
       for (const lane of this.lanes.values()) {
@@ -118,7 +129,8 @@ export class InlineDriver implements QueueDriver {
         })
         .then((outcome) => {
           lane.running.delete(job.id);
-          if (outcome === 'retry' && !this.closing) this.delay(job, retryDelay(job.backoffMs, attempt));
+          if (outcome === 'retry' && !this.closing)
+            this.delay(job, retryDelay(job.backoffMs, attempt));
           else this.attempts.delete(job.id);
           this.pump(queue);
         });

@@ -11,7 +11,11 @@ export interface DriverJob {
 export type ExecuteOutcome = 'done' | 'retry' | 'failed' | 'interrupted';
 
 /** Runs one attempt of a job; the JobQueue owns rows and processors, the driver only schedules. */
-export type Executor = (id: string, attempt: number, signal: AbortSignal) => Promise<ExecuteOutcome>;
+export type Executor = (
+  id: string,
+  attempt: number,
+  signal: AbortSignal,
+) => Promise<ExecuteOutcome>;
 
 export interface QueueDriver {
   readonly kind: 'inline' | 'bullmq';

@@ -8,7 +8,10 @@ import type { JobName, JobStatus, QueueName } from '../queue.types';
  */
 @Entity({ name: 'queue_jobs' })
 @Index('idx_queue_jobs_status', ['status', 'queue'])
-@Index('uq_queue_jobs_active_key', ['key'], { unique: true, where: `"status" IN ('queued', 'running')` })
+@Index('uq_queue_jobs_active_key', ['key'], {
+  unique: true,
+  where: `"status" IN ('queued', 'running')`,
+})
 export class QueueJobEntity extends AppBaseEntity {
   @Column({ type: 'varchar', length: 32 })
   queue: QueueName;
