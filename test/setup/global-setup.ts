@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { MIGRATION_GLOBS } from '@app/database/data-source.options';
+// Jest's globalSetup runs outside the module mapper, so path aliases do not resolve here.
+// eslint-disable-next-line no-restricted-imports
+import { MIGRATION_GLOBS } from '../../libs/database/src/data-source.options';
 import {
   ADMIN_DATABASE_URL,
   databaseUrl,

@@ -1,0 +1,99 @@
+import {
+  buildDataSourceOptions,
+  openPglite,
+  pendingSchemaChanges,
+  runMigrations,
+  TransactionService,
+} from '@app/database';
+import { QueueJobEntity } from '@app/queue';
+import { createTestApp, TestApp } from '@test/support/app-factory';
+import { ADMIN_DATABASE_URL, databaseUrl, runId, workerId } from '@test/support/test-env';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+
+describe('database', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('has no drift between entities and migrations', async () => {
+    expect(await pendingSchemaChanges(t.app.get(DataSource))).toEqual([]);
+  });
+
+  it('commits or rolls back multi-row work as one transaction', async () => {
+    const tx = t.app.get(TransactionService);
+    const repo = t.app.get(DataSource).getRepository(QueueJobEntity);
+    const key = `tx-test-${Date.now()}-${Math.random()}`;
+    const row = (k: string) =>
+      repo.create({
+        queue: 'maintenance',
+        name: 'maintenance.selftest',
+        key: k,
+        timeout_ms: 1000,
+        status: 'failed',
+      });
+    await expect(
+      tx.run(async (m) => {
+        await m.save(row(`${key}-a`));
+        await m.save(row(`${key}-b`));
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(await repo.count({ where: [{ key: `${key}-a` }, { key: `${key}-b` }] })).toBe(0);
+    await tx.run(async (m) => {
+      await m.save(row(`${key}-a`));
+      await m.save(row(`${key}-b`));
+    });
+    expect(await repo.count({ where: [{ key: `${key}-a` }, { key: `${key}-b` }] })).toBe(2);
+  });
+
+  it('migrates a fresh database once when several api replicas boot at the same time', async () => {
+    const name = `llmops_test_${runId()}_w${workerId()}_race`;
+    const admin = new Client({ connectionString: ADMIN_DATABASE_URL });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    const sources = [1, 2, 3].map(
+      () => new DataSource(buildDataSourceOptions({ url: databaseUrl(name), poolMax: 3 })),
+    );
+    try {
+      await Promise.all(sources.map((s) => s.initialize()));
+      const applied = await Promise.all(sources.map((s) => runMigrations(s, { useLock: true })));
+      const total = applied.reduce((n, a) => n + a.length, 0);
+      const [{ n }] = await sources[0].query<{ n: number }[]>(
+        'SELECT count(*)::int AS n FROM migrations',
+      );
+      expect(total).toBe(n); // each migration applied by exactly one replica
+      expect(n).toBeGreaterThanOrEqual(2);
+    } finally {
+      await Promise.all(sources.map((s) => (s.isInitialized ? s.destroy() : undefined)));
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    }
+  });
+
+  it('runs the same migrations on PGlite with vector, trigram and pgcrypto', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'llmops-pglite-'));
+    const pglite = await openPglite(dir);
+    const ds = new DataSource(buildDataSourceOptions({ pglite }));
+    try {
+      await ds.initialize();
+      await runMigrations(ds, { useLock: false });
+      expect(await pendingSchemaChanges(ds)).toEqual([]);
+      const [row] = await ds.query<{ d: number; s: number; u: string }[]>(
+        `SELECT '[1,0]'::vector <=> '[0,1]'::vector AS d, similarity('llmops', 'llmop') AS s, gen_random_uuid()::text AS u`,
+      );
+      expect(row.d).toBeCloseTo(1);
+      expect(row.s).toBeGreaterThan(0.5);
+      expect(row.u).toMatch(/^[0-9a-f-]{36}$/);
+    } finally {
+      if (ds.isInitialized) await ds.destroy();
+      await pglite.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
