@@ -19,7 +19,7 @@ import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
 import { LoggerModule } from 'nestjs-pino';
-import { RedisThrottlerStorage } from './bootstrap/redis-throttler.storage';
+import { MemoryThrottlerStorage, RedisThrottlerStorage } from './bootstrap/throttler.storage';
 import { AuthModule } from './modules/auth/auth.module';
 import { SystemModule } from './modules/system/system.module';
 
@@ -63,7 +63,9 @@ export class AppModule {
                 limit: cfg.env.THROTTLE_LIMIT,
               },
             ],
-            storage: redis ? new RedisThrottlerStorage(redis, cfg.env.REDIS_PREFIX) : undefined,
+            storage: redis
+              ? new RedisThrottlerStorage(redis, cfg.env.REDIS_PREFIX)
+              : new MemoryThrottlerStorage(),
             errorMessage: 'Too many requests, please slow down and try again later',
           }),
         }),

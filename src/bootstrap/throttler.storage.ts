@@ -22,6 +22,55 @@ end
 return {hits, ttl, blockTtl}
 `;
 
+/**
+ * Fixed-window counters in memory (embedded mode): O(1) per request. The throttler's default
+ * storage keeps one timestamp per hit and prunes them linearly on every request, which made it
+ * the hottest function of GET /ping under load.
+ */
+export class MemoryThrottlerStorage implements ThrottlerStorage {
+  private readonly windows = new Map<
+    string,
+    { hits: number; expiresAt: number; blockedUntil: number }
+  >();
+  // unref: the sweeper never keeps the process alive.
+  private readonly sweeper = setInterval(() => this.sweep(), 60_000).unref();
+
+  async increment(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    throttlerName: string,
+  ): Promise<ThrottlerStorageRecord> {
+    const now = Date.now();
+    const id = `${throttlerName}:${key}`;
+    let w = this.windows.get(id);
+    if (!w || (w.expiresAt <= now && w.blockedUntil <= now)) {
+      w = { hits: 0, expiresAt: now + ttl, blockedUntil: 0 };
+      this.windows.set(id, w);
+    } else if (w.expiresAt <= now) {
+      w.hits = 0;
+      w.expiresAt = now + ttl;
+    }
+    w.hits += 1;
+    if (w.blockedUntil <= now && w.hits > limit)
+      w.blockedUntil = now + (blockDuration > 0 ? blockDuration : ttl);
+    const isBlocked = w.blockedUntil > now;
+    return {
+      totalHits: w.hits,
+      timeToExpire: Math.max(0, Math.ceil((w.expiresAt - now) / 1000)),
+      isBlocked,
+      timeToBlockExpire: isBlocked ? Math.ceil((w.blockedUntil - now) / 1000) : 0,
+    };
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [id, w] of this.windows)
+      if (w.expiresAt <= now && w.blockedUntil <= now) this.windows.delete(id);
+  }
+}
+
 /** Rate-limit counters shared by every api replica (scale mode). */
 export class RedisThrottlerStorage implements ThrottlerStorage {
   constructor(
