@@ -33,9 +33,10 @@ const config: Config = {
       globalSetup: '<rootDir>/test/setup/global-setup.ts',
       globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
       setupFiles: ['<rootDir>/test/setup/worker-env.ts'],
-      testTimeout: 30000,
     },
   ],
+  // testTimeout is a global option (ignored inside a project): e2e boots apps and databases.
+  testTimeout: 30000,
   collectCoverageFrom: ['src/**/*.ts', 'libs/**/*.ts'],
   coverageDirectory: './coverage',
 };

@@ -13,7 +13,11 @@ import { uniqueRedisPrefix } from '@test/support/test-env';
 const ENV = { QUEUE_CONCURRENCY: '2', SHUTDOWN_TIMEOUT_MS: '300' };
 
 /** Polls `fn` until it returns a truthy value; fails after `timeoutMs`. */
-async function until<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs = 5000, what = 'condition'): Promise<T> {
+async function until<T>(
+  fn: () => Promise<T | undefined | null | false>,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -68,57 +72,115 @@ describe.each([
     const listener = (s: JobSnapshot) => seen.push(s);
     events.on(JOB_UPDATED_EVENT, listener);
     try {
-      const job = await jobs.enqueue('maintenance.selftest', { steps: 10, step_ms: 100 }, { attempts: 1 });
-      expect(job).toMatchObject({ queue: 'maintenance', name: 'maintenance.selftest', status: 'queued', progress: 0, attempts: 0 });
+      const job = await jobs.enqueue(
+        'maintenance.selftest',
+        { steps: 10, step_ms: 100 },
+        { attempts: 1 },
+      );
+      expect(job).toMatchObject({
+        queue: 'maintenance',
+        name: 'maintenance.selftest',
+        status: 'queued',
+        progress: 0,
+        attempts: 0,
+      });
 
       // Poll the row while it runs: progress must be visible before the end.
       const polled: JobSnapshot[] = [];
+      const deadline = Date.now() + 5000;
       for (;;) {
         const s = await jobs.get(job.id);
         polled.push(s);
-        if (s.status !== 'queued' && s.status !== 'running') break;
+        if ((s.status !== 'queued' && s.status !== 'running') || Date.now() > deadline) break;
         await sleep(40);
       }
-      const mid = polled.filter((s) => s.status === 'running' && s.progress > 0 && s.progress < 100);
+      const mid = polled.filter(
+        (s) => s.status === 'running' && s.progress > 0 && s.progress < 100,
+      );
       expect(mid.length).toBeGreaterThan(0);
       expect(mid[0].progress_message).toMatch(/^step \d+\/10$/);
 
       const done = await jobs.waitFor(job.id, 5000);
-      expect(done).toMatchObject({ status: 'completed', progress: 100, attempts: 1, error: null, result: { steps: 10, attempt: 1 } });
+      expect(done).toMatchObject({
+        status: 'completed',
+        progress: 100,
+        attempts: 1,
+        error: null,
+        result: { steps: 10, attempt: 1 },
+      });
 
       const mine = seen.filter((s) => s.id === job.id);
-      expect(mine.some((s) => s.status === 'running' && s.progress > 0 && s.progress < 100 && /^step \d+\/10$/.test(s.progress_message ?? ''))).toBe(
-        true,
+      expect(
+        mine.some(
+          (s) =>
+            s.status === 'running' &&
+            s.progress > 0 &&
+            s.progress < 100 &&
+            /^step \d+\/10$/.test(s.progress_message ?? ''),
+        ),
+      ).toBe(true);
+      // The final event follows the row update, so it may trail waitFor() slightly.
+      const last = await until(
+        async () => seen.find((s) => s.id === job.id && s.status === 'completed'),
+        2000,
+        'completed event',
       );
-      expect(mine.at(-1)).toMatchObject({ status: 'completed', progress: 100 });
+      expect(last).toMatchObject({ progress: 100, attempts: 1, result: { steps: 10, attempt: 1 } });
     } finally {
       events.off(JOB_UPDATED_EVENT, listener);
     }
   });
 
   it('retries with backoff and completes on a later attempt', async () => {
-    const job = await jobs.enqueue('maintenance.selftest', { steps: 1, step_ms: 1, fail_attempts: 2 }, { attempts: 3, backoffMs: 50 });
+    const job = await jobs.enqueue(
+      'maintenance.selftest',
+      { steps: 1, step_ms: 1, fail_attempts: 2 },
+      { attempts: 3, backoffMs: 50 },
+    );
     const done = await jobs.waitFor(job.id, 10_000);
-    expect(done).toMatchObject({ status: 'completed', attempts: 3, max_attempts: 3, error: null, result: { steps: 1, attempt: 3 } });
+    expect(done).toMatchObject({
+      status: 'completed',
+      attempts: 3,
+      max_attempts: 3,
+      error: null,
+      result: { steps: 1, attempt: 3 },
+    });
   });
 
   it('fails after the last attempt and keeps the error', async () => {
-    const job = await jobs.enqueue('maintenance.selftest', { steps: 1, step_ms: 1, fail_attempts: 5 }, { attempts: 2, backoffMs: 50 });
+    const job = await jobs.enqueue(
+      'maintenance.selftest',
+      { steps: 1, step_ms: 1, fail_attempts: 5 },
+      { attempts: 2, backoffMs: 50 },
+    );
     const done = await jobs.waitFor(job.id, 10_000);
-    expect(done).toMatchObject({ status: 'failed', attempts: 2, error: 'planned failure on attempt 2', result: null });
+    expect(done).toMatchObject({
+      status: 'failed',
+      attempts: 2,
+      error: 'planned failure on attempt 2',
+      result: null,
+    });
     const row = await repo.findOneByOrFail({ id: job.id });
     expect(row.error).toBe('planned failure on attempt 2');
     expect(row.finished_at).toBeInstanceOf(Date);
   });
 
   it('fails an unrecoverable job at once, without retries', async () => {
-    const job = await jobs.enqueue('maintenance.selftest', { steps: -1, step_ms: 1 }, { attempts: 3, backoffMs: 50 });
+    const job = await jobs.enqueue(
+      'maintenance.selftest',
+      { steps: -1, step_ms: 1 },
+      { attempts: 3, backoffMs: 50 },
+    );
     const done = await jobs.waitFor(job.id, 5000);
     expect(done).toMatchObject({ status: 'failed', attempts: 1, error: 'steps must be 0..10000' });
   });
 
   it('cancels a running job within a second and stops its processor', async () => {
-    const job = await jobs.enqueue('maintenance.selftest', { steps: 100, step_ms: 100 }, { attempts: 1 });
+    const job = await jobs.enqueue(
+      'maintenance.selftest',
+      { steps: 100, step_ms: 100 },
+      { attempts: 1 },
+    );
     await running(job.id);
 
     const started = Date.now();
@@ -129,8 +191,10 @@ describe.each([
     expect(done.status).toBe('cancelled');
 
     // The processor stopped: no more progress writes or events (the throttle window is 500 ms).
+    // Only the final 'cancelled' event may trail the row update.
     const after: JobSnapshot[] = [];
-    const listener = (s: JobSnapshot) => s.id === job.id && after.push(s);
+    const listener = (s: JobSnapshot) =>
+      s.id === job.id && s.status !== 'cancelled' && after.push(s);
     events.on(JOB_UPDATED_EVENT, listener);
     await sleep(800);
     events.off(JOB_UPDATED_EVENT, listener);
@@ -141,18 +205,31 @@ describe.each([
   });
 
   it('cancels a delayed (queued) job so that it never runs', async () => {
-    const job = await jobs.enqueue('maintenance.selftest', { steps: 1, step_ms: 1 }, { delayMs: 300 });
+    const job = await jobs.enqueue(
+      'maintenance.selftest',
+      { steps: 1, step_ms: 1 },
+      { delayMs: 300 },
+    );
     expect((await jobs.get(job.id)).status).toBe('queued');
     const res = await jobs.cancel(job.id);
     expect(res).toMatchObject({ status: 'cancelled', attempts: 0 });
     await sleep(700);
-    expect(await jobs.get(job.id)).toMatchObject({ status: 'cancelled', attempts: 0, progress: 0, result: null });
+    expect(await jobs.get(job.id)).toMatchObject({
+      status: 'cancelled',
+      attempts: 0,
+      progress: 0,
+      result: null,
+    });
     // Cancelling a finished job is a no-op.
     expect(await jobs.cancel(job.id)).toMatchObject({ status: 'cancelled' });
   });
 
   it('cancels a job waiting behind a full lane so that it never runs', async () => {
-    const long = await Promise.all([0, 1].map(() => jobs.enqueue('maintenance.selftest', { steps: 100, step_ms: 50 }, { attempts: 1 })));
+    const long = await Promise.all(
+      [0, 1].map(() =>
+        jobs.enqueue('maintenance.selftest', { steps: 100, step_ms: 50 }, { attempts: 1 }),
+      ),
+    );
     await Promise.all(long.map((j) => running(j.id)));
     const waiting = await jobs.enqueue('maintenance.selftest', { steps: 1, step_ms: 1 });
     await sleep(100);
@@ -162,11 +239,19 @@ describe.each([
     for (const j of long) await jobs.cancel(j.id);
     for (const j of long) expect((await jobs.waitFor(j.id, 1000)).status).toBe('cancelled');
     await sleep(300); // the lane is free now: the cancelled job must still not run
-    expect(await jobs.get(waiting.id)).toMatchObject({ status: 'cancelled', attempts: 0, result: null });
+    expect(await jobs.get(waiting.id)).toMatchObject({
+      status: 'cancelled',
+      attempts: 0,
+      result: null,
+    });
   });
 
   it('fails an attempt that runs past its time limit', async () => {
-    const job = await jobs.enqueue('maintenance.selftest', { steps: 100, step_ms: 50 }, { attempts: 1, timeoutMs: 200 });
+    const job = await jobs.enqueue(
+      'maintenance.selftest',
+      { steps: 100, step_ms: 50 },
+      { attempts: 1, timeoutMs: 200 },
+    );
     const done = await jobs.waitFor(job.id, 3000);
     expect(done.status).toBe('failed');
     expect(done.error).toMatch(/Timed out/);
@@ -176,8 +261,16 @@ describe.each([
 
   it('returns the active job for an idempotency key', async () => {
     const key = `selftest:${randomUUID()}`;
-    const a = await jobs.enqueue('maintenance.selftest', { steps: 1, step_ms: 1 }, { key, delayMs: 10_000 });
-    const b = await jobs.enqueue('maintenance.selftest', { steps: 1, step_ms: 1 }, { key, delayMs: 10_000 });
+    const a = await jobs.enqueue(
+      'maintenance.selftest',
+      { steps: 1, step_ms: 1 },
+      { key, delayMs: 10_000 },
+    );
+    const b = await jobs.enqueue(
+      'maintenance.selftest',
+      { steps: 1, step_ms: 1 },
+      { key, delayMs: 10_000 },
+    );
     expect(b.id).toBe(a.id);
     expect(await repo.countBy({ key })).toBe(1);
 
@@ -191,7 +284,9 @@ describe.each([
   it('returns the same job for concurrent enqueues with one key', async () => {
     const key = `selftest:${randomUUID()}`;
     const [a, b] = await Promise.all(
-      [0, 1].map(() => jobs.enqueue('maintenance.selftest', { steps: 1, step_ms: 1 }, { key, delayMs: 10_000 })),
+      [0, 1].map(() =>
+        jobs.enqueue('maintenance.selftest', { steps: 1, step_ms: 1 }, { key, delayMs: 10_000 }),
+      ),
     );
     expect(b.id).toBe(a.id);
     expect(await repo.countBy({ key })).toBe(1);
@@ -201,14 +296,21 @@ describe.each([
   it("hides another account's job", async () => {
     const owner = randomUUID();
     const other = randomUUID();
-    const job = await jobs.enqueue('maintenance.selftest', { steps: 1, step_ms: 1 }, { accountId: owner });
+    const job = await jobs.enqueue(
+      'maintenance.selftest',
+      { steps: 1, step_ms: 1 },
+      { accountId: owner },
+    );
     await expect(jobs.get(job.id, other)).rejects.toBeInstanceOf(NotFoundError);
     await expect(jobs.cancel(job.id, other)).rejects.toBeInstanceOf(NotFoundError);
     await expect(jobs.get(randomUUID(), owner)).rejects.toBeInstanceOf(NotFoundError);
     await expect(jobs.get('not-a-uuid')).rejects.toBeInstanceOf(NotFoundError);
     expect(await jobs.get(job.id, owner)).toMatchObject({ id: job.id, account_id: owner });
     // The foreign cancel did not touch it.
-    expect(await jobs.waitFor(job.id, 5000)).toMatchObject({ status: 'completed', account_id: owner });
+    expect(await jobs.waitFor(job.id, 5000)).toMatchObject({
+      status: 'completed',
+      account_id: owner,
+    });
   });
 
   it('exports job durations and queue depth on /metrics', async () => {
@@ -219,7 +321,9 @@ describe.each([
     expect(res.text).toMatch(
       /^llmops_job_duration_seconds_count\{queue="maintenance",name="maintenance\.selftest",outcome="completed"\} [1-9]\d*$/m,
     );
-    expect(res.text).toMatch(/^llmops_job_duration_seconds_count\{queue="maintenance",name="maintenance\.selftest",outcome="retry"\} [1-9]\d*$/m);
+    expect(res.text).toMatch(
+      /^llmops_job_duration_seconds_count\{queue="maintenance",name="maintenance\.selftest",outcome="retry"\} [1-9]\d*$/m,
+    );
     expect(res.text).toMatch(/^llmops_queue_depth\{queue="maintenance",state="waiting"\} \d+$/m);
     expect(res.text).toMatch(/^llmops_queue_depth\{queue="maintenance",state="active"\} \d+$/m);
   });
@@ -258,12 +362,25 @@ describe.each([
     await t.close();
     await boot();
 
-    expect(await jobs.waitFor(orphan.id, 5000)).toMatchObject({ status: 'completed', progress: 100, attempts: 2, result: { steps: 2, attempt: 2 } });
-    expect(await jobs.get(doomed.id)).toMatchObject({ status: 'cancelled', attempts: 1, result: null });
+    expect(await jobs.waitFor(orphan.id, 5000)).toMatchObject({
+      status: 'completed',
+      progress: 100,
+      attempts: 2,
+      result: { steps: 2, attempt: 2 },
+    });
+    expect(await jobs.get(doomed.id)).toMatchObject({
+      status: 'cancelled',
+      attempts: 1,
+      result: null,
+    });
   });
 
   it('puts a running job back to queued on graceful shutdown, and the next boot re-runs it', async () => {
-    const job = await jobs.enqueue('maintenance.selftest', { steps: 40, step_ms: 50 }, { attempts: 3, backoffMs: 50 });
+    const job = await jobs.enqueue(
+      'maintenance.selftest',
+      { steps: 40, step_ms: 50 },
+      { attempts: 3, backoffMs: 50 },
+    );
     await running(job.id);
 
     const started = Date.now();
@@ -276,6 +393,11 @@ describe.each([
 
     await boot();
     const done = await jobs.waitFor(job.id, 8000);
-    expect(done).toMatchObject({ status: 'completed', progress: 100, attempts: 1, result: { steps: 40, attempt: 1 } });
+    expect(done).toMatchObject({
+      status: 'completed',
+      progress: 100,
+      attempts: 1,
+      result: { steps: 40, attempt: 1 },
+    });
   });
 });

@@ -117,7 +117,17 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
       backoff_ms: opts.backoffMs ?? 1000,
       timeout_ms: opts.timeoutMs ?? this.config.env.JOB_TIMEOUT_MS,
     });
-    await this.jobs.save(row);
+    try {
+      await this.jobs.save(row);
+    } catch (err) {
+      // A concurrent enqueue with the same key won the race for the unique active-key index.
+      const active =
+        opts.key && isUniqueViolation(err)
+          ? await this.jobs.findOne({ where: { key: opts.key, status: In(ACTIVE_STATUSES) } })
+          : null;
+      if (active) return this.snapshot(active);
+      throw err;
+    }
     await this.driver.add({
       id: row.id,
       queue: row.queue,
@@ -382,6 +392,11 @@ function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
+  return e?.code === '23505' || e?.driverError?.code === '23505';
 }
 
 function errorMessage(err: unknown): string {

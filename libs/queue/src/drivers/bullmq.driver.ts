@@ -16,6 +16,8 @@ export class BullMqDriver implements QueueDriver {
   private readonly logger = new Logger('BullMqQueue');
   private readonly queues = new Map<QueueName, Queue>();
   private readonly workers: Worker[] = [];
+  /** BullMQ does not close connections it is handed: ours to quit on close. */
+  private readonly workerConnections: Redis[] = [];
   private readonly running = new Map<string, AbortController>();
   private readonly cancelChannel: string;
   private subscriber?: Redis;
@@ -44,7 +46,10 @@ export class BullMqDriver implements QueueDriver {
       {},
       {
         jobId: job.id,
-        attempts: job.maxAttempts,
+        // The row decides retries (the executor answers 'failed' with an UnrecoverableError); BullMQ
+      // only needs enough attempts that shutdown interruptions, which spend none in the row,
+      // never exhaust its own budget first.
+      attempts: job.maxAttempts + 100,
         backoff: { type: 'exponential', delay: job.backoffMs },
         delay: job.delayMs,
         removeOnComplete: { age: 3600, count: 1000 },
@@ -74,6 +79,8 @@ export class BullMqDriver implements QueueDriver {
       this.running.get(id)?.abort(new JobAbortedError('cancelled'));
     });
     for (const q of QUEUE_NAMES) {
+      const connection = this.connection.duplicate();
+      this.workerConnections.push(connection);
       const worker = new Worker(
         q,
         async (job: Job) => {
@@ -90,7 +97,7 @@ export class BullMqDriver implements QueueDriver {
           }
         },
         {
-          connection: this.connection.duplicate(),
+          connection,
           prefix: `${this.prefix}:bull`,
           concurrency,
           lockDuration: 60_000,
@@ -132,6 +139,7 @@ export class BullMqDriver implements QueueDriver {
     clearTimeout(timer);
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     if (this.subscriber) await this.subscriber.quit().catch(() => undefined);
+    await Promise.all(this.workerConnections.map((c) => c.quit().catch(() => c.disconnect())));
   }
 
   private queue(q: QueueName): Queue {
