@@ -47,9 +47,9 @@ export class BullMqDriver implements QueueDriver {
       {
         jobId: job.id,
         // The row decides retries (the executor answers 'failed' with an UnrecoverableError); BullMQ
-      // only needs enough attempts that shutdown interruptions, which spend none in the row,
-      // never exhaust its own budget first.
-      attempts: job.maxAttempts + 100,
+        // only needs enough attempts that shutdown interruptions, which spend none in the row,
+        // never exhaust its own budget first.
+        attempts: job.maxAttempts + 100,
         backoff: { type: 'exponential', delay: job.backoffMs },
         delay: job.delayMs,
         removeOnComplete: { age: 3600, count: 1000 },
