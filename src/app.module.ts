@@ -69,7 +69,7 @@ export class AppModule {
             errorMessage: 'Too many requests, please slow down and try again later',
           }),
         }),
-        AuthModule,
+        AuthModule.forRoot(config),
         SystemModule.forRoot(config),
       ],
       providers: [

@@ -24,6 +24,8 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   // The console sends empty filters as empty strings; they mean "absent".
   express.set('query parser', parseQueryString);
   express.disable('x-powered-by');
+  // Behind a reverse proxy, req.ip (login throttling, last_login_ip) comes from X-Forwarded-For.
+  if (config.env.TRUST_PROXY) express.set('trust proxy', true);
 
   app.use(
     helmet({

@@ -1,6 +1,5 @@
 import { AppConfig, parseEnv } from '@app/config';
 import { DynamicModule, INestApplication, Type } from '@nestjs/common';
-import { JwtService } from '@nestjs/jwt';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,6 +8,7 @@ import * as path from 'node:path';
 import request from 'supertest';
 import { AppModule } from 'src/app.module';
 import { configureApp } from 'src/bootstrap/configure-app';
+import { SessionService } from 'src/modules/auth/services/session.service';
 import { TEST_REDIS_URL, uniqueRedisPrefix, workerDatabaseUrl } from './test-env';
 
 export interface TestAppOptions {
@@ -30,8 +30,8 @@ export interface TestApp {
   /** http://127.0.0.1:<port> */
   url: string;
   http: () => ReturnType<typeof request>;
-  /** A signed access token for `accountId` (what the auth module issues). */
-  token(accountId: string, claims?: Record<string, unknown>): string;
+  /** A real access token (with a live session) for `accountId`, as the auth module issues it. */
+  token(accountId: string, role?: 'admin' | 'member'): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -71,13 +71,14 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
   else await app.init();
   const address = listen ? (app.getHttpServer().address() as { port: number }) : { port: 0 };
   const url = `http://127.0.0.1:${address.port}`;
-  const jwt = app.get(JwtService);
+  const sessions = app.get(SessionService);
   return {
     app,
     config,
     url,
     http: () => request(url),
-    token: (accountId, claims = {}) => jwt.sign({ sub: accountId, typ: 'access', ...claims }),
+    token: async (accountId, role = 'member') =>
+      (await sessions.start(accountId, role, { ip: '127.0.0.1', userAgent: 'jest' })).access_token,
     close: async () => {
       await app.close();
       rmSync(storage, { recursive: true, force: true });

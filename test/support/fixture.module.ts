@@ -2,6 +2,7 @@ import {
   ConsolePost,
   NotFoundError,
   PaginatorReqDto,
+  Public,
   RawResponse,
   SearchPaginatorReqDto,
   SseStream,
@@ -60,6 +61,7 @@ class ListThingsDto extends SearchPaginatorReqDto {
 export const sseState = { aborted: 0, ticks: 0 };
 
 /** Routes that exercise the infrastructure (envelope, validation, paging, SSE) in e2e tests. */
+@Public()
 @Controller()
 class FixtureController {
   constructor(private readonly config: AppConfig) {}

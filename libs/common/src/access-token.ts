@@ -2,7 +2,10 @@
 export interface AuthPrincipal {
   accountId: string;
   role?: string;
+  /** Set for access tokens (console sessions). */
   sessionId?: string;
+  /** Set when the request authenticated with an API key. */
+  apiKeyId?: string;
 }
 
 /**

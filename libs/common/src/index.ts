@@ -12,3 +12,4 @@ export * from './transforms';
 export * from './validation';
 export * from './access-token';
 export * from './api-envelope.decorator';
+export * from './auth.decorators';

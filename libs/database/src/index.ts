@@ -5,3 +5,4 @@ export * from './migrator';
 export * from './pglite';
 export * from './snake-naming.strategy';
 export * from './transaction.service';
+export * from './ownership';

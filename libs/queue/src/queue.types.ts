@@ -23,6 +23,8 @@ export interface JobPayloads {
   };
   /** Deletes finished job rows older than `older_than_days`. */
   'maintenance.purge-jobs': { older_than_days: number };
+  /** Deletes expired sessions and tokens, used OAuth states and stale login-failure counters. */
+  'maintenance.purge-auth': Record<string, never>;
 }
 export type JobName = keyof JobPayloads;
 

@@ -1,6 +1,11 @@
 import { AccessTokenVerifier, bearerToken } from '@app/common';
 import { Logger } from '@nestjs/common';
-import { OnGatewayConnection, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
+import {
+  OnGatewayConnection,
+  OnGatewayInit,
+  WebSocketGateway,
+  WebSocketServer,
+} from '@nestjs/websockets';
 import type { Server, Socket } from 'socket.io';
 import { accountRoom, ServerToClientEvents, SocketData } from './realtime.events';
 import { RealtimeSubscriptions } from './subscriptions';
@@ -18,7 +23,7 @@ type AppSocket = Socket<
  * gets an `error` event and is disconnected.
  */
 @WebSocketGateway({ path: '/socket.io' })
-export class RealtimeGateway implements OnGatewayConnection {
+export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection {
   private readonly logger = new Logger('Realtime');
   @WebSocketServer() server: Server<
     Record<string, never>,
@@ -26,13 +31,26 @@ export class RealtimeGateway implements OnGatewayConnection {
     Record<string, never>,
     SocketData
   >;
+  /** Why a handshake was refused, from the middleware to handleConnection. */
+  private readonly refused = new WeakMap<AppSocket, string>();
 
   constructor(
     private readonly verifier: AccessTokenVerifier,
     private readonly subscriptions: RealtimeSubscriptions,
   ) {}
 
-  async handleConnection(client: AppSocket): Promise<void> {
+  /**
+   * The token is verified in a middleware, before socket.io confirms the connection: a client's
+   * `connect` then means it is authenticated and in its account room, and the messages it sends
+   * right away (socket.io-client buffers emits until `connect`) are not lost while verifying.
+   */
+  afterInit(server: Server): void {
+    server.use((socket, next) => {
+      void this.authenticate(socket as AppSocket).finally(() => next());
+    });
+  }
+
+  private async authenticate(client: AppSocket): Promise<void> {
     const fromAuth: unknown = client.handshake.auth?.token;
     const token =
       typeof fromAuth === 'string' && fromAuth
@@ -40,15 +58,21 @@ export class RealtimeGateway implements OnGatewayConnection {
         : bearerToken(client.handshake.headers.authorization);
     const principal = token ? await this.verifier.verify(token).catch(() => null) : null;
     if (!principal) {
-      client.emit('error', {
-        message: token ? 'Invalid or expired access token' : 'Missing access token',
-      });
-      client.disconnect(true);
+      this.refused.set(client, token ? 'Invalid or expired access token' : 'Missing access token');
       return;
     }
     client.data.accountId = principal.accountId;
     client.data.role = principal.role;
-    await client.join(accountRoom(principal.accountId));
+  }
+
+  /** Synchronous on purpose: the room and the message handler exist before any client message. */
+  handleConnection(client: AppSocket): void {
+    if (!client.data.accountId) {
+      client.emit('error', { message: this.refused.get(client) ?? 'Missing access token' });
+      client.disconnect(true);
+      return;
+    }
+    void client.join(accountRoom(client.data.accountId));
     client.onAny((event: string, payload: unknown, ack?: unknown) => {
       void this.dispatch(
         client,

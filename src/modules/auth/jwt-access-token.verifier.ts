@@ -1,6 +1,7 @@
 import { AccessTokenVerifier, AuthPrincipal } from '@app/common';
 import { Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
+import { SessionService } from './services/session.service';
 
 interface AccessClaims {
   sub?: unknown;
@@ -9,25 +10,33 @@ interface AccessClaims {
   typ?: unknown;
 }
 
-/** Access tokens are HS256 JWTs signed with JWT_SECRET; `sub` is the account id. */
+/**
+ * Access tokens are HS256 JWTs (`sub` account, `sid` session, `typ: access`). A valid signature is
+ * not enough: the session must still be active, so logout and password changes end tokens at once.
+ */
 @Injectable()
 export class JwtAccessTokenVerifier extends AccessTokenVerifier {
-  constructor(private readonly jwt: JwtService) {
+  constructor(
+    private readonly jwt: JwtService,
+    private readonly sessions: SessionService,
+  ) {
     super();
   }
 
   async verify(token: string): Promise<AuthPrincipal | null> {
+    let claims: AccessClaims;
     try {
-      const claims = await this.jwt.verifyAsync<AccessClaims>(token, { algorithms: ['HS256'] });
-      if (typeof claims.sub !== 'string' || !claims.sub) return null;
-      if (claims.typ !== undefined && claims.typ !== 'access') return null;
-      return {
-        accountId: claims.sub,
-        role: typeof claims.role === 'string' ? claims.role : undefined,
-        sessionId: typeof claims.sid === 'string' ? claims.sid : undefined,
-      };
+      claims = await this.jwt.verifyAsync<AccessClaims>(token, { algorithms: ['HS256'] });
     } catch {
       return null;
     }
+    if (typeof claims.sub !== 'string' || !claims.sub) return null;
+    if (claims.typ !== 'access' || typeof claims.sid !== 'string') return null;
+    if (!(await this.sessions.isActive(claims.sid))) return null;
+    return {
+      accountId: claims.sub,
+      role: typeof claims.role === 'string' ? claims.role : undefined,
+      sessionId: claims.sid,
+    };
   }
 }

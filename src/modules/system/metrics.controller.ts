@@ -1,7 +1,8 @@
 import { MetricsRegistry, Public, RawResponse } from '@app/common';
-import { Controller, Get, Header, NotFoundException } from '@nestjs/common';
+import { Controller, Get, Header, NotFoundException, Res } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
 
 @ApiTags('system')
 @Public()
@@ -18,8 +19,11 @@ export class MetricsController {
   @Header('Cache-Control', 'no-store')
   @ApiProduces('text/plain')
   @ApiOperation({ operationId: 'metrics', summary: 'Prometheus metrics' })
-  async scrape(): Promise<string> {
+  async scrape(@Res({ passthrough: true }) res: Response): Promise<string> {
     if (!this.config.env.METRICS_ENABLED) throw new NotFoundException();
-    return this.metrics.registry.metrics();
+    const body = await this.metrics.registry.metrics();
+    // Express would send a string as text/html, which Prometheus 3 refuses to scrape.
+    res.type(this.metrics.registry.contentType);
+    return body;
   }
 }

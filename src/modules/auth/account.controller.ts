@@ -1,0 +1,63 @@
+import { ApiEnvelope, ConsolePost, CurrentPrincipal, okMessage, Public } from '@app/common';
+import type { AuthPrincipal } from '@app/common';
+import { Body, Controller, Get, Req } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Throttle } from '@nestjs/throttler';
+import type { Request } from 'express';
+import { clientInfo } from './client-info';
+import { AccountDto, UpdateAvatarDto, UpdateNameDto, UpdatePasswordDto } from './dto/account.dto';
+import { LoginResultDto, RegisterDto } from './dto/auth.dto';
+import { AccountService } from './services/account.service';
+import { AuthService } from './services/auth.service';
+
+@ApiTags('account')
+@ApiBearerAuth('jwt')
+@Controller('account')
+export class AccountController {
+  constructor(
+    private readonly accounts: AccountService,
+    private readonly auth: AuthService,
+  ) {}
+
+  /** Creates an account and signs it in (REGISTRATION_ENABLED). The first account is admin. */
+  @Public()
+  @Throttle({ default: { limit: 10, ttl: 60_000 } })
+  @ConsolePost('register')
+  @ApiOperation({ operationId: 'register', summary: 'Create an account' })
+  @ApiEnvelope(LoginResultDto)
+  register(@Body() body: RegisterDto, @Req() req: Request): Promise<LoginResultDto> {
+    return this.auth.register(body, clientInfo(req));
+  }
+
+  @Get()
+  @ApiOperation({ operationId: 'getAccount', summary: 'The signed-in account' })
+  @ApiEnvelope(AccountDto)
+  async get(@CurrentPrincipal() p: AuthPrincipal): Promise<AccountDto> {
+    return this.accounts.toDto(await this.accounts.getById(p.accountId));
+  }
+
+  @ConsolePost('name')
+  @ApiOperation({ operationId: 'updateAccountName', summary: 'Change the display name' })
+  @ApiEnvelope()
+  async name(@CurrentPrincipal() p: AuthPrincipal, @Body() body: UpdateNameDto) {
+    await this.accounts.update(p.accountId, { name: body.name });
+    return okMessage('Name updated');
+  }
+
+  @ConsolePost('avatar')
+  @ApiOperation({ operationId: 'updateAccountAvatar', summary: 'Change the avatar URL' })
+  @ApiEnvelope()
+  async avatar(@CurrentPrincipal() p: AuthPrincipal, @Body() body: UpdateAvatarDto) {
+    await this.accounts.update(p.accountId, { avatar: body.avatar });
+    return okMessage('Avatar updated');
+  }
+
+  /** Sets the password; every other session of the account is signed out. */
+  @ConsolePost('password')
+  @ApiOperation({ operationId: 'updateAccountPassword', summary: 'Change the password' })
+  @ApiEnvelope()
+  async password(@CurrentPrincipal() p: AuthPrincipal, @Body() body: UpdatePasswordDto) {
+    await this.auth.changePassword(p.accountId, p.sessionId, body.password, body.old_password);
+    return okMessage('Password updated; other sessions were signed out');
+  }
+}

@@ -1,0 +1,95 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import {
+  IsEmail,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  Length,
+  Matches,
+  MaxLength,
+} from 'class-validator';
+
+const trimLower = () =>
+  Transform(({ value }) => (typeof value === 'string' ? value.trim().toLowerCase() : value));
+
+export const PASSWORD_RULE = /^(?=.*[A-Za-z])(?=.*\d).{8,64}$/;
+export const PASSWORD_MESSAGE =
+  'password must be 8-64 characters with at least one letter and one digit';
+
+export class PasswordLoginDto {
+  /** Account email (case-insensitive). */
+  @ApiProperty({ example: 'ada@example.com' })
+  @trimLower()
+  @MaxLength(254, { message: 'email must be at most 254 characters' })
+  @IsEmail({}, { message: 'email must be a valid email address' })
+  @IsNotEmpty({ message: 'email is required' })
+  email: string;
+
+  /** The password (any length is accepted here; the policy applies when it is set). */
+  @ApiProperty({ example: 'correct horse 42' })
+  @MaxLength(256, { message: 'password must be at most 256 characters' })
+  @IsString({ message: 'password must be a string' })
+  @IsNotEmpty({ message: 'password is required' })
+  password: string;
+}
+
+export class RegisterDto {
+  @ApiProperty({ example: 'ada@example.com' })
+  @trimLower()
+  @MaxLength(254, { message: 'email must be at most 254 characters' })
+  @IsEmail({}, { message: 'email must be a valid email address' })
+  @IsNotEmpty({ message: 'email is required' })
+  email: string;
+
+  @ApiProperty({ example: 'correct horse 42', description: PASSWORD_MESSAGE })
+  @Matches(PASSWORD_RULE, { message: PASSWORD_MESSAGE })
+  @IsString({ message: 'password must be a string' })
+  @IsNotEmpty({ message: 'password is required' })
+  password: string;
+
+  @ApiProperty({ example: 'Ada', minLength: 1, maxLength: 30 })
+  @Transform(({ value }) => (typeof value === 'string' ? value.trim() : value))
+  @Length(1, 30, { message: 'name must be 1-30 characters' })
+  @IsString({ message: 'name must be a string' })
+  name: string;
+}
+
+export class RefreshDto {
+  /** The refresh token from the last login or refresh; it is single-use. */
+  @ApiProperty()
+  @MaxLength(200, { message: 'refresh_token is not valid' })
+  @IsString({ message: 'refresh_token must be a string' })
+  @IsNotEmpty({ message: 'refresh_token is required' })
+  refresh_token: string;
+}
+
+export class LoginResultDto {
+  /** Bearer token for the console API. */
+  @ApiProperty() access_token: string;
+  /** When the access token expires, Unix seconds. */
+  @ApiProperty({ example: 1767225600 }) expire_at: number;
+  /** Single-use token for POST /auth/refresh. */
+  @ApiProperty() refresh_token: string;
+}
+
+export class OAuthRedirectDto {
+  /** Where the browser goes to authorize. */
+  @ApiProperty() redirect_url: string;
+}
+
+export class OAuthAuthorizeDto {
+  /** The `code` GitHub appended to the callback URL. */
+  @ApiProperty()
+  @MaxLength(512, { message: 'code is not valid' })
+  @IsString({ message: 'code must be a string' })
+  @IsNotEmpty({ message: 'code is required' })
+  code: string;
+
+  /** The `state` GitHub appended to the callback URL (checked when present). */
+  @ApiPropertyOptional()
+  @IsOptional()
+  @MaxLength(512, { message: 'state is not valid' })
+  @IsString({ message: 'state must be a string' })
+  state?: string;
+}

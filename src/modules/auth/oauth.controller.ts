@@ -1,0 +1,36 @@
+import { ApiEnvelope, ConsolePost, Public } from '@app/common';
+import { Body, Controller, Get, Param, Req } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Throttle } from '@nestjs/throttler';
+import type { Request } from 'express';
+import { clientInfo } from './client-info';
+import { LoginResultDto, OAuthAuthorizeDto, OAuthRedirectDto } from './dto/auth.dto';
+import { AuthService } from './services/auth.service';
+
+@ApiTags('auth')
+@Public()
+@Controller('oauth')
+export class OAuthController {
+  constructor(private readonly auth: AuthService) {}
+
+  /** The provider's authorization URL, carrying a signed single-use `state`. */
+  @Get(':provider_name')
+  @ApiOperation({ operationId: 'oauthRedirect', summary: 'Start an OAuth sign-in (github)' })
+  @ApiEnvelope(OAuthRedirectDto)
+  async redirect(@Param('provider_name') provider: string): Promise<OAuthRedirectDto> {
+    return { redirect_url: await this.auth.oauthRedirect(provider) };
+  }
+
+  /** Finishes the sign-in with the callback's `code` (and `state`). */
+  @Throttle({ default: { limit: 30, ttl: 60_000 } })
+  @ConsolePost('authorize/:provider_name')
+  @ApiOperation({ operationId: 'oauthAuthorize', summary: 'Finish an OAuth sign-in' })
+  @ApiEnvelope(LoginResultDto)
+  authorize(
+    @Param('provider_name') provider: string,
+    @Body() body: OAuthAuthorizeDto,
+    @Req() req: Request,
+  ): Promise<LoginResultDto> {
+    return this.auth.oauthAuthorize(provider, body.code, body.state, clientInfo(req));
+  }
+}

@@ -1,0 +1,140 @@
+import { FailException, ForbiddenError, NotFoundError } from '@app/common';
+import { AppConfig } from '@app/config';
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { PasswordLoginDto, RegisterDto } from '../dto/auth.dto';
+import { AccountOAuthEntity } from '../entities/account-oauth.entity';
+import { AccountEntity } from '../entities/account.entity';
+import { AccountService } from './account.service';
+import { GithubOAuthService } from './github-oauth.service';
+import { LoginThrottleService } from './login-throttle.service';
+import { OAuthStateService } from './oauth-state.service';
+import { PasswordService } from './password.service';
+import { ClientInfo, IssuedTokens, SessionService } from './session.service';
+
+/** One message for unknown email and wrong password: no account enumeration. */
+const BAD_CREDENTIALS = 'Incorrect email or password';
+
+@Injectable()
+export class AuthService {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly accounts: AccountService,
+    private readonly passwords: PasswordService,
+    private readonly sessions: SessionService,
+    private readonly throttle: LoginThrottleService,
+    private readonly github: GithubOAuthService,
+    private readonly states: OAuthStateService,
+    @InjectRepository(AccountOAuthEntity) private readonly links: Repository<AccountOAuthEntity>,
+  ) {}
+
+  async register(dto: RegisterDto, client: ClientInfo): Promise<IssuedTokens> {
+    if (!this.config.env.REGISTRATION_ENABLED) {
+      throw new ForbiddenError(
+        'Registration is disabled on this server; ask an administrator for an account',
+      );
+    }
+    const account = await this.accounts.create({
+      email: dto.email,
+      name: dto.name,
+      passwordHash: await this.passwords.hash(dto.password),
+    });
+    return this.signIn(account, client);
+  }
+
+  async passwordLogin(dto: PasswordLoginDto, client: ClientInfo): Promise<IssuedTokens> {
+    const subjects = this.throttle.subjects(dto.email, client.ip);
+    await this.throttle.assertNotLocked(subjects);
+    const account = await this.accounts.findByEmail(dto.email);
+    const ok = await this.passwords.verify(account?.password_hash ?? null, dto.password);
+    if (!account || !ok) {
+      await this.throttle.recordFailure(subjects);
+      throw new FailException(BAD_CREDENTIALS, {}, 401);
+    }
+    await this.throttle.clear(dto.email);
+    return this.signIn(account, client);
+  }
+
+  refresh(refreshToken: string): Promise<IssuedTokens> {
+    return this.sessions.rotate(refreshToken, (id) => this.accounts.roleOf(id));
+  }
+
+  async logout(sessionId: string | undefined): Promise<void> {
+    if (sessionId) await this.sessions.revoke(sessionId, 'logout');
+  }
+
+  /** Sets a new password; other sessions are signed out, this one stays. */
+  async changePassword(
+    accountId: string,
+    sessionId: string | undefined,
+    password: string,
+    oldPassword?: string,
+  ): Promise<void> {
+    const account = await this.accounts.getById(accountId);
+    if (
+      oldPassword !== undefined &&
+      !(await this.passwords.verify(account.password_hash, oldPassword))
+    ) {
+      throw new FailException('The current password is incorrect');
+    }
+    await this.accounts.update(accountId, { password_hash: await this.passwords.hash(password) });
+    await this.sessions.revokeOthers(accountId, sessionId, 'password_changed');
+  }
+
+  async oauthRedirect(provider: string): Promise<string> {
+    this.assertProvider(provider);
+    return this.github.authorizeUrl(await this.states.issue(provider));
+  }
+
+  /** GitHub callback: links the identity to an account (by provider id, then by email) or creates one. */
+  async oauthAuthorize(
+    provider: string,
+    code: string,
+    state: string | undefined,
+    client: ClientInfo,
+  ): Promise<IssuedTokens> {
+    this.assertProvider(provider);
+    if (state !== undefined && state !== '') await this.states.consume(provider, state);
+    else if (this.config.env.OAUTH_REQUIRE_STATE)
+      throw new FailException('state is required for this sign-in');
+    const identity = await this.github.identify(code);
+    const link = await this.links.findOne({ where: { provider, openid: identity.openid } });
+    let account: AccountEntity | null = link ? await this.accounts.findById(link.account_id) : null;
+    if (!account) {
+      account =
+        (await this.accounts.findByEmail(identity.email)) ??
+        (await this.accounts.create({
+          email: identity.email,
+          name: identity.name,
+          passwordHash: null,
+          avatar: identity.avatar,
+        }));
+      if (link) await this.links.update({ id: link.id }, { account_id: account.id });
+      else {
+        await this.links
+          .createQueryBuilder()
+          .insert()
+          .values({ account_id: account.id, provider, openid: identity.openid })
+          .orIgnore()
+          .execute();
+      }
+    }
+    return this.signIn(account, client);
+  }
+
+  private async signIn(account: AccountEntity, client: ClientInfo): Promise<IssuedTokens> {
+    const updated = await this.accounts.markLogin(account, client.ip);
+    return this.sessions.start(updated.id, updated.role, client);
+  }
+
+  private assertProvider(provider: string): void {
+    if (provider !== 'github')
+      throw new NotFoundError(`Sign-in with "${provider}" is not supported`);
+    if (!this.github.enabled) {
+      throw new FailException(
+        'GitHub sign-in is not configured on this server (GITHUB_CLIENT_ID / GITHUB_CLIENT_SECRET)',
+      );
+    }
+  }
+}

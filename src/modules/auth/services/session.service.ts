@@ -1,0 +1,175 @@
+import { UnauthorizedError } from '@app/common';
+import { AppConfig } from '@app/config';
+import { TransactionService } from '@app/database';
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { IsNull, LessThan, Not, Repository } from 'typeorm';
+import { AuthSessionEntity } from '../entities/auth-session.entity';
+import { RefreshTokenEntity } from '../entities/refresh-token.entity';
+import { sha256Hex, TokenService } from './token.service';
+
+export interface IssuedTokens {
+  access_token: string;
+  expire_at: number;
+  refresh_token: string;
+}
+
+export interface ClientInfo {
+  ip: string;
+  userAgent: string;
+}
+
+/** How long a "this session is alive" answer is reused; bounds the cost of checking every request. */
+const ACTIVE_CACHE_MS = 2000;
+
+/** Sessions (one per signed-in device), refresh-token rotation with reuse detection, revocation. */
+@Injectable()
+export class SessionService {
+  private readonly activeCache = new Map<string, number>();
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly tokens: TokenService,
+    private readonly tx: TransactionService,
+    @InjectRepository(AuthSessionEntity) private readonly sessions: Repository<AuthSessionEntity>,
+    @InjectRepository(RefreshTokenEntity)
+    private readonly refreshTokens: Repository<RefreshTokenEntity>,
+  ) {}
+
+  async start(accountId: string, role: string, client: ClientInfo): Promise<IssuedTokens> {
+    const refresh = this.tokens.newRefreshToken();
+    const expires = new Date(Date.now() + this.config.env.REFRESH_TOKEN_TTL_DAYS * 86_400_000);
+    const session = await this.tx.run(async (m) => {
+      const s = await m.save(
+        m.create(AuthSessionEntity, {
+          account_id: accountId,
+          ip: client.ip.slice(0, 64),
+          user_agent: client.userAgent.slice(0, 500),
+          expires_at: expires,
+        }),
+      );
+      await m.save(
+        m.create(RefreshTokenEntity, {
+          session_id: s.id,
+          account_id: accountId,
+          token_hash: refresh.hash,
+        }),
+      );
+      return s;
+    });
+    const access = this.tokens.signAccess(accountId, session.id, role);
+    return { access_token: access.token, expire_at: access.expireAt, refresh_token: refresh.token };
+  }
+
+  /**
+   * Exchanges a refresh token for new tokens. Each token works once; presenting a rotated one
+   * means it was copied, so the session is revoked for both holders.
+   */
+  async rotate(
+    refreshToken: string,
+    roleOf: (accountId: string) => Promise<string | null>,
+  ): Promise<IssuedTokens> {
+    const invalid = () =>
+      new UnauthorizedError('The refresh token is invalid or expired, please sign in again');
+    const row = await this.refreshTokens.findOne({
+      where: { token_hash: sha256Hex(refreshToken) },
+    });
+    if (!row) throw invalid();
+    const session = await this.sessions.findOne({ where: { id: row.session_id } });
+    if (!session || session.revoked_at || session.expires_at.getTime() <= Date.now())
+      throw invalid();
+    // Only one concurrent refresh may win the token; the loser is treated as reuse.
+    const claimed = await this.refreshTokens
+      .createQueryBuilder()
+      .update()
+      .set({ rotated_at: () => 'now()' })
+      .where('id = :id AND rotated_at IS NULL', { id: row.id })
+      .execute();
+    if (!claimed.affected) {
+      await this.revoke(session.id, 'refresh_reuse');
+      throw new UnauthorizedError(
+        'This refresh token was already used; the session has been signed out for safety',
+      );
+    }
+    const role = await roleOf(session.account_id);
+    if (!role) throw invalid();
+    const next = this.tokens.newRefreshToken();
+    await this.refreshTokens.save(
+      this.refreshTokens.create({
+        session_id: session.id,
+        account_id: session.account_id,
+        token_hash: next.hash,
+      }),
+    );
+    const access = this.tokens.signAccess(session.account_id, session.id, role);
+    return { access_token: access.token, expire_at: access.expireAt, refresh_token: next.token };
+  }
+
+  /** True while the session exists, is not revoked and has not expired (briefly cached). */
+  async isActive(sessionId: string): Promise<boolean> {
+    const cached = this.activeCache.get(sessionId);
+    if (cached && cached > Date.now()) return true;
+    const s = await this.sessions.findOne({
+      where: { id: sessionId },
+      select: { id: true, revoked_at: true, expires_at: true },
+    });
+    const active = !!s && !s.revoked_at && s.expires_at.getTime() > Date.now();
+    if (active) {
+      if (this.activeCache.size > 10_000) this.activeCache.clear();
+      this.activeCache.set(sessionId, Date.now() + ACTIVE_CACHE_MS);
+    } else this.activeCache.delete(sessionId);
+    return active;
+  }
+
+  async revoke(sessionId: string, reason: string): Promise<void> {
+    this.activeCache.delete(sessionId);
+    await this.sessions.update(
+      { id: sessionId, revoked_at: IsNull() },
+      { revoked_at: new Date(), revoked_reason: reason },
+    );
+  }
+
+  /** Signs out every other device of the account (password change). */
+  async revokeOthers(
+    accountId: string,
+    keepSessionId: string | undefined,
+    reason: string,
+  ): Promise<number> {
+    const where = keepSessionId
+      ? { account_id: accountId, revoked_at: IsNull(), id: Not(keepSessionId) }
+      : { account_id: accountId, revoked_at: IsNull() };
+    const res = await this.sessions.update(where, {
+      revoked_at: new Date(),
+      revoked_reason: reason,
+    });
+    this.activeCache.clear();
+    return res.affected ?? 0;
+  }
+
+  /** Deletes sessions (and their tokens) that expired or were revoked more than a day ago. */
+  async purge(): Promise<number> {
+    const cutoff = new Date(Date.now() - 86_400_000);
+    const stale = await this.sessions.find({
+      where: [{ expires_at: LessThan(cutoff) }, { revoked_at: LessThan(cutoff) }],
+      select: { id: true },
+      take: 5000,
+    });
+    if (!stale.length) return 0;
+    const ids = stale.map((s) => s.id);
+    await this.tx.run(async (m) => {
+      await m
+        .createQueryBuilder()
+        .delete()
+        .from(RefreshTokenEntity)
+        .where('session_id IN (:...ids)', { ids })
+        .execute();
+      await m
+        .createQueryBuilder()
+        .delete()
+        .from(AuthSessionEntity)
+        .where('id IN (:...ids)', { ids })
+        .execute();
+    });
+    return ids.length;
+  }
+}
