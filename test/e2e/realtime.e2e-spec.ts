@@ -1,7 +1,9 @@
+import { AccessTokenVerifier } from '@app/common';
 import { RealtimeEmitter, RealtimeGateway, RealtimeSubscriptions } from '@app/realtime';
 import { JwtService } from '@nestjs/jwt';
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import {
+  ClientSocket,
   collect,
   connected,
   emitWithAck,
@@ -12,6 +14,7 @@ import {
 } from '@test/support/socket-client';
 import { uniqueRedisPrefix } from '@test/support/test-env';
 import { randomUUID } from 'node:crypto';
+import { SessionService } from 'src/modules/auth/services/session.service';
 
 type Ack = { ok: boolean; room?: string; message?: string };
 
@@ -49,7 +52,7 @@ describe('Realtime (socket.io)', () => {
   afterAll(() => t.close());
 
   /** Proves a socket joined its account room: an event to the account reaches it. */
-  async function expectInAccountRoom(socket: ReturnType<SocketTracker['open']>, accountId: string) {
+  async function expectInAccountRoom(socket: ClientSocket, accountId: string) {
     const probe = randomUUID();
     const got = nextEvent(socket, 'notification', (p) => p.probe === probe);
     emitter.toAccount(accountId, 'notification', { probe });
@@ -60,7 +63,7 @@ describe('Realtime (socket.io)', () => {
    * Waits for a marker sent to the account after everything emitted so far: events for one socket
    * are written in order, so anything not received before the marker was not delivered.
    */
-  async function fence(socket: ReturnType<SocketTracker['open']>, accountId: string) {
+  async function fence(socket: ClientSocket, accountId: string) {
     const marker = randomUUID();
     const got = nextEvent(socket, 'notification', (p) => p.fence === marker);
     emitter.toAccount(accountId, 'notification', { fence: marker });
@@ -70,14 +73,14 @@ describe('Realtime (socket.io)', () => {
   describe('handshake', () => {
     it('accepts the access token in auth.token and joins the account room', async () => {
       const account = randomUUID();
-      const socket = await sockets.connect(t.url, t.token(account));
+      const socket = await sockets.connect(t.url, await t.token(account));
       expect(socket.connected).toBe(true);
       await expectInAccountRoom(socket, account);
     });
 
     it('accepts "Bearer <token>" in auth.token', async () => {
       const account = randomUUID();
-      const socket = await sockets.connect(t.url, `Bearer ${t.token(account)}`);
+      const socket = await sockets.connect(t.url, `Bearer ${await t.token(account)}`);
       await expectInAccountRoom(socket, account);
     });
 
@@ -85,41 +88,67 @@ describe('Realtime (socket.io)', () => {
       const account = randomUUID();
       const socket = sockets.open(t.url, {
         transports: ['polling'],
-        extraHeaders: { Authorization: `Bearer ${t.token(account)}` },
+        extraHeaders: { Authorization: `Bearer ${await t.token(account)}` },
       });
       await connected(socket);
       await expectInAccountRoom(socket, account);
     });
 
-    const refusals: Array<[string, (t: TestApp) => Record<string, unknown> | undefined, RegExp]> = [
-      ['a missing token', () => undefined, /^Missing access token$/],
-      ['an empty token', () => ({ token: '' }), /^Missing access token$/],
-      ['a garbage token', () => ({ token: 'not-a-jwt' }), /^Invalid or expired access token$/],
+    /** A token signed with the app's secret: a live session's claims, overridden. */
+    async function forged(app: TestApp, override: Record<string, unknown>): Promise<string> {
+      const jwt = new JwtService({ secret: app.config.env.JWT_SECRET });
+      const claims = jwt.decode<Record<string, unknown>>(await app.token(randomUUID()));
+      return jwt.sign({ ...claims, ...override });
+    }
+
+    const invalid = /^Invalid or expired access token$/;
+    const refusals: Array<
+      [string, (t: TestApp) => Promise<Record<string, unknown> | undefined>, RegExp]
+    > = [
+      ['a missing token', async () => undefined, /^Missing access token$/],
+      ['an empty token', async () => ({ token: '' }), /^Missing access token$/],
+      ['a garbage token', async () => ({ token: 'not-a-jwt' }), invalid],
       [
         'a token signed with another secret',
-        () => ({ token: new JwtService({ secret: 'other-secret-xxxxxxxxxxxx' }).sign({ sub: 'x' }) }),
-        /^Invalid or expired access token$/,
+        async () => ({
+          token: new JwtService({ secret: 'other-secret-xxxxxxxxxxxx' }).sign({ sub: 'x' }),
+        }),
+        invalid,
       ],
       [
         'an expired token',
-        (app) => ({
-          token: new JwtService({ secret: app.config.env.JWT_SECRET }).sign({
-            sub: randomUUID(),
-            typ: 'access',
-            exp: Math.floor(Date.now() / 1000) - 10,
-          }),
-        }),
-        /^Invalid or expired access token$/,
+        async (app) => ({ token: await forged(app, { exp: Math.floor(Date.now() / 1000) - 10 }) }),
+        invalid,
       ],
       [
         'a token that is not an access token',
-        (app) => ({ token: app.token(randomUUID(), { typ: 'refresh' }) }),
-        /^Invalid or expired access token$/,
+        async (app) => ({ token: await forged(app, { typ: 'refresh' }) }),
+        invalid,
+      ],
+      [
+        'a token without a session',
+        async (app) => ({ token: await forged(app, { sid: undefined }) }),
+        invalid,
+      ],
+      [
+        'a token of an unknown session',
+        async (app) => ({ token: await forged(app, { sid: randomUUID() }) }),
+        invalid,
+      ],
+      [
+        'a token of a revoked session (signed out)',
+        async (app) => {
+          const token = await app.token(randomUUID());
+          const { sid } = new JwtService({}).decode<{ sid: string }>(token);
+          await app.app.get(SessionService).revoke(sid, 'logout');
+          return { token };
+        },
+        invalid,
       ],
     ];
 
     it.each(refusals)('refuses %s: error event, then disconnect', async (_label, auth, message) => {
-      const socket = sockets.open(t.url, { auth: auth(t) });
+      const socket = sockets.open(t.url, { auth: await auth(t) });
       const { error, order } = await refusal(socket);
       expect(error.message).toMatch(message);
       expect(order).toEqual(['error', 'disconnect']);
@@ -136,12 +165,49 @@ describe('Realtime (socket.io)', () => {
     });
   });
 
+  describe('with a slow token verifier (e.g. a session lookup)', () => {
+    // The handshake must be fully set up before the client sees `connect`.
+    let restore: () => void;
+    beforeEach(() => {
+      const verifier = t.app.get(AccessTokenVerifier);
+      const verify = verifier.verify.bind(verifier);
+      const spy = jest.spyOn(verifier, 'verify').mockImplementation(async (token) => {
+        await new Promise((r) => setTimeout(r, 50));
+        return verify(token);
+      });
+      restore = () => spy.mockRestore();
+    });
+    afterEach(() => restore());
+
+    it('does not lose messages the client sent right away (buffered until connect)', async () => {
+      const owner = randomUUID();
+      const item = randomUUID();
+      owners.set(item, owner);
+      const socket = sockets.open(t.url, { auth: { token: await t.token(owner) } });
+      const ack = emitWithAck<Ack>(socket, 'subscribe_fixture', { item_id: item });
+      await expect(ack).resolves.toEqual({ ok: true, room: `fixture:${item}` });
+    });
+
+    it('has joined the account room when the client sees connect', async () => {
+      const account = randomUUID();
+      const socket = await sockets.connect(t.url, await t.token(account));
+      await expectInAccountRoom(socket, account);
+    });
+
+    it('still refuses a bad token with an error event, then disconnect', async () => {
+      const socket = sockets.open(t.url, { auth: { token: 'not-a-jwt' } });
+      const { error, order } = await refusal(socket);
+      expect(error.message).toBe('Invalid or expired access token');
+      expect(order).toEqual(['error', 'disconnect']);
+    });
+  });
+
   describe('account rooms', () => {
     it("delivers toAccount(A) to every socket of A and not to B's", async () => {
       const [a, b] = [randomUUID(), randomUUID()];
-      const a1 = await sockets.connect(t.url, t.token(a));
-      const a2 = await sockets.connect(t.url, t.token(a));
-      const b1 = await sockets.connect(t.url, t.token(b));
+      const a1 = await sockets.connect(t.url, await t.token(a));
+      const a2 = await sockets.connect(t.url, await t.token(a));
+      const b1 = await sockets.connect(t.url, await t.token(b));
       const leaked = collect(b1, 'notification');
       const got1 = nextEvent(a1, 'notification');
       const got2 = nextEvent(a2, 'notification');
@@ -164,7 +230,7 @@ describe('Realtime (socket.io)', () => {
     });
 
     it('joins the room on an authorized subscribe: ack, snapshot, then room events', async () => {
-      const socket = await sockets.connect(t.url, t.token(owner));
+      const socket = await sockets.connect(t.url, await t.token(owner));
       const snapshot = nextEvent(socket, 'deployment_status');
       const ack = await emitWithAck<Ack>(socket, 'subscribe_fixture', { item_id: item });
       expect(ack).toEqual({ ok: true, room: `fixture:${item}` });
@@ -176,7 +242,7 @@ describe('Realtime (socket.io)', () => {
     });
 
     it('handles a subscribe sent before the handshake completed (buffered by the client)', async () => {
-      const socket = sockets.open(t.url, { auth: { token: t.token(owner) } });
+      const socket = sockets.open(t.url, { auth: { token: await t.token(owner) } });
       const ack = emitWithAck<Ack>(socket, 'subscribe_fixture', { item_id: item });
       await expect(ack).resolves.toEqual({ ok: true, room: `fixture:${item}` });
     });
@@ -187,14 +253,16 @@ describe('Realtime (socket.io)', () => {
       ['a resource whose lookup fails', () => 'explode'],
     ])('refuses %s with ok:false and an error event; no room events', async (_label, pick) => {
       const target = pick(item);
-      const socket = await sockets.connect(t.url, t.token(other));
+      const socket = await sockets.connect(t.url, await t.token(other));
       const error = nextEvent(socket, 'error');
       const leaked = collect(socket, 'deployment_log');
       const snapshots = collect(socket, 'deployment_status');
 
       const ack = await emitWithAck<Ack>(socket, 'subscribe_fixture', { item_id: target });
       expect(ack).toEqual({ ok: false, message: 'subscribe_fixture: the resource does not exist' });
-      await expect(error).resolves.toEqual({ message: 'subscribe_fixture: the resource does not exist' });
+      await expect(error).resolves.toEqual({
+        message: 'subscribe_fixture: the resource does not exist',
+      });
 
       emitter.toRoom(`fixture:${target}`, 'deployment_log', { item_id: target, line: 'secret' });
       await fence(socket, other);
@@ -204,15 +272,19 @@ describe('Realtime (socket.io)', () => {
     });
 
     it('stops delivery after unsubscribe', async () => {
-      const socket = await sockets.connect(t.url, t.token(owner));
-      await expect(emitWithAck<Ack>(socket, 'subscribe_fixture', { item_id: item })).resolves.toMatchObject({
+      const socket = await sockets.connect(t.url, await t.token(owner));
+      await expect(
+        emitWithAck<Ack>(socket, 'subscribe_fixture', { item_id: item }),
+      ).resolves.toMatchObject({
         ok: true,
       });
       const first = nextEvent(socket, 'deployment_log');
       emitter.toRoom(`fixture:${item}`, 'deployment_log', { n: 1 });
       await expect(first).resolves.toEqual({ n: 1 });
 
-      await expect(emitWithAck<Ack>(socket, 'unsubscribe_fixture', { item_id: item })).resolves.toEqual({
+      await expect(
+        emitWithAck<Ack>(socket, 'unsubscribe_fixture', { item_id: item }),
+      ).resolves.toEqual({
         ok: true,
       });
       const after = collect(socket, 'deployment_log');
@@ -227,7 +299,7 @@ describe('Realtime (socket.io)', () => {
       ['a non-string id', { item_id: 42 }],
       ['no payload', undefined],
     ])('rejects %s with ok:false and an error event', async (_label, payload) => {
-      const socket = await sockets.connect(t.url, t.token(owner));
+      const socket = await sockets.connect(t.url, await t.token(owner));
       const error = nextEvent(socket, 'error');
       const ack = await emitWithAck<Ack>(socket, 'subscribe_fixture', payload);
       const message = 'subscribe_fixture: missing or invalid parameters';
@@ -237,7 +309,7 @@ describe('Realtime (socket.io)', () => {
     });
 
     it('accepts a subscribe without an ack callback', async () => {
-      const socket = await sockets.connect(t.url, t.token(owner));
+      const socket = await sockets.connect(t.url, await t.token(owner));
       const snapshot = nextEvent(socket, 'deployment_status');
       socket.emit('subscribe_fixture', { item_id: item });
       await expect(snapshot).resolves.toEqual({ item_id: item, status: 'snapshot' });
@@ -304,8 +376,8 @@ describe('Realtime in scale mode (Redis adapter and emitter)', () => {
 
   it('delivers an event emitted on another api instance to the account (Redis adapter)', async () => {
     const [a, b] = [randomUUID(), randomUUID()];
-    const socketA = await sockets.connect(api1.url, api1.token(a));
-    const socketB = await sockets.connect(api2.url, api2.token(b));
+    const socketA = await sockets.connect(api1.url, await api1.token(a));
+    const socketB = await sockets.connect(api2.url, await api2.token(b));
     const leaked = collect(socketB, 'notification');
     const emitter2 = api2.app.get(RealtimeEmitter);
     const id = randomUUID();
@@ -336,7 +408,7 @@ describe('Realtime in scale mode (Redis adapter and emitter)', () => {
     const account = randomUUID();
     const item = randomUUID();
     owners.set(item, account);
-    const socket = await sockets.connect(api1.url, api1.token(account));
+    const socket = await sockets.connect(api1.url, await api1.token(account));
 
     const id = randomUUID();
     const note = await receiveWhileEmitting(
@@ -352,7 +424,11 @@ describe('Realtime in scale mode (Redis adapter and emitter)', () => {
     const log = await receiveWhileEmitting(
       socket,
       'deployment_log',
-      () => workerEmitter.toRoom(`fixture:${item}`, 'deployment_log', { item_id: item, line: 'from worker' }),
+      () =>
+        workerEmitter.toRoom(`fixture:${item}`, 'deployment_log', {
+          item_id: item,
+          line: 'from worker',
+        }),
       (p) => p.item_id === item,
     );
     expect(log).toEqual({ item_id: item, line: 'from worker' });
