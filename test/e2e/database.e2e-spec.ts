@@ -70,7 +70,7 @@ describe('database', () => {
       expect(total).toBe(n); // each migration applied by exactly one replica
       expect(n).toBeGreaterThanOrEqual(2);
     } finally {
-      await Promise.all(sources.map((s) => (s.isInitialized ? s.destroy() : undefined)));
+      await Promise.all(sources.filter((s) => s.isInitialized).map((s) => s.destroy()));
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin.end();
     }
