@@ -13,3 +13,4 @@ export * from './validation';
 export * from './access-token';
 export * from './api-envelope.decorator';
 export * from './auth.decorators';
+export * from './secret-box';

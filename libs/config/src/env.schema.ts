@@ -67,6 +67,7 @@ export const envSchema = z
     THROTTLE_LIMIT: int(600, 1, 1_000_000),
     JWT_SECRET: z.string().min(16, 'at least 16 characters').default(DEFAULT_JWT_SECRET),
     ENCRYPTION_KEY: z.string().min(16, 'at least 16 characters').default(DEFAULT_ENCRYPTION_KEY),
+    ENCRYPTION_KEYS_PREVIOUS: csv,
     ACCESS_TOKEN_TTL_SECONDS: int(86_400, 60, 30 * 86_400),
     REFRESH_TOKEN_TTL_DAYS: int(30, 1, 365),
     REGISTRATION_ENABLED: bool.default(true),
