@@ -21,6 +21,7 @@ import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
 import { LoggerModule } from 'nestjs-pino';
 import { MemoryThrottlerStorage, RedisThrottlerStorage } from './bootstrap/throttler.storage';
 import { AuthModule } from './modules/auth/auth.module';
+import { ModelModule } from './modules/model/model.module';
 import { SystemModule } from './modules/system/system.module';
 
 /** Root module: infrastructure, then the area modules, then the global pipe/filter/guards. */
@@ -70,6 +71,7 @@ export class AppModule {
           }),
         }),
         AuthModule.forRoot(config),
+        ModelModule,
         SystemModule.forRoot(config),
       ],
       providers: [

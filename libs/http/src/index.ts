@@ -2,3 +2,4 @@ export * from './http.module';
 export * from './outbound-http.client';
 export * from './outbound-request-error';
 export * from './ssrf-guard';
+export * from './policy-fetch';
