@@ -22,6 +22,17 @@ end
 return {hits, ttl, blockTtl}
 `;
 
+/** Hits, and the milliseconds left in the window and in the block (<= 0: none), as Nest wants them. */
+function toRecord(hits: number, windowLeftMs: number, blockLeftMs: number): ThrottlerStorageRecord {
+  const isBlocked = blockLeftMs > 0;
+  return {
+    totalHits: hits,
+    timeToExpire: Math.max(0, Math.ceil(windowLeftMs / 1000)),
+    isBlocked,
+    timeToBlockExpire: isBlocked ? Math.ceil(blockLeftMs / 1000) : 0,
+  };
+}
+
 /**
  * Fixed-window counters in memory (embedded mode): O(1) per request. The throttler's default
  * storage keeps one timestamp per hit and prunes them linearly on every request, which made it
@@ -55,13 +66,7 @@ export class MemoryThrottlerStorage implements ThrottlerStorage {
     w.hits += 1;
     if (w.blockedUntil <= now && w.hits > limit)
       w.blockedUntil = now + (blockDuration > 0 ? blockDuration : ttl);
-    const isBlocked = w.blockedUntil > now;
-    return {
-      totalHits: w.hits,
-      timeToExpire: Math.max(0, Math.ceil((w.expiresAt - now) / 1000)),
-      isBlocked,
-      timeToBlockExpire: isBlocked ? Math.ceil((w.blockedUntil - now) / 1000) : 0,
-    };
+    return toRecord(w.hits, w.expiresAt - now, w.blockedUntil - now);
   }
 
   private sweep(): void {
@@ -96,12 +101,6 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
       limit,
       block,
     )) as [number, number, number];
-    const isBlocked = blockTtl > 0;
-    return {
-      totalHits: hits,
-      timeToExpire: Math.max(0, Math.ceil(pttl / 1000)),
-      isBlocked,
-      timeToBlockExpire: isBlocked ? Math.ceil(blockTtl / 1000) : 0,
-    };
+    return toRecord(hits, pttl, blockTtl);
   }
 }

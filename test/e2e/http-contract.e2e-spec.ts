@@ -217,10 +217,13 @@ describe('HTTP contract (envelope, codes, validation, paging, CORS)', () => {
   });
 });
 
-describe('rate limiting', () => {
+describe.each([
+  ['in memory', false],
+  ['in Redis', true],
+])('rate limiting (%s)', (_label, redis) => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await createTestApp({ env: { THROTTLE_LIMIT: '3', THROTTLE_TTL_SECONDS: '60' } });
+    t = await createTestApp({ redis, env: { THROTTLE_LIMIT: '3', THROTTLE_TTL_SECONDS: '60' } });
   });
   afterAll(() => t.close());
 
@@ -230,5 +233,6 @@ describe('rate limiting', () => {
     expect(res.status).toBe(429);
     expect(res.body.code).toBe('fail');
     expect(res.body.message).toMatch(/Too many requests/);
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
   });
 });

@@ -23,6 +23,15 @@ interface Mapped {
 
 const GENERIC_MESSAGE = 'Internal server error, please try again later';
 
+/** A body over BODY_LIMIT, whether Nest or the raw body parser reported it. */
+const TOO_LARGE: Mapped = {
+  code: ResponseCode.FAIL,
+  message: 'Request body is too large',
+  data: {},
+  status: 413,
+  transport: 413,
+};
+
 function codeForStatus(status: number): ResponseCode {
   if (status === 400 || status === 422) return ResponseCode.VALIDATE_ERROR;
   if (status === 401) return ResponseCode.UNAUTHORIZED;
@@ -116,14 +125,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
           transport: 404,
         };
       }
-      if (status === 413)
-        return {
-          code: ResponseCode.FAIL,
-          message: 'Request body is too large',
-          data: {},
-          status,
-          transport: 413,
-        };
+      if (status === 413) return TOO_LARGE;
       if (status === 429) {
         return {
           code: ResponseCode.FAIL,
@@ -157,14 +159,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     };
     const status = e?.status ?? e?.statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500 && e.expose !== false) {
-      if (status === 413)
-        return {
-          code: ResponseCode.FAIL,
-          message: 'Request body is too large',
-          data: {},
-          status,
-          transport: 413,
-        };
+      if (status === 413) return TOO_LARGE;
       const message =
         e.type === 'entity.parse.failed'
           ? 'Request body is not valid JSON'
