@@ -59,7 +59,17 @@ export function createPolicyFetch(options: PolicyFetchOptions): typeof fetch {
     const url = new URL(input instanceof Request ? input.url : String(input));
     // IP literals skip DNS lookup, so the guard checks them here.
     if (policy) policy.assertHostAllowed(url.hostname);
-    const deadline = AbortSignal.timeout(options.timeoutMs);
+    const timedOut = () =>
+      new OutboundRequestError(
+        'timeout',
+        `Request to ${url.host} timed out after ${options.timeoutMs} ms`,
+        { url: url.toString() },
+      );
+    // Aborting with our own reason: a body (stream) cut by the deadline then fails with a clear
+    // "timed out" error, not a DOMException saying "aborted" (which reads as a caller's abort).
+    const deadlineController = new AbortController();
+    setTimeout(() => deadlineController.abort(timedOut()), options.timeoutMs).unref();
+    const deadline = deadlineController.signal;
     const signal = init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline;
     const body = init?.body;
     const replayable =
@@ -76,15 +86,7 @@ export function createPolicyFetch(options: PolicyFetchOptions): typeof fetch {
           ...(dispatcher ? { dispatcher } : {}),
         })) as unknown as Response;
       } catch (err) {
-        if (deadline.aborted && !init?.signal?.aborted) {
-          throw new OutboundRequestError(
-            'timeout',
-            `Request to ${url.host} timed out after ${options.timeoutMs} ms`,
-            {
-              url: url.toString(),
-            },
-          );
-        }
+        if (deadline.aborted && !init?.signal?.aborted) throw timedOut();
         throw err;
       }
       if (!isRetryable(res.status) || attempt >= options.maxRetries || !replayable) return res;
@@ -97,12 +99,7 @@ export function createPolicyFetch(options: PolicyFetchOptions): typeof fetch {
       if (wait > maxDelay) return res;
       await res.body?.cancel().catch(() => undefined);
       await sleep(wait, undefined, { signal }).catch(() => {
-        throw deadline.aborted
-          ? new OutboundRequestError(
-              'timeout',
-              `Request to ${url.host} timed out after ${options.timeoutMs} ms`,
-            )
-          : (signal.reason as Error);
+        throw deadline.aborted ? timedOut() : (signal.reason as Error);
       });
     }
   };

@@ -37,11 +37,17 @@ export function parseQuestions(answer: string): string[] {
       /* fall back to lines */
     }
   }
-  return answer
+  const item = /^(?:[-*•]\s+|\d+[.)]\s*)/;
+  const lines = answer
     .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  // In a list with a preface ("Here are three questions:\n1. ..."), only the items are questions.
+  const items = lines.some((l) => item.test(l)) ? lines.filter((l) => item.test(l)) : lines;
+  return items
     .map((l) =>
       l
-        .replace(/^\s*(?:[-*•]|\d+[.)])\s*/, '')
+        .replace(item, '')
         .replace(/^"|",?$/g, '')
         .trim(),
     )

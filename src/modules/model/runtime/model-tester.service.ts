@@ -1,4 +1,5 @@
 import { FailException } from '@app/common';
+import { findOutboundError } from '@app/http';
 import { HumanMessage } from '@langchain/core/messages';
 import { Injectable } from '@nestjs/common';
 import { ModelCatalog } from '../catalog/model-catalog.service';
@@ -26,12 +27,13 @@ export class ModelTester {
       throw new FailException(
         `Name a model to test ${provider.label} with (body: {"model": "..."})`,
       );
+    // An unknown model is a mistake in the request (not_found), not a failed credential test.
+    const maxTokens = this.catalog
+      .model(providerName, model, 'chat')
+      .parameters.some((p) => p.name === 'max_tokens');
     const started = performance.now();
     let error: string | null = null;
     try {
-      const maxTokens = this.catalog
-        .model(providerName, model, 'chat')
-        .parameters.some((p) => p.name === 'max_tokens');
       const { model: chat } = await this.runtime.chat(
         { provider: providerName, model, parameters: maxTokens ? { max_tokens: 1 } : {} },
         { accountId, source: 'credentials.test', timeoutMs: 20_000, maxRetries: 0 },
@@ -39,7 +41,8 @@ export class ModelTester {
       await chat.invoke([new HumanMessage('ping')]);
     } catch (err) {
       if (err instanceof FailException && /not configured/.test(err.message)) throw err;
-      error = err instanceof Error ? err.message : String(err);
+      // SDKs report a refused or timed-out connection as "Connection error."; say why.
+      error = findOutboundError(err)?.message ?? (err instanceof Error ? err.message : String(err));
     }
     await this.credentials.recordTest(accountId, providerName, !error, error);
     return {

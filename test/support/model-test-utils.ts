@@ -1,0 +1,70 @@
+import type { TestApp } from './app-factory';
+import { UsageService } from 'src/modules/model/runtime/usage.service';
+import type { ModelUsageEntity } from 'src/modules/model/entities/model-usage.entity';
+import * as http from 'node:http';
+
+/** Usage rows of one account, oldest first, waiting (briefly) until `until` holds. */
+export async function usageRows(
+  t: TestApp,
+  accountId: string,
+  until: (rows: ModelUsageEntity[]) => boolean = () => true,
+  timeoutMs = 3000,
+): Promise<ModelUsageEntity[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const rows = (await t.app.get(UsageService).recent(accountId, 100)).reverse();
+    if (until(rows) || Date.now() > deadline) return rows;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export interface SseFrame {
+  event: string;
+  data: any;
+}
+
+export interface SseResult {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  /** Parsed frames (only for event-stream answers). */
+  frames: SseFrame[];
+  /** The whole body as received. */
+  raw: string;
+}
+
+/** POSTs JSON and reads the whole answer, parsing `event:`/`data:` frames when it is a stream. */
+export function postStream(
+  url: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<SseResult> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${url}${path}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...headers },
+    });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      let raw = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (raw += chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        const frames: SseFrame[] = [];
+        if (/text\/event-stream/.test(String(res.headers['content-type']))) {
+          for (const block of raw.split('\n\n')) {
+            if (!block.trim()) continue;
+            const lines = block.split('\n');
+            const event = lines.find((l) => l.startsWith('event: '))?.slice(7) ?? '';
+            const data = lines.filter((l) => l.startsWith('data: '));
+            if (data.length !== 1) throw new Error(`frame without one data line: ${block}`);
+            frames.push({ event, data: JSON.parse(data[0].slice(6)) });
+          }
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, frames, raw });
+      });
+    });
+    req.end(JSON.stringify(body));
+  });
+}
