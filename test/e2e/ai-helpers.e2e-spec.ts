@@ -379,6 +379,8 @@ describe('AI helpers', () => {
       fake.enqueue({ type: 'error', status: 500 });
       const failed = await post(acc, '/ai/auto-generate-prompt', { description: 'a bot' });
       expect(failed.code).toBe('fail');
+      // The provider's reason reaches the user, not a generic internal error.
+      expect(failed.message).toMatch(/^The model call failed: /);
       expect(JSON.stringify(failed)).not.toContain(acc.key);
     });
 

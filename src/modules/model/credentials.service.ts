@@ -144,9 +144,12 @@ export class CredentialsService {
     const baseUrl = this.serverBaseUrl(provider);
     const configured = (provider.credentials.api_key !== 'required' || !!apiKey) && !!baseUrl;
     if (!configured) {
+      // Name only what is missing and required (openai_compatible needs a base URL, not a key).
       const hint = [
-        provider.env.api_key,
-        provider.credentials.base_url === 'required' ? provider.env.base_url : undefined,
+        provider.credentials.api_key === 'required' && !apiKey ? provider.env.api_key : undefined,
+        provider.credentials.base_url === 'required' && !baseUrl
+          ? provider.env.base_url
+          : undefined,
       ]
         .filter(Boolean)
         .join(' and ');

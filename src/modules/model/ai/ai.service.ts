@@ -104,10 +104,9 @@ export class AiService {
       { provider: this.provider, model: this.model, parameters: this.params(0.7) },
       { accountId, source: 'ai.auto-generate-prompt', parameterMode: 'lenient' },
     );
-    const res = await model.invoke([
-      new SystemMessage(AUTO_GENERATE_PROMPT_SYSTEM),
-      new HumanMessage(description),
-    ]);
+    const res = await this.call(() =>
+      model.invoke([new SystemMessage(AUTO_GENERATE_PROMPT_SYSTEM), new HumanMessage(description)]),
+    );
     const prompt = text(res.content).trim();
     if (!prompt) throw new FailException('The model returned an empty prompt; please try again');
     return prompt;
@@ -128,11 +127,25 @@ export class AiService {
       { provider: this.provider, model: this.model, parameters: this.params(0) },
       { accountId, source: 'ai.suggested-questions', parameterMode: 'lenient' },
     );
-    const res = await model.invoke([
-      new SystemMessage(SUGGESTED_QUESTIONS_SYSTEM),
-      new HumanMessage(`User: ${exchange.query}\nAssistant: ${exchange.answer}`),
-    ]);
+    const res = await this.call(() =>
+      model.invoke([
+        new SystemMessage(SUGGESTED_QUESTIONS_SYSTEM),
+        new HumanMessage(`User: ${exchange.query}\nAssistant: ${exchange.answer}`),
+      ]),
+    );
     return parseQuestions(text(res.content));
+  }
+
+  /** A provider failure becomes a `fail` that says what went wrong, not a generic 500. */
+  private async call<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      this.logger.warn(`AI helper model call failed: ${String(err)}`);
+      throw new FailException(
+        `The model call failed: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
   }
 
   private params(temperature: number): Record<string, unknown> {
