@@ -15,6 +15,12 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+/** Unset and empty both mean "not configured". */
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => v || undefined);
+
 const int = (def: number, min: number, max: number) =>
   z.coerce
     .number({ error: `must be an integer between ${min} and ${max}` })
@@ -83,22 +89,22 @@ export const envSchema = z
     GITHUB_API_URL: z.url().default('https://api.github.com'),
     OAUTH_REQUIRE_STATE: bool.default(false),
     // Model providers: server-wide defaults; an account's own credentials take precedence.
-    OPENAI_API_KEY: z.string().optional().transform((v) => v || undefined),
-    OPENAI_API_BASE: z.string().optional().transform((v) => v || undefined),
-    OPENAI_ORGANIZATION: z.string().optional().transform((v) => v || undefined),
-    MOONSHOT_API_KEY: z.string().optional().transform((v) => v || undefined),
-    MOONSHOT_API_BASE: z.string().optional().transform((v) => v || undefined),
-    DEEPSEEK_API_KEY: z.string().optional().transform((v) => v || undefined),
-    DEEPSEEK_API_BASE: z.string().optional().transform((v) => v || undefined),
-    DASHSCOPE_API_KEY: z.string().optional().transform((v) => v || undefined),
-    DASHSCOPE_API_BASE: z.string().optional().transform((v) => v || undefined),
-    ANTHROPIC_API_KEY: z.string().optional().transform((v) => v || undefined),
-    ANTHROPIC_API_BASE: z.string().optional().transform((v) => v || undefined),
-    GOOGLE_API_KEY: z.string().optional().transform((v) => v || undefined),
-    GOOGLE_API_BASE: z.string().optional().transform((v) => v || undefined),
-    OLLAMA_BASE_URL: z.string().optional().transform((v) => v || undefined),
-    OPENAI_COMPATIBLE_API_BASE: z.string().optional().transform((v) => v || undefined),
-    OPENAI_COMPATIBLE_API_KEY: z.string().optional().transform((v) => v || undefined),
+    OPENAI_API_KEY: optionalString,
+    OPENAI_API_BASE: optionalString,
+    OPENAI_ORGANIZATION: optionalString,
+    MOONSHOT_API_KEY: optionalString,
+    MOONSHOT_API_BASE: optionalString,
+    DEEPSEEK_API_KEY: optionalString,
+    DEEPSEEK_API_BASE: optionalString,
+    DASHSCOPE_API_KEY: optionalString,
+    DASHSCOPE_API_BASE: optionalString,
+    ANTHROPIC_API_KEY: optionalString,
+    ANTHROPIC_API_BASE: optionalString,
+    GOOGLE_API_KEY: optionalString,
+    GOOGLE_API_BASE: optionalString,
+    OLLAMA_BASE_URL: optionalString,
+    OPENAI_COMPATIBLE_API_BASE: optionalString,
+    OPENAI_COMPATIBLE_API_KEY: optionalString,
     MODEL_TIMEOUT_MS: int(120_000, 1000, 3_600_000),
     MODEL_MAX_RETRIES: int(2, 0, 10),
     EMBEDDING_BATCH_SIZE: int(64, 1, 2048),
