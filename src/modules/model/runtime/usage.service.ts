@@ -44,26 +44,27 @@ export class UsageService {
     const completion = Math.max(0, Math.round(input.completionTokens || 0));
     const price = priceOf(input.model.pricing, prompt, completion);
     try {
-      const row = await this.usages.save(
-        this.usages.create({
-          account_id: input.accountId,
-          provider: input.model.provider,
-          model: input.model.model_name,
-          model_type: input.model.model_type,
-          source: input.source.slice(0, 64),
-          prompt_tokens: prompt,
-          completion_tokens: completion,
-          total_tokens: prompt + completion,
-          estimated: input.estimated ?? false,
-          price: price.toFixed(8),
-          currency: input.model.pricing.currency,
-          latency_ms: Math.max(0, Math.round(input.latencyMs)),
-          status: input.status,
-          error: input.error?.slice(0, 2000) ?? null,
-        }),
-      );
+      const row = {
+        account_id: input.accountId,
+        provider: input.model.provider,
+        model: input.model.model_name,
+        model_type: input.model.model_type,
+        source: input.source.slice(0, 64),
+        prompt_tokens: prompt,
+        completion_tokens: completion,
+        total_tokens: prompt + completion,
+        estimated: input.estimated ?? false,
+        price: price.toFixed(8),
+        currency: input.model.pricing.currency,
+        latency_ms: Math.max(0, Math.round(input.latencyMs)),
+        status: input.status,
+        error: input.error?.slice(0, 2000) ?? null,
+      };
+      // One INSERT ... RETURNING id, not save(): save wraps it in BEGIN/COMMIT, three round trips
+      // on every model call (the embedded PGlite pays each one in this process's CPU).
+      const { identifiers } = await this.usages.insert(row);
       return {
-        id: row.id,
+        id: identifiers[0].id as string,
         provider: row.provider,
         model: row.model,
         prompt_tokens: prompt,
