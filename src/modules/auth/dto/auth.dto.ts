@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import {
@@ -13,17 +14,25 @@ import {
 const trimLower = () =>
   Transform(({ value }) => (typeof value === 'string' ? value.trim().toLowerCase() : value));
 
+/**
+ * An account email: required, valid, at most 254 characters, trimmed and lower-cased. Listed in
+ * the order the checks report (applyDecorators applies top-down, stacked decorators bottom-up).
+ */
+const EmailField = (): PropertyDecorator =>
+  applyDecorators(
+    IsNotEmpty({ message: 'email is required' }),
+    IsEmail({}, { message: 'email must be a valid email address' }),
+    MaxLength(254, { message: 'email must be at most 254 characters' }),
+    trimLower(),
+    ApiProperty({ example: 'ada@example.com', description: 'Account email (case-insensitive)' }),
+  );
+
 export const PASSWORD_RULE = /^(?=.*[A-Za-z])(?=.*\d).{8,64}$/;
 export const PASSWORD_MESSAGE =
   'password must be 8-64 characters with at least one letter and one digit';
 
 export class PasswordLoginDto {
-  /** Account email (case-insensitive). */
-  @ApiProperty({ example: 'ada@example.com' })
-  @trimLower()
-  @MaxLength(254, { message: 'email must be at most 254 characters' })
-  @IsEmail({}, { message: 'email must be a valid email address' })
-  @IsNotEmpty({ message: 'email is required' })
+  @EmailField()
   email: string;
 
   /** The password (any length is accepted here; the policy applies when it is set). */
@@ -35,11 +44,7 @@ export class PasswordLoginDto {
 }
 
 export class RegisterDto {
-  @ApiProperty({ example: 'ada@example.com' })
-  @trimLower()
-  @MaxLength(254, { message: 'email must be at most 254 characters' })
-  @IsEmail({}, { message: 'email must be a valid email address' })
-  @IsNotEmpty({ message: 'email is required' })
+  @EmailField()
   email: string;
 
   @ApiProperty({ example: 'correct horse 42', description: PASSWORD_MESSAGE })
