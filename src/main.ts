@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { AppConfig, ConfigValidationError } from '@app/config';
+import { AppConfig, ConfigValidationError, loadDotEnv } from '@app/config';
 import { Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -11,6 +11,7 @@ import { installGracefulShutdown } from './bootstrap/shutdown';
 async function bootstrap(): Promise<void> {
   let config: AppConfig;
   try {
+    loadDotEnv();
     config = new AppConfig();
   } catch (err) {
     if (err instanceof ConfigValidationError) {

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { AppConfig } from './app-config';
-import { DEFAULT_JWT_SECRET, envSchema, parseEnv } from './env.schema';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { DEFAULT_JWT_SECRET, envSchema, loadDotEnv, parseEnv } from './env.schema';
 
 describe('env schema', () => {
   it('has working defaults for a bare machine (embedded mode)', () => {
@@ -79,5 +81,22 @@ describe('env schema', () => {
     expect(Object.keys(example).sort()).toEqual(keys);
     // Parsing the example gives exactly the defaults.
     expect(parseEnv(example)).toEqual(parseEnv({}));
+  });
+
+  it('loads .env without overriding the environment, and tolerates its absence', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'llmops-env-'));
+    const file = path.join(dir, '.env');
+    writeFileSync(file, 'LLMOPS_TEST_FROM_FILE=file\nLLMOPS_TEST_BOTH=file\n');
+    process.env.LLMOPS_TEST_BOTH = 'environment';
+    try {
+      loadDotEnv(file);
+      expect(process.env.LLMOPS_TEST_FROM_FILE).toBe('file');
+      expect(process.env.LLMOPS_TEST_BOTH).toBe('environment');
+      expect(() => loadDotEnv(path.join(dir, 'missing.env'))).not.toThrow();
+    } finally {
+      delete process.env.LLMOPS_TEST_FROM_FILE;
+      delete process.env.LLMOPS_TEST_BOTH;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

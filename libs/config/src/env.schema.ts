@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { parseEnv as parseEnvFile } from 'node:util';
 import { z } from 'zod';
 
 /** A comma-separated list; empty entries dropped. */
@@ -159,4 +161,21 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
   if (result.success) return result.data;
   const lines = result.error.issues.map((i) => `${String(i.path[0] ?? '(env)')}: ${i.message}`);
   throw new ConfigValidationError(`Invalid configuration: ${lines.join('; ')}`);
+}
+
+/**
+ * Loads `.env` from the working directory when present (Node's own parser). Variables already
+ * set in the environment win, so `.env` only fills in defaults for a developer machine.
+ */
+export function loadDotEnv(file = '.env'): void {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  for (const [key, value] of Object.entries(parseEnvFile(text))) {
+    if (process.env[key] === undefined) process.env[key] = value;
+  }
 }

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { parseEnv } from '@app/config';
+import { loadDotEnv, parseEnv } from '@app/config';
 import * as path from 'node:path';
 import { DataSource } from 'typeorm';
 import { buildDataSourceOptions } from '../data-source.options';
@@ -10,6 +10,7 @@ import { openPglite } from '../pglite';
  * set, else the embedded database under STORAGE_DIR/db (the app must not be running then).
  */
 async function create(): Promise<DataSource> {
+  loadDotEnv();
   const env = parseEnv();
   if (env.DATABASE_URL) return new DataSource(buildDataSourceOptions({ url: env.DATABASE_URL }));
   const pglite = await openPglite(path.join(path.resolve(env.STORAGE_DIR), 'db'));
