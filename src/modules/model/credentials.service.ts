@@ -80,6 +80,9 @@ export class CredentialsService {
       errors.api_key = [`api_key is required for ${provider.label}`];
     if (provider.credentials.base_url === 'required' && !baseUrl)
       errors.base_url = [`base_url is required for ${provider.label}`];
+    if (provider.credentials.base_url === 'none' && dto.base_url) {
+      errors.base_url = [`${provider.label} takes no base_url (set it server-wide instead)`];
+    }
     if (organization && !provider.credentials.organization)
       errors.organization = [`${provider.label} takes no organization`];
     if (baseUrl) {

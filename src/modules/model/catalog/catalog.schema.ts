@@ -124,7 +124,8 @@ export const providerSchema = z.object({
   default_base_url: z.string(),
   credentials: z.object({
     api_key: z.enum(['required', 'optional', 'none']),
-    base_url: z.enum(['required', 'optional']),
+    /** `none`: the provider's SDK cannot be routed through the outbound guard, so accounts may not redirect it. */
+    base_url: z.enum(['required', 'optional', 'none']),
     organization: z.enum(['optional']).optional(),
   }),
   /** Server-wide defaults: names of environment variables. */

@@ -11,6 +11,21 @@ export interface EmbedOptions extends RuntimeContext {
   batchSize?: number;
 }
 
+/**
+ * Some integrations answer a failed request with empty vectors instead of an error (LangChain's
+ * Gemini embeddings): never let those reach an index.
+ */
+function checkVectors(vectors: number[][], expected: number): number[][] {
+  if (vectors.length !== expected) {
+    throw new Error(`The embedding model returned ${vectors.length} vectors for ${expected} texts`);
+  }
+  const dims = vectors[0]?.length ?? 0;
+  if (!dims || vectors.some((v) => v.length !== dims || v.some((x) => !Number.isFinite(x)))) {
+    throw new Error('The embedding model returned empty or malformed vectors');
+  }
+  return vectors;
+}
+
 /** Rough token estimate where providers report none through LangChain (about 4 chars a token). */
 const estimateTokens = (texts: string[]) => texts.reduce((n, t) => n + Math.ceil(t.length / 4), 0);
 
@@ -48,7 +63,7 @@ export class EmbeddingService {
           opts.signal?.throwIfAborted();
           const started = performance.now();
           try {
-            results[index] = await embeddings.embedDocuments(batch);
+            results[index] = checkVectors(await embeddings.embedDocuments(batch), batch.length);
           } catch (err) {
             await this.usage.record({
               accountId: opts.accountId,

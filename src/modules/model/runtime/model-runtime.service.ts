@@ -49,6 +49,22 @@ export interface RuntimeEmbeddings {
   catalog: CatalogModel;
 }
 
+/**
+ * `@google/generative-ai` tees every stream into the chunks LangChain reads and an aggregated
+ * `response` promise that nobody awaits; when the stream fails (connection drop, caller abort)
+ * that promise rejects unhandled and Node exits. The caller still gets the error from the chunks.
+ */
+function handleStreamAggregate(model: BaseChatModel): void {
+  const client = (model as unknown as { client?: Record<string, unknown> }).client;
+  const original = client?.generateContentStream;
+  if (!client || typeof original !== 'function') return;
+  client.generateContentStream = async (...args: unknown[]) => {
+    const result = (await original.apply(client, args)) as { response?: Promise<unknown> };
+    result?.response?.catch(() => undefined);
+    return result;
+  };
+}
+
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
 
 /**
@@ -127,6 +143,7 @@ export class ModelRuntime implements OnApplicationShutdown {
           topP: num(parameters.top_p),
           maxOutputTokens: num(parameters.max_tokens),
         });
+        handleStreamAggregate(model);
         break;
       case 'ollama':
         model = new ChatOllama({
