@@ -32,6 +32,30 @@ export function retryAfterMs(headers: Headers, now = Date.now()): number | undef
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+
+/**
+ * Hands back the response with `release` called once its body has arrived in full, so a
+ * finished call drops its deadline timer (and the signals it keeps alive) instead of holding them
+ * until MODEL_TIMEOUT_MS. A body that is cancelled or fails leaves the timer to fire harmlessly.
+ */
+function releaseWhenRead(res: Response, release: () => void): Response {
+  if (!res.body || NULL_BODY_STATUSES.has(res.status)) {
+    release();
+    return res;
+  }
+  const body = res.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({ flush: release }),
+  );
+  const wrapped = new Response(body, {
+    status: res.status,
+    statusText: res.statusText,
+    headers: res.headers,
+  });
+  Object.defineProperty(wrapped, 'url', { value: res.url });
+  return wrapped;
+}
+
 function isRetryable(status: number): boolean {
   return status === 429 || (status >= 500 && status !== 501);
 }
@@ -68,7 +92,7 @@ export function createPolicyFetch(options: PolicyFetchOptions): typeof fetch {
     // Aborting with our own reason: a body (stream) cut by the deadline then fails with a clear
     // "timed out" error, not a DOMException saying "aborted" (which reads as a caller's abort).
     const deadlineController = new AbortController();
-    setTimeout(() => deadlineController.abort(timedOut()), options.timeoutMs).unref();
+    const timer = setTimeout(() => deadlineController.abort(timedOut()), options.timeoutMs).unref();
     const deadline = deadlineController.signal;
     const signal = init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline;
     const body = init?.body;
@@ -89,7 +113,9 @@ export function createPolicyFetch(options: PolicyFetchOptions): typeof fetch {
         if (deadline.aborted && !init?.signal?.aborted) throw timedOut();
         throw err;
       }
-      if (!isRetryable(res.status) || attempt >= options.maxRetries || !replayable) return res;
+      if (!isRetryable(res.status) || attempt >= options.maxRetries || !replayable) {
+        return releaseWhenRead(res, () => clearTimeout(timer));
+      }
       const asked = retryAfterMs(res.headers);
       const backoff = Math.min(
         maxDelay,
