@@ -2,7 +2,7 @@ import { AIMessage, AIMessageChunk, HumanMessage, SystemMessage } from '@langcha
 import { FakeGemini, fakeEmbedding } from '@test/fakes/fake-gemini';
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount } from '@test/support/auth';
-import { usageRows } from '@test/support/model-test-utils';
+import { catchError, text, usageRows, weatherTool } from '@test/support/model-test-utils';
 import { EmbeddingService } from 'src/modules/model/runtime/embedding.service';
 import { ModelRuntime, RuntimeContext } from 'src/modules/model/runtime/model-runtime.service';
 
@@ -13,32 +13,6 @@ import { ModelRuntime, RuntimeContext } from 'src/modules/model/runtime/model-ru
 
 const FLASH = { provider: 'gemini', model: 'gemini-2.0-flash' };
 const EMBED = { provider: 'gemini', model: 'text-embedding-004' };
-
-const weatherTool = {
-  type: 'function' as const,
-  function: {
-    name: 'get_weather',
-    description: 'Current weather for a city',
-    parameters: {
-      type: 'object',
-      properties: { city: { type: 'string' } },
-      required: ['city'],
-    },
-  },
-};
-
-function text(content: unknown): string {
-  return typeof content === 'string' ? content : JSON.stringify(content);
-}
-
-async function catchError(fn: () => Promise<unknown>): Promise<Error> {
-  try {
-    await fn();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected an error');
-}
 
 describe('ModelRuntime (Gemini)', () => {
   let gemini: FakeGemini;

@@ -6,7 +6,7 @@ import { FakeOllama } from '@test/fakes/fake-ollama';
 import { FakeOpenAI } from '@test/fakes/fake-openai';
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount } from '@test/support/auth';
-import { usageRows } from '@test/support/model-test-utils';
+import { catchError, text, usageRows, weatherTool } from '@test/support/model-test-utils';
 import { randomBytes } from 'node:crypto';
 import { ModelCatalog } from 'src/modules/model/catalog/model-catalog.service';
 import { CredentialsService } from 'src/modules/model/credentials.service';
@@ -21,32 +21,6 @@ import { ModelRuntime, RuntimeContext } from 'src/modules/model/runtime/model-ru
 const MINI = { provider: 'openai', model: 'gpt-4o-mini' };
 const HAIKU = { provider: 'anthropic', model: 'claude-3-5-haiku-latest' };
 const QWEN = { provider: 'ollama', model: 'qwen2.5:7b' };
-
-const weatherTool = {
-  type: 'function' as const,
-  function: {
-    name: 'get_weather',
-    description: 'Current weather for a city',
-    parameters: {
-      type: 'object',
-      properties: { city: { type: 'string' } },
-      required: ['city'],
-    },
-  },
-};
-
-function text(content: unknown): string {
-  return typeof content === 'string' ? content : JSON.stringify(content);
-}
-
-async function catchError(fn: () => Promise<unknown>): Promise<Error> {
-  try {
-    await fn();
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected an error');
-}
 
 describe('ModelRuntime', () => {
   let openai: FakeOpenAI;

@@ -68,3 +68,32 @@ export function postStream(
     req.end(JSON.stringify(body));
   });
 }
+
+/** An OpenAI-style tool definition the model specs bind to chat models. */
+export const weatherTool = {
+  type: 'function' as const,
+  function: {
+    name: 'get_weather',
+    description: 'Current weather for a city',
+    parameters: {
+      type: 'object',
+      properties: { city: { type: 'string' } },
+      required: ['city'],
+    },
+  },
+};
+
+/** A message's content as text (structured content serialized). */
+export function text(content: unknown): string {
+  return typeof content === 'string' ? content : JSON.stringify(content);
+}
+
+/** The error `fn` rejects with; fails the test when it resolves. */
+export async function catchError(fn: () => Promise<unknown>): Promise<Error> {
+  try {
+    await fn();
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected an error');
+}
