@@ -9,7 +9,7 @@ import {
 import type { Request, Response } from 'express';
 import { ApiException } from './api.exception';
 import { apiFamilyOf, ResponseCode } from './envelope';
-import { requestIdOf } from './request-id';
+import { assignRequestId } from './request-id';
 
 interface Mapped {
   code: ResponseCode;
@@ -70,7 +70,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const ctx = host.switchToHttp();
     const req = ctx.getRequest<Request>();
     const res = ctx.getResponse<Response>();
-    const requestId = requestIdOf(req, res);
+    const requestId = assignRequestId(req, res);
     const mapped = this.map(exception, req, requestId);
 
     if (res.headersSent) {

@@ -17,7 +17,3 @@ export function assignRequestId(req: IncomingMessage, res: ServerResponse): stri
   if (!res.headersSent) res.setHeader('X-Request-Id', id);
   return id;
 }
-
-export function requestIdOf(req: IncomingMessage, res: ServerResponse): string {
-  return assignRequestId(req, res);
-}

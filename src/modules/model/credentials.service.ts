@@ -142,10 +142,7 @@ export class CredentialsService {
         source: 'account',
       };
     }
-    const env = this.config.env as unknown as Record<string, string | undefined>;
-    const apiKey = provider.env.api_key ? env[provider.env.api_key] : undefined;
-    const baseUrl = this.serverBaseUrl(provider);
-    const configured = (provider.credentials.api_key !== 'required' || !!apiKey) && !!baseUrl;
+    const { apiKey, baseUrl, organization, configured } = this.serverDefaults(provider);
     if (!configured) {
       // Name only what is missing and required (openai_compatible needs a base URL, not a key).
       const hint = [
@@ -161,12 +158,34 @@ export class CredentialsService {
           (hint ? `, or ask the administrator to set ${hint} on the server` : ''),
       );
     }
+    return { apiKey, organization, baseUrl, userSupplied: false, source: 'server' };
+  }
+
+  /** Providers calls can be made to for this account (its own rows, else server defaults). */
+  async configuredProviders(accountId: string): Promise<Set<string>> {
+    const rows = await this.creds.find({
+      where: { account_id: accountId },
+      select: { provider: true },
+    });
+    const own = new Set(rows.map((r) => r.provider));
+    return new Set(
+      this.catalog
+        .list()
+        .filter((p) => own.has(p.name) || this.serverDefaults(p).configured)
+        .map((p) => p.name),
+    );
+  }
+
+  /** The server's env defaults for a provider, and whether they are enough to call it. */
+  private serverDefaults(provider: CatalogProvider) {
+    const env = this.config.env as unknown as Record<string, string | undefined>;
+    const apiKey = provider.env.api_key ? env[provider.env.api_key] : undefined;
+    const baseUrl = this.serverBaseUrl(provider);
     return {
       apiKey,
-      organization: provider.env.organization ? env[provider.env.organization] : undefined,
       baseUrl,
-      userSupplied: false,
-      source: 'server',
+      organization: provider.env.organization ? env[provider.env.organization] : undefined,
+      configured: (provider.credentials.api_key !== 'required' || !!apiKey) && !!baseUrl,
     };
   }
 
@@ -217,16 +236,7 @@ export class CredentialsService {
         last_test_error: row.last_test_error,
       };
     }
-    let server = false;
-    try {
-      const env = this.config.env as unknown as Record<string, string | undefined>;
-      server =
-        (provider.credentials.api_key !== 'required' ||
-          !!(provider.env.api_key && env[provider.env.api_key])) &&
-        !!this.serverBaseUrl(provider);
-    } catch {
-      server = false;
-    }
+    const server = this.serverDefaults(provider).configured;
     return {
       provider: provider.name,
       label: provider.label,

@@ -43,7 +43,7 @@ export class LanguageModelController {
     @Query() q: ListLanguageModelsDto,
   ): Promise<LanguageModelProviderDto[]> {
     const type = q.model_type ?? 'chat';
-    const creds = await this.credentials.list(accountId);
+    const configured = await this.credentials.configuredProviders(accountId);
     return this.catalog.list().map((p) => ({
       name: p.name,
       position: p.position,
@@ -52,7 +52,7 @@ export class LanguageModelController {
       description: p.description,
       background: p.background,
       support_model_types: p.support_model_types,
-      configured: creds.find((c) => c.provider === p.name)?.configured ?? false,
+      configured: configured.has(p.name),
       models: p.models.filter((m) => type === 'all' || m.model_type === type).map(toModelDto),
     }));
   }
