@@ -128,13 +128,7 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
       if (active) return this.snapshot(active);
       throw err;
     }
-    await this.driver.add({
-      id: row.id,
-      queue: row.queue,
-      maxAttempts: row.max_attempts,
-      backoffMs: row.backoff_ms,
-      delayMs: opts.delayMs,
-    });
+    await this.schedule(row, opts.delayMs);
     this.emit(row);
     return this.snapshot(row);
   }
@@ -144,8 +138,10 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
     const row = await this.find(id, accountId);
     if (!ACTIVE_STATUSES.includes(row.status)) return this.snapshot(row);
     await this.jobs.update({ id }, { cancel_requested: true });
+    // Removes a waiting job, or aborts a running one wherever it runs (which then marks its row).
+    await this.driver.cancel(id, row.queue);
     if (row.status === 'queued') {
-      await this.driver.cancel(id, row.queue);
+      // Unless it started meanwhile, a queued job is finished here.
       const res = await this.jobs
         .createQueryBuilder()
         .update()
@@ -154,7 +150,6 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
         .execute();
       if (res.affected) return this.changed(id);
     }
-    await this.driver.cancel(id, row.queue);
     return this.snapshot(await this.find(id));
   }
 
@@ -205,12 +200,7 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
         continue;
       }
       await this.jobs.update({ id: row.id }, { status: 'queued' });
-      await this.driver.add({
-        id: row.id,
-        queue: row.queue,
-        maxAttempts: row.max_attempts,
-        backoffMs: row.backoff_ms,
-      });
+      await this.schedule(row);
       count++;
     }
     if (count) this.logger.log(`Re-enqueued ${count} interrupted job(s)`);
@@ -321,6 +311,17 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
       observe('failed');
       return 'failed';
     }
+  }
+
+  /** Hands a row to the driver (enqueue, recovery). */
+  private schedule(row: QueueJobEntity, delayMs?: number): Promise<void> {
+    return this.driver.add({
+      id: row.id,
+      queue: row.queue,
+      maxAttempts: row.max_attempts,
+      backoffMs: row.backoff_ms,
+      delayMs,
+    });
   }
 
   private async finish(
