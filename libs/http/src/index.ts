@@ -3,3 +3,5 @@ export * from './outbound-http.client';
 export * from './outbound-request-error';
 export * from './ssrf-guard';
 export * from './policy-fetch';
+export * from './credential-headers';
+export * from './error-reason';

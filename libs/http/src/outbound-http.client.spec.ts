@@ -222,6 +222,47 @@ describe('OutboundHttpClient SSRF guard', () => {
   });
 });
 
+// Every way of writing a loopback or unspecified address that WHATWG URL accepts.
+const LOOPBACK_NOTATIONS = [
+  '127.0.0.1',
+  '127.1',
+  '2130706433',
+  '0x7f000001',
+  '0177.0.0.1',
+  '0.0.0.0',
+  '[::1]',
+  '[::ffff:127.0.0.1]',
+  '[::ffff:7f00:1]',
+  '[64:ff9b::7f00:1]',
+];
+
+describe('OutboundHttpClient redirects to loopback', () => {
+  it.each(LOOPBACK_NOTATIONS)(
+    'refuses a %s redirect hop (301, 302, 303, 307, 308) without reaching it',
+    async (host) => {
+      const c = client({ allowHosts: ['allowed.test'] });
+      const before = hits.get('/ok') ?? 0;
+      for (const status of [301, 302, 303, 307, 308]) {
+        const to = `http://${host}:${port}/ok`;
+        const url = `${base('allowed.test')}/redirect?status=${status}&to=${encodeURIComponent(to)}`;
+        await failure(c.request(url, { method: 'POST', body: 'x' }), 'ssrf_blocked');
+        await failure(c.stream(url), 'ssrf_blocked');
+      }
+      expect(hits.get('/ok') ?? 0).toBe(before);
+    },
+  );
+});
+
+const CREDENTIALS: Record<string, string> = {
+  authorization: 'Bearer secret-a',
+  'proxy-authorization': 'Basic secret-b',
+  cookie: 'session=secret-c',
+  'x-api-key': 'secret-d',
+  'api-key': 'secret-e',
+  'x-goog-api-key': 'secret-f',
+  'x-custom-auth': 'secret-g',
+};
+
 describe('OutboundHttpClient requests', () => {
   const c = () => client({ allowHosts: ['127.0.0.1', 'localhost'] });
 
@@ -268,6 +309,22 @@ describe('OutboundHttpClient requests', () => {
     expect(res.url).toBe(to);
     expect(res.body.method).toBe('GET');
     expect(res.body.headers.authorization).toBeUndefined();
+  });
+
+  it('drops every credential header on a cross-origin hop and keeps them on the same origin', async () => {
+    type Echo = { headers: Record<string, string> };
+    const send = (to: string) =>
+      c().request<Echo>(`${base()}/redirect?status=307&to=${encodeURIComponent(to)}`, {
+        headers: { ...CREDENTIALS, 'x-other': 'kept' },
+        authHeaders: ['X-Custom-Auth'],
+        responseType: 'json',
+      });
+    const cross = await send(`${base('localhost')}/echo`);
+    for (const name of Object.keys(CREDENTIALS)) expect(cross.body.headers[name]).toBeUndefined();
+    expect(cross.body.headers['x-other']).toBe('kept');
+    const same = await send('/echo');
+    for (const [name, value] of Object.entries(CREDENTIALS))
+      expect(same.body.headers[name]).toBe(value);
   });
 
   it('stops after 5 redirects, and can leave redirects to the caller', async () => {

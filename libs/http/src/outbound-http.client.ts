@@ -4,6 +4,7 @@ import { STATUS_CODES } from 'node:http';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type Dispatcher } from 'undici';
+import { credentialHeaderNames } from './credential-headers';
 import { findOutboundError, OutboundRequestError } from './outbound-request-error';
 import { createGuardedLookup, SsrfPolicy, systemResolver, type HostResolver } from './ssrf-guard';
 
@@ -48,6 +49,8 @@ export interface OutboundBaseOptions {
   maxRedirects?: number;
   /** Throw `http_error` (with `status`) for a final non-2xx answer instead of returning it. */
   throwOnError?: boolean;
+  /** Configured auth header names dropped, with the usual credential headers, across origins. */
+  authHeaders?: readonly string[];
 }
 
 export interface OutboundRequestOptions extends OutboundBaseOptions {
@@ -97,7 +100,6 @@ const DROPPED_HEADERS = new Set([
   'te',
   'accept-encoding',
 ]);
-const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
 
 interface Hop {
   url: URL;
@@ -121,6 +123,8 @@ interface ResolvedOptions {
   retries: number;
   followRedirects: boolean;
   maxRedirects: number;
+  /** Dropped on a hop to another origin. */
+  credentials: Set<string>;
 }
 
 /** Seconds or an HTTP date, as milliseconds from now; undefined when unparseable. */
@@ -354,6 +358,7 @@ export class OutboundHttpClient implements OnApplicationShutdown {
       retries: Math.max(0, options.retries ?? this.maxRetries),
       followRedirects: options.followRedirects ?? true,
       maxRedirects: options.maxRedirects ?? 5,
+      credentials: credentialHeaderNames(options.authHeaders),
     };
   }
 
@@ -419,7 +424,7 @@ export class OutboundHttpClient implements OnApplicationShutdown {
       if (!o.followRedirects || !REDIRECTS.has(res.statusCode) || !location) {
         return { res, url: hop.url };
       }
-      const next = this.redirectHop(hop, res.statusCode, location);
+      const next = this.redirectHop(hop, res.statusCode, location, o.credentials);
       if (!next) return { res, url: hop.url };
       await this.discard(res);
       if (redirects >= o.maxRedirects) {
@@ -433,7 +438,12 @@ export class OutboundHttpClient implements OnApplicationShutdown {
     }
   }
 
-  private redirectHop(hop: Hop, status: number, location: string): Hop | undefined {
+  private redirectHop(
+    hop: Hop,
+    status: number,
+    location: string,
+    credentials: Set<string>,
+  ): Hop | undefined {
     let url: URL;
     try {
       url = new URL(location, hop.url);
@@ -462,7 +472,7 @@ export class OutboundHttpClient implements OnApplicationShutdown {
       return undefined;
     }
     // Credentials were meant for the original origin only.
-    if (url.origin !== hop.url.origin) for (const h of CREDENTIAL_HEADERS) delete headers[h];
+    if (url.origin !== hop.url.origin) for (const h of credentials) delete headers[h];
     const next: Hop = { url, method, headers, body };
     this.moveCredentials(next);
     return next;

@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type Dispatcher, fetch as undiciFetch } from 'undici';
+import { credentialHeaderNames } from './credential-headers';
+import { sanitizeErrorBody } from './error-reason';
 import { createGuardedLookup, HostResolver, SsrfPolicy, systemResolver } from './ssrf-guard';
 import { OutboundRequestError } from './outbound-request-error';
 
@@ -16,6 +18,10 @@ export interface PolicyFetchOptions {
   baseDelayMs?: number;
   /** A Retry-After longer than this is not waited for: the 429 is returned as is. */
   maxRetryDelayMs?: number;
+  /** Redirects followed (each hop checked by the guard) before `too_many_redirects`. Default 5. */
+  maxRedirects?: number;
+  /** Configured auth header names dropped, with the usual credential headers, across origins. */
+  authHeaders?: readonly string[];
 }
 
 type FetchInput = Parameters<typeof fetch>[0];
@@ -68,65 +74,194 @@ export function createGuardedAgent(
   return new Agent({ connect: { lookup: createGuardedLookup(policy, resolver) } });
 }
 
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+// Headers that describe a body, dropped when a redirect turns the request into a GET.
+const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language'];
+// Error bodies longer than this are not worth parsing for a reason: they are dropped.
+const MAX_ERROR_BODY = 64 * 1024;
+
+/** Bodies fetch can send again on a retry or a 307/308 hop; streams cannot. */
+function isReplayable(body: unknown): boolean {
+  return (
+    body == null ||
+    typeof body === 'string' ||
+    body instanceof Uint8Array ||
+    body instanceof ArrayBuffer ||
+    body instanceof URLSearchParams ||
+    body instanceof Blob
+  );
+}
+
+function describe(url: URL): string {
+  return `${url.origin}${url.pathname}`;
+}
+
+/**
+ * Upstream error bodies (HTML pages, stack traces, whatever an internal service says) must not
+ * travel into SDK error messages and from there to users: keep only a sanitized structured reason.
+ */
+async function sanitizeError(res: Response): Promise<Response> {
+  const declared = Number(res.headers.get('content-length'));
+  let raw = '';
+  if (!(declared > MAX_ERROR_BODY)) {
+    const buf = await res.arrayBuffer().catch(() => new ArrayBuffer(0));
+    if (buf.byteLength <= MAX_ERROR_BODY) raw = new TextDecoder().decode(buf);
+  } else {
+    await res.body?.cancel().catch(() => undefined);
+  }
+  const body = sanitizeErrorBody(raw, res.headers.get('content-type'));
+  const headers = new Headers(res.headers);
+  for (const h of ['content-length', 'content-encoding', 'transfer-encoding']) headers.delete(h);
+  headers.set('content-type', body ? 'application/json' : 'text/plain');
+  const clean = new Response(body, { status: res.status, statusText: res.statusText, headers });
+  Object.defineProperty(clean, 'url', { value: res.url });
+  return clean;
+}
+
+interface HopRequest {
+  url: URL;
+  method: string;
+  headers: Headers;
+  body: unknown;
+}
+
+/** The request of the next hop, rewritten as fetch does; throws when it cannot be followed. */
+function nextHop(
+  hop: HopRequest,
+  status: number,
+  location: string,
+  credentials: Set<string>,
+): HopRequest {
+  let url: URL;
+  try {
+    url = new URL(location, hop.url);
+  } catch (e) {
+    throw new OutboundRequestError(
+      'invalid_url',
+      `Redirect from ${describe(hop.url)} has an invalid Location`,
+      { status, url: describe(hop.url), cause: e },
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new OutboundRequestError(
+      'invalid_url',
+      `Redirect from ${describe(hop.url)} to unsupported scheme ${url.protocol}`,
+      { status, url: describe(hop.url) },
+    );
+  }
+  const headers = new Headers(hop.headers);
+  let { method, body } = hop;
+  // As fetch: 303 (and 301/302 after POST) become a body-less GET.
+  if ((status === 303 && method !== 'HEAD') || (status <= 302 && method === 'POST')) {
+    method = 'GET';
+    body = undefined;
+    for (const h of BODY_HEADERS) headers.delete(h);
+  } else if (!isReplayable(body)) {
+    throw new OutboundRequestError(
+      'invalid_request',
+      `Cannot follow the ${status} redirect from ${describe(hop.url)}: the request body cannot be sent again`,
+      { status, url: describe(hop.url) },
+    );
+  }
+  // Credentials were meant for the original origin only.
+  if (url.origin !== hop.url.origin) for (const h of credentials) headers.delete(h);
+  url.hash = '';
+  return { url, method, headers, body };
+}
+
 /**
  * A WHATWG `fetch` for SDK clients (openai, Anthropic, Ollama): one call timeout, retries with
- * exponential backoff that honour Retry-After, and optionally the SSRF guard. SDK retries are
- * turned off where this is used, so there is one retry policy.
+ * exponential backoff that honour Retry-After, redirects followed hop by hop (each checked by the
+ * SSRF guard when there is one, credentials dropped across origins), and error bodies reduced to
+ * a sanitized reason. SDK retries are turned off where this is used, so there is one retry policy.
  */
 export function createPolicyFetch(options: PolicyFetchOptions): typeof fetch {
   const base = options.baseDelayMs ?? 500;
   const maxDelay = options.maxRetryDelayMs ?? 30_000;
+  const maxRedirects = options.maxRedirects ?? 5;
+  const credentials = credentialHeaderNames(options.authHeaders);
   const policy = options.guard?.policy;
   const dispatcher = options.guard?.dispatcher;
 
   const policyFetch = async (input: FetchInput, init?: FetchInit): Promise<Response> => {
-    const url = new URL(input instanceof Request ? input.url : String(input));
-    // IP literals skip DNS lookup, so the guard checks them here.
-    if (policy) policy.assertHostAllowed(url.hostname);
+    const request = input instanceof Request ? input : undefined;
+    const first: HopRequest = {
+      url: new URL(request ? request.url : input instanceof URL ? input.href : (input as string)),
+      method: (init?.method ?? request?.method ?? 'GET').toUpperCase(),
+      headers: new Headers(init?.headers ?? request?.headers),
+      body: init?.body !== undefined ? init.body : (request?.body ?? undefined),
+    };
     const timedOut = () =>
       new OutboundRequestError(
         'timeout',
-        `Request to ${url.host} timed out after ${options.timeoutMs} ms`,
-        { url: url.toString() },
+        `Request to ${first.url.host} timed out after ${options.timeoutMs} ms`,
+        { url: first.url.toString() },
       );
     // Aborting with our own reason: a body (stream) cut by the deadline then fails with a clear
     // "timed out" error, not a DOMException saying "aborted" (which reads as a caller's abort).
     const deadlineController = new AbortController();
     const timer = setTimeout(() => deadlineController.abort(timedOut()), options.timeoutMs).unref();
     const deadline = deadlineController.signal;
-    const signal = init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline;
-    const body = init?.body;
-    const replayable =
-      body == null ||
-      typeof body === 'string' ||
-      body instanceof Uint8Array ||
-      body instanceof ArrayBuffer;
-    for (let attempt = 0; ; attempt++) {
-      let res: Response;
-      try {
-        res = (await undiciFetch(input as string, {
+    const callerSignal = init?.signal ?? request?.signal;
+    const signal = callerSignal ? AbortSignal.any([callerSignal, deadline]) : deadline;
+    const fail = (err: unknown): never => {
+      clearTimeout(timer);
+      if (deadline.aborted && !callerSignal?.aborted) throw timedOut();
+      throw err;
+    };
+
+    /** One hop with its retries; the answer's body is unread. */
+    const send = async (hop: HopRequest): Promise<Response> => {
+      // Every hop: IP-literal hosts (every notation; URL normalizes them) skip the DNS lookup.
+      if (policy) policy.assertHostAllowed(hop.url.hostname);
+      const replayable = isReplayable(hop.body);
+      for (let attempt = 0; ; attempt++) {
+        const res = (await undiciFetch(hop.url.href, {
           ...(init as object),
+          method: hop.method,
+          headers: Object.fromEntries(hop.headers.entries()),
+          body: hop.body as string | undefined,
+          redirect: 'manual',
           signal,
           ...(dispatcher ? { dispatcher } : {}),
         })) as unknown as Response;
-      } catch (err) {
-        if (deadline.aborted && !init?.signal?.aborted) throw timedOut();
-        throw err;
+        if (!isRetryable(res.status) || attempt >= options.maxRetries || !replayable) return res;
+        const asked = retryAfterMs(res.headers);
+        const backoff = Math.min(
+          maxDelay,
+          base * 2 ** attempt + Math.floor(Math.random() * base * 0.2),
+        );
+        const wait = asked ?? backoff;
+        if (wait > maxDelay) return res;
+        await res.body?.cancel().catch(() => undefined);
+        await sleep(wait, undefined, { signal }).catch(() => {
+          throw deadline.aborted ? timedOut() : (signal.reason as Error);
+        });
       }
-      if (!isRetryable(res.status) || attempt >= options.maxRetries || !replayable) {
-        return releaseWhenRead(res, () => clearTimeout(timer));
+    };
+
+    try {
+      let hop = first;
+      for (let redirects = 0; ; redirects++) {
+        const res = await send(hop);
+        const location = res.headers.get('location');
+        if (REDIRECTS.has(res.status) && location && init?.redirect !== 'manual') {
+          await res.body?.cancel().catch(() => undefined);
+          if (init?.redirect === 'error' || redirects >= maxRedirects) {
+            throw new OutboundRequestError(
+              'too_many_redirects',
+              `Request to ${describe(first.url)} redirected more than ${init?.redirect === 'error' ? 0 : maxRedirects} times`,
+              { status: res.status, url: describe(hop.url) },
+            );
+          }
+          hop = nextHop(hop, res.status, location, credentials);
+          continue;
+        }
+        const final = res.status >= 400 ? await sanitizeError(res) : res;
+        return releaseWhenRead(final, () => clearTimeout(timer));
       }
-      const asked = retryAfterMs(res.headers);
-      const backoff = Math.min(
-        maxDelay,
-        base * 2 ** attempt + Math.floor(Math.random() * base * 0.2),
-      );
-      const wait = asked ?? backoff;
-      if (wait > maxDelay) return res;
-      await res.body?.cancel().catch(() => undefined);
-      await sleep(wait, undefined, { signal }).catch(() => {
-        throw deadline.aborted ? timedOut() : (signal.reason as Error);
-      });
+    } catch (err) {
+      return fail(err);
     }
   };
   return policyFetch;
