@@ -6,6 +6,9 @@ const MAX_REASON = 200;
  */
 export function sanitizeReason(value: string, max = MAX_REASON): string {
   const line = value
+    // Terminal colour codes: matching ESC itself is the point here.
+    // eslint-disable-next-line no-control-regex
+    .replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '')
     .replace(/<[^>]*>/g, ' ')
     .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, ' ')
     .replace(/\s+/g, ' ')
