@@ -2,6 +2,7 @@ import { FailException, NotFoundError, SseStream } from '@app/common';
 import { AppConfig } from '@app/config';
 import { HumanMessage, SystemMessage } from '@langchain/core/messages';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { modelErrorMessage } from '../runtime/model-error';
 import { ModelRuntime } from '../runtime/model-runtime.service';
 import {
   AUTO_GENERATE_PROMPT_SYSTEM,
@@ -95,7 +96,7 @@ export class AiService {
     } catch (err) {
       if (sse.signal.aborted) return; // the client left; nothing to tell
       this.logger.warn(`optimize-prompt failed: ${String(err)}`);
-      sse.fail(`The model call failed: ${err instanceof Error ? err.message : String(err)}`);
+      sse.fail(`The model call failed: ${modelErrorMessage(err)}`);
     }
   }
 
@@ -142,9 +143,7 @@ export class AiService {
       return await work();
     } catch (err) {
       this.logger.warn(`AI helper model call failed: ${String(err)}`);
-      throw new FailException(
-        `The model call failed: ${err instanceof Error ? err.message : String(err)}`,
-      );
+      throw new FailException(`The model call failed: ${modelErrorMessage(err)}`);
     }
   }
 

@@ -67,6 +67,9 @@ function handleStreamAggregate(model: BaseChatModel): void {
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
 
+/** Account identifiers the SDKs send beside the key; dropped with it when a redirect leaves the origin. */
+const PROVIDER_AUTH_HEADERS = ['openai-organization', 'openai-project'];
+
 /**
  * The one way to get a model: `(account, provider, model, parameters)` -> a LangChain chat model
  * or embeddings, with the account's credentials (or the server's), parameters checked against the
@@ -219,6 +222,7 @@ export class ModelRuntime implements OnApplicationShutdown {
     return createPolicyFetch({
       timeoutMs: ctx.timeoutMs ?? this.config.env.MODEL_TIMEOUT_MS,
       maxRetries: ctx.maxRetries ?? this.config.env.MODEL_MAX_RETRIES,
+      authHeaders: PROVIDER_AUTH_HEADERS,
       ...(creds.userSupplied
         ? { guard: { policy: this.policy, dispatcher: this.guardedAgent } }
         : {}),

@@ -1,10 +1,10 @@
 import { FailException } from '@app/common';
-import { findOutboundError } from '@app/http';
 import { HumanMessage } from '@langchain/core/messages';
 import { Injectable } from '@nestjs/common';
 import { ModelCatalog } from '../catalog/model-catalog.service';
 import { CredentialsService } from '../credentials.service';
 import { CredentialTestResultDto } from '../dto/credential.dto';
+import { modelErrorMessage } from './model-error';
 import { ModelRuntime } from './model-runtime.service';
 
 /** One cheap call to tell whether a provider's credentials work. */
@@ -41,8 +41,8 @@ export class ModelTester {
       await chat.invoke([new HumanMessage('ping')]);
     } catch (err) {
       if (err instanceof FailException && /not configured/.test(err.message)) throw err;
-      // SDKs report a refused or timed-out connection as "Connection error."; say why.
-      error = findOutboundError(err)?.message ?? (err instanceof Error ? err.message : String(err));
+      // Says why a connection was refused; never echoes the upstream's body.
+      error = modelErrorMessage(err);
     }
     await this.credentials.recordTest(accountId, providerName, !error, error);
     return {
