@@ -7,7 +7,7 @@ import { OutboundRequestError } from './outbound-request-error';
 
 export interface PolicyFetchOptions {
   /**
-   * For user-supplied base URLs: the SSRF policy (checks IP-literal hosts up front) and a
+   * For user-supplied base URLs: the SSRF policy (checks IP-literal hosts of every hop) and a
    * dispatcher from `createGuardedAgent` (checks every resolved address at connect time).
    */
   guard?: { policy: SsrfPolicy; dispatcher: Dispatcher };
