@@ -46,6 +46,9 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
     CORS_ORIGINS: 'http://console.test',
     SHUTDOWN_TIMEOUT_MS: '2000',
+    // Scale mode (DATABASE_URL) requires configured secrets.
+    JWT_SECRET: 'test-jwt-secret-0123456789abcdef',
+    ENCRYPTION_KEY: 'test-encryption-key-0123456789abcdef',
     ...(opts.redis
       ? { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: opts.redisPrefix ?? uniqueRedisPrefix() }
       : {}),
