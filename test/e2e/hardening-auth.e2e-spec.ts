@@ -1,0 +1,137 @@
+import { AdminOnly, CurrentPrincipal } from '@app/common';
+import type { AuthPrincipal } from '@app/common';
+import { Controller, Get, Module } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { FakeGithub, FakeGithubUser } from '@test/fakes/fake-github';
+import { createTestApp, TestApp } from '@test/support/app-factory';
+import { createAccount, TestAccount } from '@test/support/auth';
+import { refusal, SocketTracker } from '@test/support/socket-client';
+import {
+  ADMIN_DATABASE_URL,
+  databaseUrl,
+  runId,
+  templateDatabaseName,
+} from '@test/support/test-env';
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { parsePromoteArgs, setAccountRole } from 'src/cli/promote-account';
+import { PasswordService } from 'src/modules/auth/services/password.service';
+import { SessionService } from 'src/modules/auth/services/session.service';
+import { DataSource } from 'typeorm';
+
+@Controller('fixture/hardening')
+class AdminFixtureController {
+  @AdminOnly()
+  @Get('admin')
+  admin(@CurrentPrincipal() p: AuthPrincipal) {
+    return { account_id: p.accountId, role: p.role };
+  }
+}
+@Module({ controllers: [AdminFixtureController] })
+class AdminFixtureModule {}
+
+/** Console calls answer HTTP 200 whatever the outcome; returns the envelope. */
+async function consoleCall(res: Promise<{ status: number; body: any }>): Promise<any> {
+  const r = await res;
+  expect(r.status).toBe(200);
+  return r.body;
+}
+
+let ipCounter = 0;
+/** A distinct client IP per call (TRUST_PROXY), so route throttles and IP locks stay apart. */
+const nextIp = () => {
+  ipCounter += 1;
+  return `10.${(process.pid % 200) + 1}.${100 + Math.floor(ipCounter / 250)}.${(ipCounter % 250) + 1}`;
+};
+const uniqueEmail = (tag: string) => `${tag}-${randomBytes(6).toString('hex')}@example.test`;
+const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+const claimsOf = (token: string) =>
+  JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as Record<string, unknown>;
+
+let ghIds = 20_000_000 + Math.floor(Math.random() * 1_000_000_000);
+function ghUser(email: string, verified = true): FakeGithubUser {
+  ghIds += 1;
+  const login = `octo-${randomBytes(4).toString('hex')}`;
+  return {
+    id: ghIds,
+    login,
+    name: login,
+    avatar_url: '',
+    emails: [{ email, primary: true, verified }],
+  };
+}
+
+/** A database of its own, cloned from the migrated template: "no admin exists yet" holds there. */
+async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `llmops_test_${runId()}_hard_${randomBytes(4).toString('hex')}`;
+  const admin = new Client({ connectionString: ADMIN_DATABASE_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name} TEMPLATE ${templateDatabaseName(runId())}`);
+  return {
+    url: databaseUrl(name),
+    drop: async () => {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
+
+describe('hardening: tokens are bound to their session and account', () => {
+  let t: TestApp;
+  const sockets = new SocketTracker();
+  beforeAll(async () => {
+    t = await createTestApp({ imports: [AdminFixtureModule] });
+  });
+  afterEach(() => sockets.closeAll());
+  afterAll(() => t.close());
+
+  const me = (token: string) => consoleCall(t.http().get('/account').set(bearer(token)));
+  /** Signed with the server's real secret, as someone who learnt it could. */
+  const sign = (claims: Record<string, unknown>) =>
+    new JwtService({ secret: t.config.env.JWT_SECRET }).sign(claims, { algorithm: 'HS256' });
+
+  it("refuses a token naming another account with the signer's own live session (HTTP and socket.io)", async () => {
+    const attacker = await createAccount(t);
+    const victim = await createAccount(t);
+    const { sid } = claimsOf(attacker.access_token);
+    const forged = sign({ sub: victim.id, sid, role: 'member', typ: 'access' });
+    expect(await me(forged)).toEqual({
+      code: 'unauthorized',
+      message: 'The access token is invalid or expired, please sign in again',
+      data: {},
+    });
+    // The session itself is fine: its own account still works.
+    expect((await me(attacker.access_token)).data.id).toBe(attacker.id);
+
+    const { error, order } = await refusal(sockets.open(t.url, { auth: { token: forged } }));
+    expect(error.message).toBe('Invalid or expired access token');
+    expect(order).toEqual(['error', 'disconnect']);
+    await expect(sockets.connect(t.url, attacker.access_token)).resolves.toBeDefined();
+  });
+
+  it("takes the role from the account, not from the token's claim", async () => {
+    const member = await createAccount(t);
+    const { sid } = claimsOf(member.access_token);
+    const promoted = sign({ sub: member.id, sid, role: 'admin', typ: 'access' });
+    const res = await consoleCall(t.http().get('/fixture/hardening/admin').set(bearer(promoted)));
+    expect(res).toEqual({
+      code: 'forbidden',
+      message: 'Only administrators can do this',
+      data: {},
+    });
+    expect((await me(promoted)).data.role).toBe('member');
+  });
+
+  it('answers unauthorized to a session id that is not a UUID, without asking the database', async () => {
+    const user = await createAccount(t);
+    const lookup = jest.spyOn(t.app.get(SessionService), 'lookup');
+    try {
+      for (const sid of ["1' OR '1'='1", 'not-a-uuid', '', '00000000-0000-4000-8000-00000000000g'])
+        expect((await me(sign({ sub: user.id, sid, typ: 'access' }))).code).toBe('unauthorized');
+      expect(lookup).not.toHaveBeenCalled();
+    } finally {
+      lookup.mockRestore();
+    }
+  });
+});
+
