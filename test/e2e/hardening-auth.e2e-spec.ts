@@ -135,3 +135,71 @@ describe('hardening: tokens are bound to their session and account', () => {
   });
 });
 
+describe('hardening: login lockout under concurrency (LOGIN_MAX_FAILURES=5)', () => {
+  let t: TestApp;
+  let verify: jest.SpyInstance;
+  beforeAll(async () => {
+    t = await createTestApp({
+      env: { TRUST_PROXY: 'true', LOGIN_MAX_FAILURES: '5', LOGIN_LOCK_MINUTES: '15' },
+    });
+  });
+  beforeEach(() => {
+    verify = jest.spyOn(t.app.get(PasswordService), 'verify');
+  });
+  afterEach(() => verify.mockRestore());
+  afterAll(() => t.close());
+
+  const login = (email: string, password: string, ip = nextIp()) =>
+    consoleCall(
+      t.http().post('/auth/password-login').set('X-Forwarded-For', ip).send({ email, password }),
+    );
+  const isLocked = (r: any) =>
+    r.code === 'fail' && /^Too many failed sign-in attempts/.test(r.message as string);
+  const isWrong = (r: any) => r.code === 'fail' && r.message === 'Incorrect email or password';
+
+  it('verifies at most 5 of 50 concurrent wrong passwords for one email (50 IPs), then refuses the right one', async () => {
+    const victim: TestAccount = await createAccount(t);
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () => login(victim.email, 'wrong-passw0rd')),
+    );
+    expect(verify).toHaveBeenCalledTimes(5);
+    expect(results.filter(isWrong)).toHaveLength(5);
+    expect(results.filter(isLocked)).toHaveLength(45);
+
+    // The right password, racing more wrong ones, is refused too and never verified.
+    const race = await Promise.all([
+      login(victim.email, victim.password),
+      ...Array.from({ length: 5 }, () => login(victim.email, 'wrong-passw0rd')),
+    ]);
+    expect(race.every(isLocked)).toBe(true);
+    expect(verify).toHaveBeenCalledTimes(5);
+  });
+
+  it('verifies at most 5 of 29 concurrent attempts from one IP across emails', async () => {
+    const ip = nextIp();
+    const results = await Promise.all(
+      Array.from({ length: 29 }, () => login(uniqueEmail('guess'), 'guess-passw0rd', ip)),
+    );
+    expect(verify).toHaveBeenCalledTimes(5);
+    expect(results.filter(isWrong)).toHaveLength(5);
+    expect(results.filter(isLocked)).toHaveLength(24);
+    const user = await createAccount(t);
+    expect(isLocked(await login(user.email, user.password, ip))).toBe(true);
+    expect((await login(user.email, user.password)).code).toBe('success');
+  });
+
+  it('gives a successful sign-in its attempt back: an IP signing in often is not locked', async () => {
+    const ip = nextIp();
+    const user = await createAccount(t);
+    for (let i = 0; i < 8; i++)
+      expect((await login(user.email, user.password, ip)).code).toBe('success');
+    // And the email's failures are forgotten after a success.
+    for (let i = 0; i < 4; i++)
+      expect(isWrong(await login(user.email, 'wrong-passw0rd'))).toBe(true);
+    expect((await login(user.email, user.password)).code).toBe('success');
+    for (let i = 0; i < 4; i++)
+      expect(isWrong(await login(user.email, 'wrong-passw0rd'))).toBe(true);
+    expect((await login(user.email, user.password)).code).toBe('success');
+  });
+});
+

@@ -44,15 +44,12 @@ export class AuthService {
   }
 
   async passwordLogin(dto: PasswordLoginDto, client: ClientInfo): Promise<IssuedTokens> {
-    const subjects = this.throttle.subjects(dto.email, client.ip);
-    await this.throttle.assertNotLocked(subjects);
+    // The attempt is counted before the password is checked, so parallel guesses share the limit.
+    await this.throttle.reserve(this.throttle.subjects(dto.email, client.ip));
     const account = await this.accounts.findByEmail(dto.email);
     const ok = await this.passwords.verify(account?.password_hash ?? null, dto.password);
-    if (!account || !ok) {
-      await this.throttle.recordFailure(subjects);
-      throw new FailException(BAD_CREDENTIALS, {}, 401);
-    }
-    await this.throttle.clear(dto.email);
+    if (!account || !ok) throw new FailException(BAD_CREDENTIALS, {}, 401);
+    await this.throttle.release(dto.email, client.ip);
     return this.signIn(account, client);
   }
 
