@@ -203,3 +203,171 @@ describe('hardening: login lockout under concurrency (LOGIN_MAX_FAILURES=5)', ()
   });
 });
 
+describe('hardening: who becomes admin', () => {
+  const boss = uniqueEmail('boss');
+  let fake: FakeGithub;
+  let t: TestApp;
+  beforeAll(async () => {
+    fake = await FakeGithub.start();
+    t = await createTestApp({
+      imports: [AdminFixtureModule],
+      env: { ...fake.appEnv(), TRUST_PROXY: 'true', ADMIN_EMAILS: `other@example.test, ${boss}` },
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+    await fake.close();
+  });
+
+  const register = (email: string) =>
+    consoleCall(
+      t
+        .http()
+        .post('/account/register')
+        .set('X-Forwarded-For', nextIp())
+        .send({ email, password: 'passw0rd-ok', name: 'Someone' }),
+    );
+  const github = (user: FakeGithubUser) =>
+    consoleCall(
+      t
+        .http()
+        .post('/oauth/authorize/github')
+        .set('X-Forwarded-For', nextIp())
+        .send({ code: fake.addUser(user) }),
+    );
+  const roleOf = async (token: string) =>
+    (await consoleCall(t.http().get('/account').set(bearer(token)))).data.role;
+
+  it('never promotes a registration by ADMIN_EMAILS (the email is not verified), nor its password sign-ins', async () => {
+    // Seed an account first, so this registration is not "the first account" of the database.
+    await createAccount(t);
+    const res = await register(boss.toUpperCase());
+    expect(res.code).toBe('success');
+    expect(await roleOf(res.data.access_token as string)).toBe('member');
+    const login = await consoleCall(
+      t
+        .http()
+        .post('/auth/password-login')
+        .set('X-Forwarded-For', nextIp())
+        .send({ email: boss, password: 'passw0rd-ok' }),
+    );
+    expect(await roleOf(login.data.access_token as string)).toBe('member');
+  });
+
+  it('promotes a GitHub sign-in whose verified primary email is in ADMIN_EMAILS', async () => {
+    // The account registered above is linked to the verified identity and becomes admin.
+    const res = await github(ghUser(boss));
+    expect(res.code).toBe('success');
+    expect(await roleOf(res.data.access_token as string)).toBe('admin');
+    const admin = await consoleCall(
+      t
+        .http()
+        .get('/fixture/hardening/admin')
+        .set(bearer(res.data.access_token as string)),
+    );
+    expect(admin.code).toBe('success');
+    // Another verified GitHub user, not listed: member.
+    const other = await github(ghUser(uniqueEmail('octo')));
+    expect(await roleOf(other.data.access_token as string)).toBe('member');
+  });
+
+  it('promotes and demotes with the account:promote function (any email case)', async () => {
+    const user = await createAccount(t);
+    const ds = t.app.get(DataSource);
+    await expect(setAccountRole(ds, user.email.toUpperCase(), 'admin')).resolves.toEqual({
+      id: user.id,
+      email: user.email,
+      role: 'admin',
+      previous: 'member',
+    });
+    const token = await t.token(user.id);
+    expect(await roleOf(token)).toBe('admin');
+    expect(
+      (await consoleCall(t.http().get('/fixture/hardening/admin').set(bearer(token)))).code,
+    ).toBe('success');
+    await setAccountRole(ds, user.email, 'member');
+    expect(await roleOf(await t.token(user.id))).toBe('member');
+    await expect(setAccountRole(ds, uniqueEmail('nobody'), 'admin')).rejects.toThrow(
+      /^No account with the email /,
+    );
+  });
+
+  it('parses the account:promote arguments', () => {
+    expect(parsePromoteArgs(['Boss@Example.com'])).toEqual({
+      email: 'boss@example.com',
+      role: 'admin',
+    });
+    expect(parsePromoteArgs(['a@b.c', '--role', 'member']).role).toBe('member');
+    expect(parsePromoteArgs(['--role=member', 'a@b.c']).role).toBe('member');
+    expect(() => parsePromoteArgs([])).toThrow(/expected one email address\. usage: /);
+    expect(() => parsePromoteArgs(['a@b.c', '--role', 'root'])).toThrow(
+      /--role must be admin or member/,
+    );
+  });
+});
+
+describe('hardening: INIT_PASSWORD guards the first admin', () => {
+  let db: { url: string; drop: () => Promise<void> };
+  let fake: FakeGithub;
+  let t: TestApp;
+  beforeAll(async () => {
+    db = await freshDatabase();
+    fake = await FakeGithub.start();
+    t = await createTestApp({
+      env: {
+        ...fake.appEnv(),
+        DATABASE_URL: db.url,
+        TRUST_PROXY: 'true',
+        INIT_PASSWORD: 'setup-secret-42',
+      },
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await fake?.close();
+    await db?.drop();
+  });
+
+  const register = (body: Record<string, unknown>) =>
+    consoleCall(
+      t
+        .http()
+        .post('/account/register')
+        .set('X-Forwarded-For', nextIp())
+        .send({ password: 'passw0rd-ok', name: 'Someone', ...body }),
+    );
+  const roleOf = async (token: string) =>
+    (await consoleCall(t.http().get('/account').set(bearer(token)))).data.role;
+
+  it('requires init_password to register before any admin exists, then registers normally', async () => {
+    const missing = await register({ email: uniqueEmail('first') });
+    expect(missing.code).toBe('validate_error');
+    expect(missing.message).toMatch(/^init_password is required/);
+    expect(Object.keys(missing.data as object)).toEqual(['init_password']);
+
+    const wrong = await register({ email: uniqueEmail('first'), init_password: 'guess' });
+    expect(wrong).toEqual({
+      code: 'forbidden',
+      message: 'The setup password (init_password) is incorrect',
+      data: {},
+    });
+    // GitHub cannot claim the server either.
+    const gh = await consoleCall(
+      t
+        .http()
+        .post('/oauth/authorize/github')
+        .set('X-Forwarded-For', nextIp())
+        .send({ code: fake.addUser(ghUser(uniqueEmail('octo'))) }),
+    );
+    expect(gh.code).toBe('forbidden');
+    expect(await t.app.get(DataSource).query('SELECT id FROM accounts')).toEqual([]);
+
+    const first = await register({ email: uniqueEmail('first'), init_password: 'setup-secret-42' });
+    expect(first.code).toBe('success');
+    expect(await roleOf(first.data.access_token as string)).toBe('admin');
+
+    const later = await register({ email: uniqueEmail('later') });
+    expect(later.code).toBe('success');
+    expect(await roleOf(later.data.access_token as string)).toBe('member');
+  });
+});

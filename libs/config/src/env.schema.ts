@@ -105,6 +105,8 @@ export const envSchema = z
     REFRESH_TOKEN_TTL_DAYS: int(30, 1, 365),
     REGISTRATION_ENABLED: bool.default(true),
     ADMIN_EMAILS: csv.transform((list) => list.map((e) => e.toLowerCase())),
+    // Setup secret: while no admin exists, registration needs `init_password` equal to it.
+    INIT_PASSWORD: optionalString,
     LOGIN_MAX_FAILURES: int(5, 1, 100),
     LOGIN_LOCK_MINUTES: int(15, 1, 24 * 60),
     TRUST_PROXY: bool.default(false),

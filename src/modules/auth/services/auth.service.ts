@@ -39,6 +39,7 @@ export class AuthService {
       email: dto.email,
       name: dto.name,
       passwordHash: await this.passwords.hash(dto.password),
+      initPassword: dto.init_password,
     });
     return this.signIn(account, client);
   }
@@ -106,6 +107,7 @@ export class AuthService {
           name: identity.name,
           passwordHash: null,
           avatar: identity.avatar,
+          emailVerified: true,
         }));
       if (link) await this.links.update({ id: link.id }, { account_id: account.id });
       else {
@@ -117,11 +119,16 @@ export class AuthService {
           .execute();
       }
     }
-    return this.signIn(account, client);
+    return this.signIn(account, client, identity.email);
   }
 
-  private async signIn(account: AccountEntity, client: ClientInfo): Promise<IssuedTokens> {
-    const updated = await this.accounts.markLogin(account, client.ip);
+  /** `verifiedEmail`: an email the identity provider vouched for in this sign-in (ADMIN_EMAILS). */
+  private async signIn(
+    account: AccountEntity,
+    client: ClientInfo,
+    verifiedEmail?: string,
+  ): Promise<IssuedTokens> {
+    const updated = await this.accounts.markLogin(account, client.ip, verifiedEmail);
     return this.sessions.start(updated.id, updated.role, client);
   }
 
