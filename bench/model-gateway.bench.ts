@@ -174,7 +174,13 @@ export async function run(): Promise<void> {
       OPENAI_API_KEY: 'sk-bench',
       OPENAI_API_BASE: fake.baseURL,
       // Embedded PGlite unless a (migratable, scratch) Postgres is given: scale mode.
-      ...(process.env.BENCH_DATABASE_URL ? { DATABASE_URL: process.env.BENCH_DATABASE_URL } : {}),
+      ...(process.env.BENCH_DATABASE_URL
+        ? {
+            DATABASE_URL: process.env.BENCH_DATABASE_URL,
+            JWT_SECRET: 'bench-jwt-secret-0123456789abcdef',
+            ENCRYPTION_KEY: 'bench-encryption-key-0123456789abcdef',
+          }
+        : {}),
     }),
   );
   let app: NestExpressApplication | undefined;

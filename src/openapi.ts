@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { AppConfig, parseEnv } from '@app/config';
 import { NestFactory } from '@nestjs/core';
+import { randomBytes } from 'node:crypto';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +22,9 @@ async function main(): Promise<void> {
       STORAGE_DIR: storage,
       APP_ROLES: 'api,worker',
       LOG_LEVEL: 'silent',
+      // Nothing is signed or sealed while the document is generated: throwaway secrets.
+      JWT_SECRET: randomBytes(32).toString('hex'),
+      ENCRYPTION_KEY: randomBytes(32).toString('hex'),
     }),
   );
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {

@@ -1,7 +1,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -90,6 +90,14 @@ describe('embedded mode (no DATABASE_URL, no REDIS_URL): dist/main.js', () => {
     expect(ping).toEqual({ code: 'success', message: '', data: { ping: 'pong' } });
     expect(await stop(first.proc)).toBe(0);
 
+    // No secrets configured: generated once into STORAGE_DIR (0600), logged without the values.
+    const secretsFile = path.join(storage, 'secrets.json');
+    expect(statSync(secretsFile).mode & 0o777).toBe(0o600);
+    const secrets = readFileSync(secretsFile, 'utf8');
+    const { JWT_SECRET } = JSON.parse(secrets) as { JWT_SECRET: string };
+    expect(first.logs()).toContain(`Generated JWT_SECRET and ENCRYPTION_KEY into ${secretsFile}`);
+    expect(first.logs()).not.toContain(JWT_SECRET);
+
     // The database on disk has the migrations and a working vector type.
     let db = await openDb(storage);
     const migrations = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM migrations');
@@ -111,6 +119,9 @@ describe('embedded mode (no DATABASE_URL, no REDIS_URL): dist/main.js', () => {
     const queued = await (await fetch(`http://127.0.0.1:${port}/health/ready`)).json();
     expect(queued.status).toBe('ok');
     expect(await stop(second.proc)).toBe(0);
+    // The second boot reused the secrets.
+    expect(readFileSync(secretsFile, 'utf8')).toBe(secrets);
+    expect(second.logs()).not.toContain('Generated JWT_SECRET');
 
     // Data written before the restart is still there.
     db = await openDb(storage);

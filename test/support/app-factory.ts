@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import request from 'supertest';
+import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
 import { configureApp } from 'src/bootstrap/configure-app';
 import { SessionService } from 'src/modules/auth/services/session.service';
@@ -30,7 +31,10 @@ export interface TestApp {
   /** http://127.0.0.1:<port> */
   url: string;
   http: () => ReturnType<typeof request>;
-  /** A real access token (with a live session) for `accountId`, as the auth module issues it. */
+  /**
+   * A real access token (with a live session) for `accountId`, as the auth module issues it; the
+   * account is created when missing (role `member`) and given `role` when one is passed.
+   */
   token(accountId: string, role?: 'admin' | 'member'): Promise<string>;
   close(): Promise<void>;
 }
@@ -46,6 +50,9 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
     CORS_ORIGINS: 'http://console.test',
     SHUTDOWN_TIMEOUT_MS: '2000',
+    // Scale mode (DATABASE_URL) requires configured secrets.
+    JWT_SECRET: 'test-jwt-secret-0123456789abcdef',
+    ENCRYPTION_KEY: 'test-encryption-key-0123456789abcdef',
     ...(opts.redis
       ? { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: opts.redisPrefix ?? uniqueRedisPrefix() }
       : {}),
@@ -77,8 +84,17 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     config,
     url,
     http: () => request(url),
-    token: async (accountId, role = 'member') =>
-      (await sessions.start(accountId, role, { ip: '127.0.0.1', userAgent: 'jest' })).access_token,
+    token: async (accountId, role) => {
+      // Tokens are only honoured for existing accounts, with the account's role: create the
+      // account when missing, and give it `role` when one is asked for.
+      const [row] = await app.get(DataSource).query<Array<{ role: 'admin' | 'member' }>>(
+        `INSERT INTO accounts (id, email, name, role) VALUES ($1::uuid, $1::text || '@token.test', 'Test', coalesce($2::varchar, 'member'))
+         ON CONFLICT (id) DO UPDATE SET role = coalesce($2::varchar, accounts.role) RETURNING role`,
+        [accountId, role ?? null],
+      );
+      return (await sessions.start(accountId, row.role, { ip: '127.0.0.1', userAgent: 'jest' }))
+        .access_token;
+    },
     close: async () => {
       await app.close();
       rmSync(storage, { recursive: true, force: true });

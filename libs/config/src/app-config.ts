@@ -1,14 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import * as path from 'node:path';
 import { type Env, parseEnv } from './env.schema';
+import { type ResolvedEnv, resolveSecrets } from './secrets';
 
 /** Typed, validated configuration. Built once at boot from the environment. */
 @Injectable()
 export class AppConfig {
-  readonly env: Readonly<Env>;
+  readonly env: Readonly<ResolvedEnv>;
 
+  /** Embedded mode without configured secrets reads (or creates) STORAGE_DIR/secrets.json here. */
   constructor(env?: Env) {
-    this.env = Object.freeze(env ?? parseEnv());
+    this.env = Object.freeze(resolveSecrets(env ?? parseEnv()));
   }
 
   get isProduction(): boolean {

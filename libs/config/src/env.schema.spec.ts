@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { AppConfig } from './app-config';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { DEFAULT_JWT_SECRET, envSchema, loadDotEnv, parseEnv } from './env.schema';
+import { envSchema, loadDotEnv, parseEnv } from './env.schema';
 
 describe('env schema', () => {
   it('has working defaults for a bare machine (embedded mode)', () => {
@@ -11,7 +11,8 @@ describe('env schema', () => {
     expect(env.PORT).toBe(5000);
     expect(env.APP_ROLES).toEqual(['api', 'worker']);
     expect(env.DATABASE_URL).toBeUndefined();
-    expect(new AppConfig(env).mode).toBe('embedded');
+    const secrets = { JWT_SECRET: 'a'.repeat(40), ENCRYPTION_KEY: 'b'.repeat(40) };
+    expect(new AppConfig({ ...env, ...secrets }).mode).toBe('embedded');
   });
 
   it('parses typed values', () => {
@@ -22,6 +23,8 @@ describe('env schema', () => {
       DATABASE_URL: 'postgres://u@h:5432/db',
       REDIS_URL: 'redis://h:6379',
       SWAGGER_ENABLED: 'false',
+      JWT_SECRET: 'a'.repeat(40),
+      ENCRYPTION_KEY: 'b'.repeat(40),
     });
     expect(env.PORT).toBe(8080);
     expect(env.APP_ROLES).toEqual(['worker', 'api']);
@@ -47,18 +50,48 @@ describe('env schema', () => {
     expect(message).toContain('APP_ROLES: roles are api and/or worker');
   });
 
-  it('refuses default secrets in production', () => {
-    expect(() => parseEnv({ NODE_ENV: 'production' })).toThrow(
-      /JWT_SECRET: must be set.*ENCRYPTION_KEY: must be set/,
-    );
-    expect(() =>
-      parseEnv({
-        NODE_ENV: 'production',
-        JWT_SECRET: 'a'.repeat(40),
-        ENCRYPTION_KEY: 'b'.repeat(40),
-      }),
-    ).not.toThrow();
-    expect(parseEnv({ NODE_ENV: 'development' }).JWT_SECRET).toBe(DEFAULT_JWT_SECRET);
+  it('has no default secrets and refuses the published placeholders everywhere', () => {
+    const env = parseEnv({});
+    expect(env.JWT_SECRET).toBeUndefined();
+    expect(env.ENCRYPTION_KEY).toBeUndefined();
+    for (const NODE_ENV of ['development', 'production', 'test']) {
+      expect(() =>
+        parseEnv({
+          NODE_ENV,
+          JWT_SECRET: 'change-me-jwt-secret-at-least-32-characters',
+          ENCRYPTION_KEY: 'change-me-encryption-key-32-bytes-min',
+        }),
+      ).toThrow(
+        /JWT_SECRET: is a published placeholder.*ENCRYPTION_KEY: is a published placeholder/,
+      );
+    }
+    expect(() => parseEnv({ JWT_SECRET: 'short' })).toThrow(/JWT_SECRET: at least 16 characters/);
+    // A former default key may still be listed for decrypting old rows.
+    expect(
+      parseEnv({ ENCRYPTION_KEYS_PREVIOUS: 'change-me-encryption-key-32-bytes-min' })
+        .ENCRYPTION_KEYS_PREVIOUS,
+    ).toEqual(['change-me-encryption-key-32-bytes-min']);
+  });
+
+  it('refuses scale mode (DATABASE_URL or REDIS_URL) without configured secrets', () => {
+    for (const shared of [
+      { DATABASE_URL: 'postgres://u@h:5432/db' },
+      { REDIS_URL: 'redis://h:6379' },
+    ]) {
+      // parseEnv alone accepts it (the migration CLI needs no secrets); the app's config refuses.
+      const env = parseEnv(shared);
+      expect(() => new AppConfig(env)).toThrow(
+        /^Invalid configuration: JWT_SECRET: is required when DATABASE_URL or REDIS_URL is set.*; ENCRYPTION_KEY: is required/,
+      );
+      expect(() => new AppConfig(parseEnv({ ...shared, JWT_SECRET: 'a'.repeat(40) }))).toThrow(
+        /^Invalid configuration: ENCRYPTION_KEY: is required/,
+      );
+      expect(
+        new AppConfig(
+          parseEnv({ ...shared, JWT_SECRET: 'a'.repeat(40), ENCRYPTION_KEY: 'b'.repeat(40) }),
+        ).env.JWT_SECRET,
+      ).toBe('a'.repeat(40));
+    }
   });
 
   it('refuses a worker-only process without Redis', () => {

@@ -31,8 +31,33 @@ const int = (def: number, min: number, max: number) =>
     .max(max, { error: `must be an integer between ${min} and ${max}` })
     .default(def);
 
-export const DEFAULT_JWT_SECRET = 'change-me-jwt-secret-at-least-32-characters';
-export const DEFAULT_ENCRYPTION_KEY = 'change-me-encryption-key-32-bytes-min';
+/**
+ * Secrets that were once shipped as defaults (and any `change-me...` placeholder): whoever read
+ * the repository knows them, so they are refused wherever they are configured.
+ */
+export const KNOWN_WEAK_SECRETS: readonly string[] = [
+  'change-me-jwt-secret-at-least-32-characters',
+  'change-me-encryption-key-32-bytes-min',
+];
+
+export function isKnownWeakSecret(value: string): boolean {
+  return KNOWN_WEAK_SECRETS.includes(value) || /^change[-_ ]?me/i.test(value);
+}
+
+/** Unset or empty = not configured (embedded mode then generates one under STORAGE_DIR). */
+const secret = z
+  .string()
+  .optional()
+  .transform((v) => v || undefined)
+  .pipe(
+    z
+      .string()
+      .min(16, 'at least 16 characters')
+      .refine((v) => !isKnownWeakSecret(v), {
+        error: 'is a published placeholder; generate your own (openssl rand -hex 32)',
+      })
+      .optional(),
+  );
 
 /**
  * Every environment variable the service reads, with its default. `.env.example` mirrors this
@@ -73,13 +98,15 @@ export const envSchema = z
       .default('10mb'),
     THROTTLE_TTL_SECONDS: int(60, 1, 86400),
     THROTTLE_LIMIT: int(600, 1, 1_000_000),
-    JWT_SECRET: z.string().min(16, 'at least 16 characters').default(DEFAULT_JWT_SECRET),
-    ENCRYPTION_KEY: z.string().min(16, 'at least 16 characters').default(DEFAULT_ENCRYPTION_KEY),
+    JWT_SECRET: secret,
+    ENCRYPTION_KEY: secret,
     ENCRYPTION_KEYS_PREVIOUS: csv,
     ACCESS_TOKEN_TTL_SECONDS: int(86_400, 60, 30 * 86_400),
     REFRESH_TOKEN_TTL_DAYS: int(30, 1, 365),
     REGISTRATION_ENABLED: bool.default(true),
     ADMIN_EMAILS: csv.transform((list) => list.map((e) => e.toLowerCase())),
+    // Setup secret: while no admin exists, registration needs `init_password` equal to it.
+    INIT_PASSWORD: optionalString,
     LOGIN_MAX_FAILURES: int(5, 1, 100),
     LOGIN_LOCK_MINUTES: int(15, 1, 24 * 60),
     TRUST_PROXY: bool.default(false),
@@ -128,20 +155,6 @@ export const envSchema = z
     METRICS_ENABLED: bool.default(true),
   })
   .superRefine((env, ctx) => {
-    if (env.NODE_ENV === 'production') {
-      if (env.JWT_SECRET === DEFAULT_JWT_SECRET)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['JWT_SECRET'],
-          message: 'must be set to a secret of your own in production',
-        });
-      if (env.ENCRYPTION_KEY === DEFAULT_ENCRYPTION_KEY)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['ENCRYPTION_KEY'],
-          message: 'must be set to a secret of your own in production',
-        });
-    }
     if (!env.APP_ROLES.includes('api') && !env.REDIS_URL)
       ctx.addIssue({
         code: 'custom',

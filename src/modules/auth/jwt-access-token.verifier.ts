@@ -1,18 +1,20 @@
 import { AccessTokenVerifier, AuthPrincipal } from '@app/common';
 import { Injectable } from '@nestjs/common';
+import { isUUID } from 'class-validator';
 import { JwtService } from '@nestjs/jwt';
 import { SessionService } from './services/session.service';
 
 interface AccessClaims {
   sub?: unknown;
-  role?: unknown;
   sid?: unknown;
   typ?: unknown;
 }
 
 /**
  * Access tokens are HS256 JWTs (`sub` account, `sid` session, `typ: access`). A valid signature is
- * not enough: the session must still be active, so logout and password changes end tokens at once.
+ * not enough: the session must still be active (logout and password changes end tokens at once)
+ * and belong to `sub`, and the role is the account's current one: the token's `role` claim is
+ * never trusted, so a token signed with a leaked secret cannot borrow another account or a role.
  */
 @Injectable()
 export class JwtAccessTokenVerifier extends AccessTokenVerifier {
@@ -32,11 +34,10 @@ export class JwtAccessTokenVerifier extends AccessTokenVerifier {
     }
     if (typeof claims.sub !== 'string' || !claims.sub) return null;
     if (claims.typ !== 'access' || typeof claims.sid !== 'string') return null;
-    if (!(await this.sessions.isActive(claims.sid))) return null;
-    return {
-      accountId: claims.sub,
-      role: typeof claims.role === 'string' ? claims.role : undefined,
-      sessionId: claims.sid,
-    };
+    // Not a session id we could have issued: answer without a query (it would only error).
+    if (!isUUID(claims.sid)) return null;
+    const session = await this.sessions.lookup(claims.sid);
+    if (!session || session.accountId !== claims.sub) return null;
+    return { accountId: session.accountId, role: session.role, sessionId: claims.sid };
   }
 }

@@ -58,6 +58,16 @@ export class RegisterDto {
   @Length(1, 30, { message: 'name must be 1-30 characters' })
   @IsString({ message: 'name must be a string' })
   name: string;
+
+  /**
+   * The server's setup secret (INIT_PASSWORD). Required, when the server sets one, to register
+   * before any admin exists; that account becomes the admin. Ignored otherwise.
+   */
+  @ApiPropertyOptional()
+  @IsOptional()
+  @MaxLength(256, { message: 'init_password must be at most 256 characters' })
+  @IsString({ message: 'init_password must be a string' })
+  init_password?: string;
 }
 
 export class RefreshDto {

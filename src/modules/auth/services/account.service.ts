@@ -1,13 +1,18 @@
-import { FailException, NotFoundError, toUnix } from '@app/common';
+import { FailException, ForbiddenError, NotFoundError, toUnix, ValidateError } from '@app/common';
 import { AppConfig } from '@app/config';
 import { TransactionService } from '@app/database';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { EntityManager, Repository } from 'typeorm';
 import { AccountDto } from '../dto/account.dto';
 import { AccountEntity, AccountRole } from '../entities/account.entity';
 
-/** Accounts: lookup, creation (first account and ADMIN_EMAILS are admins), profile updates. */
+/**
+ * Accounts: lookup, creation, profile updates. Who is admin: the first account (or, with
+ * INIT_PASSWORD set, whoever registers with it while no admin exists), an ADMIN_EMAILS address
+ * proven by an identity provider (GitHub-verified email), or `npm run account:promote`.
+ */
 @Injectable()
 export class AccountService {
   constructor(
@@ -36,12 +41,16 @@ export class AccountService {
   /**
    * Creates an account. Serialized by an advisory transaction lock so "the first account becomes
    * admin" holds even when two sign-ups race; the unique index on lower(email) guards duplicates.
+   * `initPassword` is what a registration supplied; `emailVerified` marks an email proven by an
+   * identity provider (only then does ADMIN_EMAILS apply).
    */
   async create(input: {
     email: string;
     name: string;
     passwordHash: string | null;
     avatar?: string;
+    initPassword?: string;
+    emailVerified?: boolean;
   }): Promise<AccountEntity> {
     const email = input.email.trim().toLowerCase();
     try {
@@ -52,9 +61,7 @@ export class AccountService {
           .where('lower(a.email) = :email', { email })
           .getExists();
         if (exists) throw new FailException('An account with this email already exists');
-        const first = (await m.count(AccountEntity)) === 0;
-        const role: AccountRole =
-          first || this.config.env.ADMIN_EMAILS.includes(email) ? 'admin' : 'member';
+        const role = await this.initialRole(m, email, input);
         return m.save(
           m.create(AccountEntity, {
             email,
@@ -75,11 +82,53 @@ export class AccountService {
     }
   }
 
-  /** Admin from ADMIN_EMAILS is re-applied at sign-in, so adding an email takes effect. */
-  async markLogin(account: AccountEntity, ip: string): Promise<AccountEntity> {
+  /** Runs under the creation lock, so two sign-ups cannot both become "the first admin". */
+  private async initialRole(
+    m: EntityManager,
+    email: string,
+    input: { initPassword?: string; emailVerified?: boolean },
+  ): Promise<AccountRole> {
+    if (input.emailVerified && this.isAdminEmail(email)) return 'admin';
+    const setupSecret = this.config.env.INIT_PASSWORD;
+    if (!setupSecret) return (await m.count(AccountEntity)) === 0 ? 'admin' : 'member';
+    if (await m.exists(AccountEntity, { where: { role: 'admin' } })) return 'member';
+    // Not set up yet: only whoever holds INIT_PASSWORD may claim the server.
+    if (input.emailVerified) {
+      throw new ForbiddenError(
+        'This server is not set up yet: its administrator must register first (with INIT_PASSWORD)',
+      );
+    }
+    if (!input.initPassword) {
+      throw new ValidateError({
+        init_password: [
+          'init_password is required: this server is not set up yet, and the first registration needs its setup password (INIT_PASSWORD)',
+        ],
+      });
+    }
+    if (!sameSecret(input.initPassword, setupSecret))
+      throw new ForbiddenError('The setup password (init_password) is incorrect');
+    return 'admin';
+  }
+
+  private isAdminEmail(email: string): boolean {
+    return this.config.env.ADMIN_EMAILS.includes(email.trim().toLowerCase());
+  }
+
+  /**
+   * Records a sign-in. `verifiedEmail` is an email an identity provider vouched for in this
+   * sign-in: when it is the account's and listed in ADMIN_EMAILS, the account becomes admin (so
+   * adding an email takes effect). A password sign-in proves no email and never promotes.
+   */
+  async markLogin(
+    account: AccountEntity,
+    ip: string,
+    verifiedEmail?: string,
+  ): Promise<AccountEntity> {
     const promote =
       account.role !== 'admin' &&
-      this.config.env.ADMIN_EMAILS.includes(account.email.toLowerCase());
+      !!verifiedEmail &&
+      verifiedEmail.toLowerCase() === account.email.toLowerCase() &&
+      this.isAdminEmail(verifiedEmail);
     const patch: Partial<AccountEntity> = {
       last_login_at: new Date(),
       last_login_ip: ip.slice(0, 64),
@@ -113,4 +162,10 @@ export class AccountService {
       created_at: toUnix(a.created_at),
     };
   }
+}
+
+/** Constant-time comparison of two secrets of any length (compares their digests). */
+function sameSecret(given: string, expected: string): boolean {
+  const digest = (v: string) => createHash('sha256').update(v, 'utf8').digest();
+  return timingSafeEqual(digest(given), digest(expected));
 }

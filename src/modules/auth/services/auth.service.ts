@@ -39,20 +39,18 @@ export class AuthService {
       email: dto.email,
       name: dto.name,
       passwordHash: await this.passwords.hash(dto.password),
+      initPassword: dto.init_password,
     });
     return this.signIn(account, client);
   }
 
   async passwordLogin(dto: PasswordLoginDto, client: ClientInfo): Promise<IssuedTokens> {
-    const subjects = this.throttle.subjects(dto.email, client.ip);
-    await this.throttle.assertNotLocked(subjects);
+    // The attempt is counted before the password is checked, so parallel guesses share the limit.
+    await this.throttle.reserve(this.throttle.subjects(dto.email, client.ip));
     const account = await this.accounts.findByEmail(dto.email);
     const ok = await this.passwords.verify(account?.password_hash ?? null, dto.password);
-    if (!account || !ok) {
-      await this.throttle.recordFailure(subjects);
-      throw new FailException(BAD_CREDENTIALS, {}, 401);
-    }
-    await this.throttle.clear(dto.email);
+    if (!account || !ok) throw new FailException(BAD_CREDENTIALS, {}, 401);
+    await this.throttle.release(dto.email, client.ip);
     return this.signIn(account, client);
   }
 
@@ -109,6 +107,7 @@ export class AuthService {
           name: identity.name,
           passwordHash: null,
           avatar: identity.avatar,
+          emailVerified: true,
         }));
       if (link) await this.links.update({ id: link.id }, { account_id: account.id });
       else {
@@ -120,11 +119,16 @@ export class AuthService {
           .execute();
       }
     }
-    return this.signIn(account, client);
+    return this.signIn(account, client, identity.email);
   }
 
-  private async signIn(account: AccountEntity, client: ClientInfo): Promise<IssuedTokens> {
-    const updated = await this.accounts.markLogin(account, client.ip);
+  /** `verifiedEmail`: an email the identity provider vouched for in this sign-in (ADMIN_EMAILS). */
+  private async signIn(
+    account: AccountEntity,
+    client: ClientInfo,
+    verifiedEmail?: string,
+  ): Promise<IssuedTokens> {
+    const updated = await this.accounts.markLogin(account, client.ip, verifiedEmail);
     return this.sessions.start(updated.id, updated.role, client);
   }
 

@@ -6,9 +6,11 @@ import { DataSource, LessThan, Repository } from 'typeorm';
 import { LoginFailureEntity } from '../entities/login-failure.entity';
 
 /**
- * Counts failed logins per email and per IP in the database (shared by every api replica, in
- * both modes). Over LOGIN_MAX_FAILURES within the lock window, the subject is locked for
- * LOGIN_LOCK_MINUTES, even for the right password.
+ * Limits sign-in attempts per email and per IP in the database (shared by every api replica, in
+ * both modes). An attempt is reserved atomically before the password is checked, so concurrent
+ * guesses cannot all slip past the count: at most LOGIN_MAX_FAILURES attempts per subject are
+ * verified within LOGIN_LOCK_MINUTES; the next one locks the subject for LOGIN_LOCK_MINUTES,
+ * even with the right password. A successful sign-in gives its reservation back.
  */
 @Injectable()
 export class LoginThrottleService {
@@ -19,15 +21,39 @@ export class LoginThrottleService {
   ) {}
 
   subjects(email: string, ip: string): string[] {
-    return [`email:${email.toLowerCase()}`, `ip:${ip || 'unknown'}`];
+    return [`email:${email.trim().toLowerCase()}`, `ip:${ip || 'unknown'}`];
   }
 
-  /** Throws a clear 429-style `fail` while any subject is locked. */
-  async assertNotLocked(subjects: string[]): Promise<void> {
-    const rows = await this.failures.findBy(subjects.map((subject) => ({ subject })));
+  /**
+   * Counts one attempt on every subject in one statement (upserts return the new count), and
+   * throws a clear 429 `fail` when any subject is locked or over the limit. Only attempts that
+   * pass may verify a password.
+   */
+  async reserve(subjects: string[]): Promise<void> {
+    const windowMs = String(this.config.env.LOGIN_LOCK_MINUTES * 60_000);
+    const max = this.config.env.LOGIN_MAX_FAILURES;
+    const values = subjects.map((_, i) => `($${i + 3}, 1, now(), NULL::timestamptz)`).join(', ');
+    // `expired`: the counting window is over (a lock lasts one window, so it is over too).
+    const expired = `f.window_started_at < now() - ($2 || ' milliseconds')::interval AND (f.locked_until IS NULL OR f.locked_until <= now())`;
+    const rows = await this.dataSource.query<
+      Array<{ failures: number; locked_until: Date | string | null }>
+    >(
+      `INSERT INTO auth_login_failures AS f (subject, failures, window_started_at, locked_until)
+       VALUES ${values}
+       ON CONFLICT (subject) DO UPDATE SET
+         failures = CASE WHEN ${expired} THEN 1 ELSE f.failures + 1 END,
+         window_started_at = CASE WHEN ${expired} THEN now() ELSE f.window_started_at END,
+         locked_until = CASE
+           WHEN f.locked_until > now() THEN f.locked_until
+           WHEN NOT (${expired}) AND f.failures + 1 > $1 THEN now() + ($2 || ' milliseconds')::interval
+           ELSE NULL END,
+         updated_at = now()
+       RETURNING f.failures, f.locked_until`,
+      [max, windowMs, ...subjects],
+    );
     const now = Date.now();
     const until = rows
-      .map((r) => r.locked_until?.getTime() ?? 0)
+      .map((r) => (r.locked_until ? new Date(r.locked_until).getTime() : 0))
       .filter((t) => t > now)
       .sort((a, b) => b - a)[0];
     if (until) {
@@ -40,31 +66,18 @@ export class LoginThrottleService {
     }
   }
 
-  /** Records one failure per subject atomically (upsert) and locks those over the limit. */
-  async recordFailure(subjects: string[]): Promise<void> {
-    const windowMs = this.config.env.LOGIN_LOCK_MINUTES * 60_000;
-    const max = this.config.env.LOGIN_MAX_FAILURES;
-    for (const subject of subjects) {
-      await this.dataSource.query(
-        `INSERT INTO auth_login_failures (subject, failures, window_started_at, locked_until)
-         VALUES ($1, 1, now(), CASE WHEN 1 >= $2 THEN now() + ($3 || ' milliseconds')::interval END)
-         ON CONFLICT (subject) DO UPDATE SET
-           failures = CASE WHEN auth_login_failures.window_started_at < now() - ($3 || ' milliseconds')::interval
-                           THEN 1 ELSE auth_login_failures.failures + 1 END,
-           window_started_at = CASE WHEN auth_login_failures.window_started_at < now() - ($3 || ' milliseconds')::interval
-                           THEN now() ELSE auth_login_failures.window_started_at END,
-           locked_until = CASE WHEN (CASE WHEN auth_login_failures.window_started_at < now() - ($3 || ' milliseconds')::interval
-                           THEN 1 ELSE auth_login_failures.failures + 1 END) >= $2
-                           THEN now() + ($3 || ' milliseconds')::interval ELSE auth_login_failures.locked_until END,
-           updated_at = now()`,
-        [subject, max, String(windowMs)],
-      );
-    }
-  }
-
-  /** A successful login clears the email's counter (the IP's stays: it may be guessing others). */
-  async clear(email: string): Promise<void> {
-    await this.failures.delete({ subject: `email:${email.toLowerCase()}` });
+  /**
+   * After a successful sign-in: the email's counter is cleared, and the IP gets its attempt back
+   * (its other failures stay: it may be guessing other accounts).
+   */
+  async release(email: string, ip: string): Promise<void> {
+    const [emailSubject, ipSubject] = this.subjects(email, ip);
+    await this.failures.delete({ subject: emailSubject });
+    await this.dataSource.query(
+      `UPDATE auth_login_failures SET failures = greatest(failures - 1, 0), updated_at = now()
+       WHERE subject = $1 AND (locked_until IS NULL OR locked_until <= now())`,
+      [ipSubject],
+    );
   }
 
   async purge(): Promise<number> {

@@ -4,6 +4,7 @@ import { TransactionService } from '@app/database';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, LessThan, Not, Repository } from 'typeorm';
+import { AccountEntity, AccountRole } from '../entities/account.entity';
 import { AuthSessionEntity } from '../entities/auth-session.entity';
 import { RefreshTokenEntity } from '../entities/refresh-token.entity';
 import { sha256Hex, TokenService } from './token.service';
@@ -19,13 +20,23 @@ export interface ClientInfo {
   userAgent: string;
 }
 
-/** How long a "this session is alive" answer is reused; bounds the cost of checking every request. */
+/**
+ * How long a "this session is alive, its account has this role" answer is reused; bounds the
+ * cost of checking every request. A role change or a sign-out in another process takes effect
+ * within this window.
+ */
 const ACTIVE_CACHE_MS = 2000;
+
+/** Who a live session belongs to, as the database says now (never as the token claims). */
+export interface LiveSession {
+  accountId: string;
+  role: AccountRole;
+}
 
 /** Sessions (one per signed-in device), refresh-token rotation with reuse detection, revocation. */
 @Injectable()
 export class SessionService {
-  private readonly activeCache = new Map<string, number>();
+  private readonly activeCache = new Map<string, LiveSession & { until: number }>();
 
   constructor(
     private readonly config: AppConfig,
@@ -105,20 +116,29 @@ export class SessionService {
     return { access_token: access.token, expire_at: access.expireAt, refresh_token: next.token };
   }
 
-  /** True while the session exists, is not revoked and has not expired (briefly cached). */
-  async isActive(sessionId: string): Promise<boolean> {
+  /**
+   * The session's account and that account's current role while the session exists, is not
+   * revoked and has not expired; null otherwise. Briefly cached per session: a hit touches no
+   * database. `sessionId` must be a UUID (callers check it before asking).
+   */
+  async lookup(sessionId: string): Promise<LiveSession | null> {
     const cached = this.activeCache.get(sessionId);
-    if (cached && cached > Date.now()) return true;
-    const s = await this.sessions.findOne({
-      where: { id: sessionId },
-      select: { id: true, revoked_at: true, expires_at: true },
-    });
-    const active = !!s && !s.revoked_at && s.expires_at.getTime() > Date.now();
-    if (active) {
-      if (this.activeCache.size > 10_000) this.activeCache.clear();
-      this.activeCache.set(sessionId, Date.now() + ACTIVE_CACHE_MS);
-    } else this.activeCache.delete(sessionId);
-    return active;
+    if (cached && cached.until > Date.now())
+      return { accountId: cached.accountId, role: cached.role };
+    const row = await this.sessions
+      .createQueryBuilder('s')
+      .innerJoin(AccountEntity, 'a', 'a.id = s.account_id')
+      .select(['s.account_id AS account_id', 'a.role AS role'])
+      .where('s.id = :id AND s.revoked_at IS NULL AND s.expires_at > now()', { id: sessionId })
+      .getRawOne<{ account_id: string; role: AccountRole }>();
+    if (!row) {
+      this.activeCache.delete(sessionId);
+      return null;
+    }
+    const live: LiveSession = { accountId: row.account_id, role: row.role };
+    if (this.activeCache.size > 10_000) this.activeCache.clear();
+    this.activeCache.set(sessionId, { ...live, until: Date.now() + ACTIVE_CACHE_MS });
+    return live;
   }
 
   async revoke(sessionId: string, reason: string): Promise<void> {
