@@ -126,10 +126,11 @@ class FixtureController {
   async stream(
     @Req() req: Request,
     @Res() res: Response,
-    @Body() body: { count?: number; interval_ms?: number; fail_at?: number },
+    @Body() body: { count?: number; interval_ms?: number; fail_at?: number; ping_event?: boolean },
   ) {
     const sse = new SseStream(req, res, {
       pingIntervalMs: this.config.env.SSE_PING_INTERVAL_MS,
+      pingEvent: body.ping_event === true,
     }).open();
     const count = body.count ?? 3;
     for (let i = 0; i < count; i++) {
