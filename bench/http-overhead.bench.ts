@@ -1,92 +1,219 @@
-import { AppConfig, parseEnv } from '@app/config';
-import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, Server } from 'node:http';
+import autocannon from 'autocannon';
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { Pool } from 'undici';
-import { AppModule } from 'src/app.module';
-import { configureApp } from 'src/bootstrap/configure-app';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from 'pg';
 
-const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 5000);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 50);
+/** Seconds of load per measurement, and connections (the issue measured with 10). */
+const DURATION = Number(process.env.BENCH_DURATION ?? 5);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const ADMIN_DATABASE_URL =
+  process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** Targets of issue 5: authenticated GET against bare Express, and embedded idle memory. */
+const TARGETS = { scale: 0.3, embedded: 0.15, embeddedRssMb: 300 };
 
-/** Fires REQUESTS GETs with CONCURRENCY in flight; returns requests/second and p50/p99 latency. */
-async function load(
-  origin: string,
-  pathname: string,
-): Promise<{ rps: number; p50: number; p99: number }> {
-  const pool = new Pool(origin, { connections: CONCURRENCY });
-  const latencies: number[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < REQUESTS) {
-      next += 1;
-      const t0 = performance.now();
-      const res = await pool.request({ method: 'GET', path: pathname });
-      await res.body.text();
-      if (res.statusCode !== 200) throw new Error(`${pathname} answered ${res.statusCode}`);
-      latencies.push(performance.now() - t0);
-    }
-  };
-  const start = performance.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  const seconds = (performance.now() - start) / 1000;
-  await pool.close();
-  latencies.sort((a, b) => a - b);
-  return {
-    rps: REQUESTS / seconds,
-    p50: latencies[Math.floor(latencies.length * 0.5)],
-    p99: latencies[Math.floor(latencies.length * 0.99)],
-  };
+type Target = 'express' | 'embedded' | 'scale';
+
+interface Running {
+  child: ChildProcess;
+  url: string;
 }
 
+const ROOT = path.join(__dirname, '..');
+const NODE = path.join(ROOT, 'node_modules', '.bin', 'node');
+
 /**
- * The cost of our HTTP stack (helmet, CORS, pino request logs, throttler, validation, envelope,
- * metrics) on GET /ping, against a bare node:http server answering the same JSON.
+ * The baseline: bare Express answering the same JSON, in plain JavaScript (no TypeScript loader
+ * inflating its memory). It checks the Authorization header on /account, the least a server does.
+ */
+const EXPRESS_SERVER = `
+const app = require('express')();
+const account = { id: '00000000-0000-4000-8000-000000000000', name: 'Bench',
+  email: 'bench@example.test', avatar: '', last_login_at: 0, last_login_ip: '127.0.0.1', created_at: 0 };
+app.get('/ping', (req, res) => res.json({ code: 'success', message: '', data: { ping: 'pong' } }));
+app.get('/account', (req, res) => req.headers.authorization
+  ? res.json({ code: 'success', message: '', data: account }) : res.status(401).end());
+app.listen(Number(process.env.PORT), '127.0.0.1');
+`;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+/** Starts a server in its own process: bare Express, or LLMOps as production runs it (dist/main.js). */
+async function start(target: Target, env: Record<string, string>): Promise<Running> {
+  const port = await freePort();
+  const args = target === 'express' ? ['-e', EXPRESS_SERVER] : [path.join(ROOT, 'dist', 'main.js')];
+  const child = spawn(NODE, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${target} server exited with ${child.exitCode}`);
+    if (Date.now() > deadline) throw new Error(`${target} server did not start within 60 s`);
+    const ok = await fetch(`${url}/ping`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return { child, url };
+    await sleep(100);
+  }
+}
+
+/** Resident memory of the server process, from /proc. */
+function rssMb(r: Running): number {
+  const status = readFileSync(`/proc/${r.child.pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return kb / 1024;
+}
+
+async function stop(r: Running): Promise<void> {
+  if (r.child.exitCode !== null) return;
+  const exited = new Promise<void>((resolve) => r.child.once('exit', () => resolve()));
+  r.child.kill('SIGTERM');
+  const timer = setTimeout(() => r.child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** A signed-in account's token: registered over HTTP like any client. */
+async function signIn(url: string): Promise<string> {
+  const res = await fetch(`${url}/account/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      email: `bench-${randomBytes(4).toString('hex')}@example.test`,
+      password: 'bench-passw0rd',
+      name: 'Bench',
+    }),
+  });
+  const body = (await res.json()) as {
+    code: string;
+    message: string;
+    data: { access_token?: string };
+  };
+  if (!body.data.access_token) throw new Error(`register failed: ${body.code} ${body.message}`);
+  return body.data.access_token;
+}
+
+interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+async function load(url: string, headers: Record<string, string> = {}): Promise<Load> {
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, headers });
+  const bad = result.non2xx + result.errors + result.timeouts;
+  if (bad > 0) throw new Error(`${url}: ${bad} failed requests`);
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+}
+
+async function measure(
+  r: Running,
+  token: string | undefined,
+): Promise<{ ping: Load; account: Load }> {
+  const auth = { authorization: `Bearer ${token ?? 'bench'}` };
+  // Warm-up: JIT, pools and caches, as a server that has been running a while.
+  await autocannon({
+    url: `${r.url}/account`,
+    connections: CONNECTIONS,
+    duration: 1,
+    headers: auth,
+  });
+  const ping = await load(`${r.url}/ping`);
+  const account = await load(`${r.url}/account`, auth);
+  return { ping, account };
+}
+
+const fmt = (l: Load) =>
+  `${String(Math.round(l.rps)).padStart(6)} req/s  p50 ${l.p50} ms  p99 ${l.p99} ms`;
+
+/**
+ * Cost per request of the whole HTTP stack (helmet, CORS, request logs, throttler, guard with the
+ * session check, validation, envelope, metrics): GET /ping and authenticated GET /account, in the
+ * embedded and the scale mode, against bare Express answering the same JSON. Every server runs in
+ * its own process; autocannon loads it from this one. Also prints each server's idle RSS.
  */
 export async function run(): Promise<void> {
-  const bare: Server = createServer((_req, res) => {
-    res.setHeader('Content-Type', 'application/json');
-    res.end('{"code":"success","message":"","data":{"ping":"pong"}}');
-  });
-  await new Promise<void>((r) => bare.listen(0, '127.0.0.1', r));
-  const barePort = (bare.address() as { port: number }).port;
-
+  if (!existsSync(path.join(ROOT, 'dist', 'main.js'))) {
+    throw new Error('http-overhead runs the built server: npm run build first');
+  }
   const storage = mkdtempSync(path.join(tmpdir(), 'llmops-bench-'));
-  const config = new AppConfig(
-    parseEnv({
-      STORAGE_DIR: storage,
+  const dbName = `llmops_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new Client({ connectionString: ADMIN_DATABASE_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  const dbUrl = new URL(ADMIN_DATABASE_URL);
+  dbUrl.pathname = `/${dbName}`;
+  try {
+    console.log(`duration=${DURATION}s connections=${CONNECTIONS} (autocannon, separate process)`);
+    const results: Record<Target, { ping: Load; account: Load; rss: number }> = {} as never;
+    const common = {
+      NODE_ENV: 'production',
       LOG_LEVEL: 'silent',
       THROTTLE_LIMIT: '1000000',
-      NODE_ENV: 'test',
-    }),
-  );
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
-    bodyParser: false,
-    logger: false,
-  });
-  configureApp(app, config);
-  await app.listen(0, '127.0.0.1');
-  const appPort = (app.getHttpServer().address() as { port: number }).port;
-
-  await load(`http://127.0.0.1:${barePort}`, '/'); // warm-up
-  await load(`http://127.0.0.1:${appPort}`, '/ping');
-  const base = await load(`http://127.0.0.1:${barePort}`, '/');
-  const ours = await load(`http://127.0.0.1:${appPort}`, '/ping');
-
-  const fmt = (n: number) => n.toFixed(2);
-  console.log(`requests=${REQUESTS} concurrency=${CONCURRENCY}`);
-  console.log(
-    `baseline node:http   ${Math.round(base.rps)} req/s  p50 ${fmt(base.p50)} ms  p99 ${fmt(base.p99)} ms`,
-  );
-  console.log(
-    `llmops GET /ping     ${Math.round(ours.rps)} req/s  p50 ${fmt(ours.p50)} ms  p99 ${fmt(ours.p99)} ms`,
-  );
-  console.log(`ratio (llmops/baseline throughput): ${(ours.rps / base.rps).toFixed(3)}`);
-
-  await app.close();
-  await new Promise<void>((r) => bare.close(() => r()));
-  rmSync(storage, { recursive: true, force: true });
+      JWT_SECRET: randomBytes(32).toString('hex'),
+      ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      CORS_ORIGINS: 'http://bench.test',
+      STORAGE_DIR: storage,
+      DATABASE_URL: '',
+      REDIS_URL: '',
+    };
+    const envs: Record<Target, Record<string, string>> = {
+      express: {},
+      embedded: common,
+      scale: {
+        ...common,
+        DATABASE_URL: dbUrl.toString(),
+        REDIS_URL,
+        REDIS_PREFIX: `llmops-bench-${randomBytes(4).toString('hex')}`,
+      },
+    };
+    for (const target of ['express', 'embedded', 'scale'] as const) {
+      const r = await start(target, envs[target]);
+      try {
+        await sleep(3000); // let boot-time work (migrations, timers) settle before measuring RSS
+        const rss = rssMb(r);
+        const token = target === 'express' ? undefined : await signIn(r.url);
+        results[target] = { ...(await measure(r, token)), rss };
+      } finally {
+        await stop(r);
+      }
+      const m = results[target];
+      console.log(`${target.padEnd(8)} GET /ping     ${fmt(m.ping)}`);
+      console.log(
+        `${target.padEnd(8)} GET /account  ${fmt(m.account)}  idle RSS ${m.rss.toFixed(0)} MB`,
+      );
+    }
+    const base = results.express;
+    const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
+    for (const mode of ['scale', 'embedded'] as const) {
+      const ping = results[mode].ping.rps / base.ping.rps;
+      const account = results[mode].account.rps / base.account.rps;
+      console.log(
+        `ratio ${mode} / express: GET /ping ${ping.toFixed(3)}, authenticated GET /account ${account.toFixed(3)} (target >= ${TARGETS[mode]}: ${verdict(account >= TARGETS[mode])})`,
+      );
+    }
+    const rss = results.embedded.rss;
+    console.log(
+      `embedded idle RSS ${rss.toFixed(0)} MB (target < ${TARGETS.embeddedRssMb}: ${verdict(rss < TARGETS.embeddedRssMb)}); scale ${results.scale.rss.toFixed(0)} MB; express ${base.rss.toFixed(0)} MB`,
+    );
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin.end();
+    rmSync(storage, { recursive: true, force: true });
+  }
 }

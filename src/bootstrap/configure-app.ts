@@ -7,10 +7,33 @@ import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { setupSwagger } from './swagger';
 
-/** The origin rule shared by HTTP CORS and socket.io: listed origins, or any when `*` is listed. */
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** http(s)://localhost, 127.0.0.1 or [::1], any port: a console dev server on this machine. */
+export function isLoopbackOrigin(origin: string): boolean {
+  try {
+    const url = new URL(origin);
+    return (
+      (url.protocol === 'http:' || url.protocol === 'https:') && LOOPBACK_HOSTS.has(url.hostname)
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The origin rule shared by HTTP CORS and socket.io: listed origins, or any when `*` is listed.
+ * With none listed outside production, loopback origins are allowed, so the console's dev server
+ * works with no setup; production allows only what CORS_ORIGINS lists.
+ */
 export function originMatcher(config: AppConfig): (origin: string | undefined) => boolean {
   const allowed = new Set(config.env.CORS_ORIGINS.map((o) => o.replace(/\/$/, '')));
-  return (origin) => !origin || allowed.has('*') || allowed.has(origin.replace(/\/$/, ''));
+  const loopback = allowed.size === 0 && !config.isProduction;
+  return (origin) =>
+    !origin ||
+    allowed.has('*') ||
+    allowed.has(origin.replace(/\/$/, '')) ||
+    (loopback && isLoopbackOrigin(origin));
 }
 
 /**

@@ -32,6 +32,7 @@ describe('AI helpers', () => {
         OPENAI_API_BASE: fake.baseURL,
         AI_HELPER_MODEL: 'openai/gpt-4o-mini',
         MODEL_MAX_RETRIES: '0',
+        SSE_PING_INTERVAL_MS: '50',
       },
     });
   });
@@ -61,6 +62,20 @@ describe('AI helpers', () => {
     );
 
   describe('POST /ai/optimize-prompt', () => {
+    it('keeps a slow stream alive with comment lines: no event the console would append', async () => {
+      // Measured against the original console: a `ping` event showed "undefined" in the prompt.
+      const acc = await configuredAccount();
+      fake.enqueue({ type: 'text', chunks: ['a', 'b', 'c'], chunk_delay_ms: 120 });
+      const res = await postStream(t.url, '/ai/optimize-prompt', { prompt: 'slow' }, acc.auth);
+      expect(res.comments.length).toBeGreaterThanOrEqual(2);
+      expect(res.frames.map((f) => f.event)).toEqual([
+        'optimize_prompt',
+        'optimize_prompt',
+        'optimize_prompt',
+      ]);
+      expect(res.frames.map((f) => f.data.optimize_prompt).join('')).toBe('abc');
+    });
+
     it('streams optimize_prompt frames that add up to the model answer', async () => {
       const acc = await configuredAccount();
       const chunks = ['# Role\n', 'You are a ', 'travel planner', ' for {{city}}.\n', '## Skills'];
@@ -76,8 +91,8 @@ describe('AI helpers', () => {
       expect(res.headers['content-type']).not.toMatch(/application\/json/);
       expect(res.headers['cache-control']).toMatch(/no-cache/);
       expect(res.headers['x-accel-buffering']).toBe('no');
-      expect(res.raw).toMatch(/^(event: \w+\ndata: \{.*\}\n\n)+$/);
-      const frames = res.frames.filter((f) => f.event !== 'ping');
+      expect(res.raw).toMatch(/^((event: \w+\ndata: \{.*\}|: ping)\n\n)+$/);
+      const frames = res.frames;
       expect(frames.length).toBeGreaterThan(0);
       expect(frames.every((f) => f.event === 'optimize_prompt')).toBe(true);
       expect(frames.every((f) => Object.keys(f.data).join() === 'optimize_prompt')).toBe(true);
@@ -155,7 +170,7 @@ describe('AI helpers', () => {
       );
       expect(res.status).toBe(200);
       expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
-      const frames = res.frames.filter((f) => f.event !== 'ping');
+      const frames = res.frames;
       expect(frames.map((f) => f.event)).toEqual(['optimize_prompt', 'optimize_prompt', 'error']);
       expect(
         frames
@@ -178,7 +193,7 @@ describe('AI helpers', () => {
         acc.auth,
       );
       expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
-      const frames = res.frames.filter((f) => f.event !== 'ping');
+      const frames = res.frames;
       expect(frames.map((f) => f.event)).toEqual(['error']);
       expect(frames[0].data.observation).toMatch(/Incorrect API key/);
       expect(res.raw).not.toContain(acc.key);

@@ -55,17 +55,21 @@ describe('API keys', () => {
     return res.data as { id: string; api_key: string; is_active: boolean; remark: string };
   };
 
-  it('shows the full key once at creation, and only a masked hint afterwards', async () => {
+  it('shows the full key to its owner at creation and in the list (the console copies it there)', async () => {
     const res = await create(a, { remark: 'ci pipeline' });
-    expect(res.code).toBe('success');
-    expect(res.data).toEqual({
-      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
-      api_key: expect.stringMatching(FULL_KEY),
-      is_active: true,
-      remark: 'ci pipeline',
-      last_used_at: 0,
-      created_at: expect.any(Number),
-      updated_at: expect.any(Number),
+    expect(res).toEqual({
+      code: 'success',
+      message: 'API key created',
+      data: {
+        id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        api_key: expect.stringMatching(FULL_KEY),
+        is_masked: false,
+        is_active: true,
+        remark: 'ci pipeline',
+        last_used_at: 0,
+        created_at: expect.any(Number),
+        updated_at: expect.any(Number),
+      },
     });
     expect(Math.abs(res.data.created_at - Date.now() / 1000)).toBeLessThan(60);
     const key = res.data.api_key as string;
@@ -73,12 +77,47 @@ describe('API keys', () => {
     const listed = await list(a);
     expect(listed.code).toBe('success');
     const row = listed.data.list.find((k: { id: string }) => k.id === res.data.id);
-    expect(row.api_key).toMatch(MASKED_KEY);
-    expect(row.api_key.startsWith(key.slice(0, 14))).toBe(true);
-    expect(row.api_key.endsWith(key.slice(-4))).toBe(true);
-    expect(JSON.stringify(listed)).not.toContain(key.slice('llmops-v1/'.length));
+    expect(row).toMatchObject({ api_key: key, is_masked: false });
+    // The key copied from the list row opens the service API.
+    expect((await whoami(`Bearer ${row.api_key}`)).body.data).toEqual({ account_id: a.id });
     // Keys are random.
     expect((await newKey(a)).api_key).not.toBe(key);
+  });
+
+  it('stores keys sealed beside their lookup hash, never in plain text', async () => {
+    const key = await newKey(a, { remark: 'sealed' });
+    const db = t.app.get(DataSource);
+    const [row] = await db.query<{ key_hash: string; key_sealed: string; hint: string }[]>(
+      'SELECT key_hash, key_sealed, hint FROM api_keys WHERE id = $1',
+      [key.id],
+    );
+    expect(row.key_sealed).toMatch(/^v1\./);
+    const secretPart = key.api_key.slice('llmops-v1/'.length);
+    expect(JSON.stringify(row)).not.toContain(secretPart);
+    expect(row.hint).toMatch(MASKED_KEY);
+  });
+
+  it('lists keys created before sealing by their hint, and says so', async () => {
+    const key = await newKey(a, { remark: 'legacy' });
+    await t.app
+      .get(DataSource)
+      .query('UPDATE api_keys SET key_sealed = NULL WHERE id = $1', [key.id]);
+    const row = (await list(a, '?page_size=50')).data.list.find(
+      (k: { id: string }) => k.id === key.id,
+    );
+    expect(row.api_key).toMatch(MASKED_KEY);
+    expect(row.is_masked).toBe(true);
+    // It still authorizes: only its display is limited.
+    expect((await whoami(`Bearer ${key.api_key}`)).body.data).toEqual({ account_id: a.id });
+  });
+
+  it('answers every key mutation with a message the console can toast', async () => {
+    const key = await newKey(a, { remark: 'toast' });
+    expect((await post(a, `/${key.id}`, { remark: 'toast2' })).message).toBe('API key updated');
+    expect((await post(a, `/${key.id}/is-active`, { is_active: false })).message).toBe(
+      'API key status updated',
+    );
+    expect((await post(a, `/${key.id}/delete`)).message).toBe('API key deleted');
   });
 
   it('paginates the list newest first, and only lists the account own keys', async () => {
@@ -120,7 +159,7 @@ describe('API keys', () => {
     const renamed = await post(a, `/${key.id}`, { remark: 'after' });
     expect(renamed.code).toBe('success');
     expect(renamed.data).toMatchObject({ id: key.id, remark: 'after', is_active: true });
-    expect(renamed.data.api_key).toMatch(MASKED_KEY);
+    expect(renamed.data.api_key).toBe(key.api_key);
 
     const disabled = await post(a, `/${key.id}`, { is_active: false });
     expect(disabled.data).toMatchObject({ remark: 'after', is_active: false });

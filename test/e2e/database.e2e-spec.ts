@@ -90,6 +90,9 @@ describe('database', () => {
       expect(row.d).toBeCloseTo(1);
       expect(row.s).toBeGreaterThan(0.5);
       expect(row.u).toMatch(/^[0-9a-f-]{36}$/);
+      // Sized for one in-process connection, not Postgres's server default (memory, see pglite.ts).
+      const [sb] = await ds.query<{ shared_buffers: string }[]>('SHOW shared_buffers');
+      expect(sb.shared_buffers).toBe('16MB');
     } finally {
       if (ds.isInitialized) await ds.destroy();
       await pglite.close();

@@ -26,7 +26,7 @@ describe('HTTP contract (envelope, codes, validation, paging, CORS)', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       code: 'success',
-      message: '',
+      message: 'Thing created',
       data: { name: 'a', email: 'a@b.co' },
     });
   });

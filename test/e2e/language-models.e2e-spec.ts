@@ -2,6 +2,7 @@ import { FakeOpenAI } from '@test/fakes/fake-openai';
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount, TestAccount } from '@test/support/auth';
 import { randomBytes } from 'node:crypto';
+import { ModelCatalog } from 'src/modules/model/catalog/model-catalog.service';
 import { CredentialsService } from 'src/modules/model/credentials.service';
 import { DataSource } from 'typeorm';
 
@@ -196,6 +197,24 @@ describe('language models', () => {
       const claude = res.data.find((p: any) => p.name === 'anthropic').models[0];
       expect(claude.parameters.find((p: any) => p.name === 'max_tokens').required).toBe(true);
       expect(claude.parameters.find((p: any) => p.name === 'temperature').max).toBe(1);
+    });
+
+    it('lists dynamic models while they are registered (the cached list follows them)', async () => {
+      const catalog = t.app.get(ModelCatalog);
+      const names = async () =>
+        (await get(a, '/language-models')).data
+          .find((p: any) => p.name === 'openai_compatible')
+          .models.map((m: any) => m.model_name);
+      const res = await t.http().get('/language-models').set(a.auth);
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(await names()).not.toContain('my-deployment');
+      catalog.registerDynamic({ model_name: 'my-deployment', base_url: 'http://127.0.0.1:9/v1' });
+      try {
+        expect(await names()).toContain('my-deployment');
+      } finally {
+        catalog.unregisterDynamic('my-deployment');
+      }
+      expect(await names()).not.toContain('my-deployment');
     });
 
     it('lists chat models only by default; embedding and all on request', async () => {

@@ -1,4 +1,4 @@
-import { apiFamilyOf } from '@app/common';
+import { apiFamilyOf, SUCCESS_MESSAGE_KEY } from '@app/common';
 import { RequestMethod } from '@nestjs/common';
 import { HTTP_CODE_METADATA, METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
@@ -7,8 +7,9 @@ import { FixtureModule } from '@test/support/fixture.module';
 
 /**
  * The original console treats any non-200 as a transport failure, so every console POST must
- * declare HTTP 200 (ConsolePost or @HttpCode(200)). This walks every route of the real app, so a
- * route added later without it fails here.
+ * declare HTTP 200, and the console toasts every POST's `message`, so each needs a short non-empty
+ * one: ConsolePost(path, message) declares both. This walks every route of the real app, so a
+ * route added later without them fails here.
  */
 describe('route conventions', () => {
   let t: TestApp;
@@ -17,7 +18,7 @@ describe('route conventions', () => {
   });
   afterAll(() => t.close());
 
-  it('every console POST answers HTTP 200', () => {
+  it('every console POST answers HTTP 200 and has a success message for the toast', () => {
     const discovery = t.app.get(DiscoveryService);
     const scanner = t.app.get(MetadataScanner);
     const offenders: string[] = [];
@@ -34,7 +35,11 @@ describe('route conventions', () => {
         if (apiFamilyOf(path) !== 'console') continue;
         posts += 1;
         if (Reflect.getMetadata(HTTP_CODE_METADATA, handler) !== 200)
-          offenders.push(`${wrapper.name}.${name} POST ${path}`);
+          offenders.push(`${wrapper.name}.${name} POST ${path}: not HTTP 200`);
+        // The console toasts `message` after every successful POST; empty shows a blank toast.
+        const message: unknown = Reflect.getMetadata(SUCCESS_MESSAGE_KEY, handler);
+        if (typeof message !== 'string' || !message.trim())
+          offenders.push(`${wrapper.name}.${name} POST ${path}: no success message`);
       }
     }
     expect(posts).toBeGreaterThan(0);

@@ -12,7 +12,13 @@ function stream(
   url: string,
   body: unknown,
   stopAfter?: number,
-): Promise<{ status: number; headers: http.IncomingHttpHeaders; frames: Frame[]; raw: string }> {
+): Promise<{
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  frames: Frame[];
+  comments: string[];
+  raw: string;
+}> {
   return new Promise((resolve, reject) => {
     const req = http.request(`${url}/fixture/stream`, {
       method: 'POST',
@@ -22,17 +28,24 @@ function stream(
     req.on('response', (res) => {
       let raw = '';
       const frames: Frame[] = [];
+      const comments: string[] = [];
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
         raw += chunk;
         // Re-parse everything received so far (small streams; keeps the parser obvious).
         let idx: number;
         frames.length = 0;
+        comments.length = 0;
         let buffer = raw;
         while ((idx = buffer.indexOf('\n\n')) >= 0) {
           const block = buffer.slice(0, idx);
           buffer = buffer.slice(idx + 2);
           const lines = block.split('\n');
+          // A block of comment lines only (`: ping`) is a keep-alive, not an event.
+          if (lines.every((l) => l.startsWith(':'))) {
+            comments.push(...lines);
+            continue;
+          }
           const event = lines.find((l) => l.startsWith('event: '))?.slice(7) ?? '';
           const dataLines = lines.filter((l) => l.startsWith('data: '));
           expect(dataLines).toHaveLength(1); // one line of JSON per frame
@@ -43,11 +56,11 @@ function stream(
           frames.filter((f) => f.event !== 'ping').length >= stopAfter
         ) {
           req.destroy();
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, frames, raw });
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, frames, comments, raw });
         }
       });
       res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, frames, raw }),
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, frames, comments, raw }),
       );
     });
     req.end(JSON.stringify(body));
@@ -81,12 +94,21 @@ describe('SSE helper', () => {
       thought: 'tok0\nline',
       answer: 'tok0',
     });
-    expect(res.raw).toMatch(/^(event: \w+\ndata: \{.*\}\n\n)+$/);
+    expect(res.raw).toMatch(/^((event: \w+\ndata: \{.*\}|: ping)\n\n)+$/);
   });
 
-  it('sends ping frames while the stream is idle', async () => {
+  it('keeps an idle stream alive with SSE comment lines, never with an event', async () => {
+    // The console appends the payload of every event it does not know (a `ping` event put
+    // "undefined" into the optimized prompt), so keep-alives must be comments.
     const res = await stream(t.url, { count: 2, interval_ms: 200 });
+    expect(res.comments.filter((c) => c === ': ping').length).toBeGreaterThanOrEqual(2);
+    expect(res.frames.map((f) => f.event)).toEqual(['agent_message', 'agent_message', 'agent_end']);
+  });
+
+  it('sends ping events on streams that ask for them (the agent streams)', async () => {
+    const res = await stream(t.url, { count: 2, interval_ms: 200, ping_event: true });
     expect(res.frames.filter((f) => f.event === 'ping').length).toBeGreaterThanOrEqual(2);
+    expect(res.comments).toEqual([]);
   });
 
   it('ends a stream that fails after it opened with an error frame (HTTP stays 200)', async () => {

@@ -66,7 +66,7 @@ export const sseState = { aborted: 0, ticks: 0 };
 class FixtureController {
   constructor(private readonly config: AppConfig) {}
 
-  @ConsolePost('fixture/things')
+  @ConsolePost('fixture/things', 'Thing created')
   create(@Body() body: CreateThingDto): CreateThingDto {
     return body;
   }
@@ -90,7 +90,7 @@ class FixtureController {
     return toPage([], 0, query);
   }
 
-  @ConsolePost('fixture/action')
+  @ConsolePost('fixture/action', 'Action done')
   action(@Body() body: Record<string, unknown>) {
     return { received: body ?? null };
   }
@@ -110,26 +110,27 @@ class FixtureController {
     throw new NotFoundError('App does not exist');
   }
 
-  @ConsolePost('openapi/fixture/things')
+  @ConsolePost('openapi/fixture/things', 'Thing created')
   serviceCreate(@Body() body: CreateThingDto): CreateThingDto {
     return body;
   }
 
   @RawResponse()
-  @ConsolePost('v1/fixture/things')
+  @ConsolePost('v1/fixture/things', 'Thing created')
   openaiCreate(@Body() body: CreateThingDto): CreateThingDto {
     return body;
   }
 
   /** Streams `count` frames `interval_ms` apart, then ends; `fail_at` sends an error frame. */
-  @ConsolePost('fixture/stream')
+  @ConsolePost('fixture/stream', 'Streamed')
   async stream(
     @Req() req: Request,
     @Res() res: Response,
-    @Body() body: { count?: number; interval_ms?: number; fail_at?: number },
+    @Body() body: { count?: number; interval_ms?: number; fail_at?: number; ping_event?: boolean },
   ) {
     const sse = new SseStream(req, res, {
       pingIntervalMs: this.config.env.SSE_PING_INTERVAL_MS,
+      pingEvent: body.ping_event === true,
     }).open();
     const count = body.count ?? 3;
     for (let i = 0; i < count; i++) {

@@ -28,6 +28,8 @@ export interface SseResult {
   headers: http.IncomingHttpHeaders;
   /** Parsed frames (only for event-stream answers). */
   frames: SseFrame[];
+  /** SSE comment lines (keep-alives such as `: ping`). */
+  comments: string[];
   /** The whole body as received. */
   raw: string;
 }
@@ -52,17 +54,22 @@ export function postStream(
       res.on('error', reject);
       res.on('end', () => {
         const frames: SseFrame[] = [];
+        const comments: string[] = [];
         if (/text\/event-stream/.test(String(res.headers['content-type']))) {
           for (const block of raw.split('\n\n')) {
             if (!block.trim()) continue;
             const lines = block.split('\n');
+            if (lines.every((l) => l.startsWith(':'))) {
+              comments.push(...lines);
+              continue;
+            }
             const event = lines.find((l) => l.startsWith('event: '))?.slice(7) ?? '';
             const data = lines.filter((l) => l.startsWith('data: '));
             if (data.length !== 1) throw new Error(`frame without one data line: ${block}`);
             frames.push({ event, data: JSON.parse(data[0].slice(6)) });
           }
         }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, frames, raw });
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, frames, comments, raw });
       });
     });
     req.end(JSON.stringify(body));

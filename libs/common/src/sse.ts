@@ -3,11 +3,19 @@ import type { Request, Response } from 'express';
 export interface SseOptions {
   /** Keep-alive ping period; CONTRACT.md says 10 s. */
   pingIntervalMs?: number;
+  /**
+   * Keep-alive as an `event: ping` frame instead of an SSE comment. Only the agent streams use it
+   * (`ping` is one of the original's agent events, and the console skips it there); elsewhere the
+   * console appends the payload of every event it does not know, so a comment line is the only
+   * keep-alive it ignores.
+   */
+  pingEvent?: boolean;
 }
 
 /**
  * One Server-Sent-Events response. Each frame is written in one `write` (the console parses
- * frame by frame), `data` is one line of JSON, a `ping` goes out every interval, and `signal`
+ * frame by frame), `data` is one line of JSON, a keep-alive goes out every interval (an SSE
+ * comment `: ping`, or a `ping` event where the stream asks for one), and `signal`
  * aborts when the client goes away so producers stop working for nobody.
  */
 export class SseStream {
@@ -47,7 +55,7 @@ export class SseStream {
     this.res.flushHeaders();
     this.req.socket?.setNoDelay?.(true);
     const every = this.options.pingIntervalMs ?? 10_000;
-    this.pingTimer = setInterval(() => this.send('ping', {}), every);
+    this.pingTimer = setInterval(() => this.ping(), every);
     this.pingTimer.unref();
     return this;
   }
@@ -58,6 +66,12 @@ export class SseStream {
     if (!this.opened) this.open();
     const json = JSON.stringify(data ?? {}); // JSON.stringify never emits raw newlines
     return this.res.write(`event: ${event}\ndata: ${json}\n\n`);
+  }
+
+  private ping(): void {
+    if (this.closed) return;
+    if (this.options.pingEvent) this.send('ping', {});
+    else this.res.write(': ping\n\n');
   }
 
   /** A failure after the stream opened: an `error` frame (HTTP status stays 200), then the end. */

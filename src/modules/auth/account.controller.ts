@@ -1,4 +1,4 @@
-import { ApiEnvelope, ConsolePost, CurrentPrincipal, okMessage, Public } from '@app/common';
+import { ApiEnvelope, ConsolePost, CurrentPrincipal, Public } from '@app/common';
 import type { AuthPrincipal } from '@app/common';
 import { Body, Controller, Get, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
@@ -22,7 +22,7 @@ export class AccountController {
   /** Creates an account and signs it in (REGISTRATION_ENABLED). The first account is admin. */
   @Public()
   @Throttle({ default: { limit: 10, ttl: 60_000 } })
-  @ConsolePost('register')
+  @ConsolePost('register', 'Account created')
   @ApiOperation({ operationId: 'register', summary: 'Create an account' })
   @ApiEnvelope(LoginResultDto)
   register(@Body() body: RegisterDto, @Req() req: Request): Promise<LoginResultDto> {
@@ -36,28 +36,25 @@ export class AccountController {
     return this.accounts.toDto(await this.accounts.getById(p.accountId));
   }
 
-  @ConsolePost('name')
+  @ConsolePost('name', 'Name updated')
   @ApiOperation({ operationId: 'updateAccountName', summary: 'Change the display name' })
   @ApiEnvelope()
   async name(@CurrentPrincipal() p: AuthPrincipal, @Body() body: UpdateNameDto) {
     await this.accounts.update(p.accountId, { name: body.name });
-    return okMessage('Name updated');
   }
 
-  @ConsolePost('avatar')
+  @ConsolePost('avatar', 'Avatar updated')
   @ApiOperation({ operationId: 'updateAccountAvatar', summary: 'Change the avatar URL' })
   @ApiEnvelope()
   async avatar(@CurrentPrincipal() p: AuthPrincipal, @Body() body: UpdateAvatarDto) {
     await this.accounts.update(p.accountId, { avatar: body.avatar });
-    return okMessage('Avatar updated');
   }
 
   /** Sets the password; every other session of the account is signed out. */
-  @ConsolePost('password')
+  @ConsolePost('password', 'Password updated; other sessions were signed out')
   @ApiOperation({ operationId: 'updateAccountPassword', summary: 'Change the password' })
   @ApiEnvelope()
   async password(@CurrentPrincipal() p: AuthPrincipal, @Body() body: UpdatePasswordDto) {
     await this.auth.changePassword(p.accountId, p.sessionId, body.password, body.old_password);
-    return okMessage('Password updated; other sessions were signed out');
   }
 }

@@ -1,10 +1,9 @@
-import { ApiEnvelope, ConsolePost, CurrentAccount, okMessage, Page } from '@app/common';
+import { ApiEnvelope, ConsolePost, CurrentAccount, Page } from '@app/common';
 import { Body, Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import {
   ApiKeyDto,
   CreateApiKeyDto,
-  CreatedApiKeyDto,
   ListApiKeysDto,
   UpdateApiKeyActiveDto,
   UpdateApiKeyDto,
@@ -21,22 +20,23 @@ export class ApiKeyController {
   @Get()
   @ApiOperation({
     operationId: 'listApiKeys',
-    summary: 'API keys of the account (masked), newest first',
+    summary:
+      'API keys of the account, newest first (each with its full key, as the console copies it)',
   })
   @ApiEnvelope(ApiKeyDto, { paginated: true })
   list(@CurrentAccount() accountId: string, @Query() q: ListApiKeysDto): Promise<Page<ApiKeyDto>> {
     return this.keys.list(accountId, q);
   }
 
-  /** Creates a key; `data.api_key` holds the full key this once. */
-  @ConsolePost()
+  /** Creates a key; `data.api_key` holds the full key (the list shows it again to its owner). */
+  @ConsolePost(undefined, 'API key created')
   @ApiOperation({ operationId: 'createApiKey', summary: 'Create an API key' })
-  @ApiEnvelope(CreatedApiKeyDto)
+  @ApiEnvelope(ApiKeyDto)
   create(@CurrentAccount() accountId: string, @Body() body: CreateApiKeyDto): Promise<ApiKeyDto> {
     return this.keys.create(accountId, body);
   }
 
-  @ConsolePost(':api_key_id')
+  @ConsolePost(':api_key_id', 'API key updated')
   @ApiOperation({ operationId: 'updateApiKey', summary: 'Update remark and/or is_active' })
   @ApiEnvelope(ApiKeyDto)
   update(
@@ -47,7 +47,7 @@ export class ApiKeyController {
     return this.keys.update(accountId, id, body);
   }
 
-  @ConsolePost(':api_key_id/is-active')
+  @ConsolePost(':api_key_id/is-active', 'API key status updated')
   @ApiOperation({ operationId: 'setApiKeyActive', summary: 'Enable or disable a key' })
   @ApiEnvelope(ApiKeyDto)
   setActive(
@@ -58,11 +58,10 @@ export class ApiKeyController {
     return this.keys.update(accountId, id, { is_active: body.is_active });
   }
 
-  @ConsolePost(':api_key_id/delete')
+  @ConsolePost(':api_key_id/delete', 'API key deleted')
   @ApiOperation({ operationId: 'deleteApiKey', summary: 'Delete a key (it stops working at once)' })
   @ApiEnvelope()
   async delete(@CurrentAccount() accountId: string, @Param('api_key_id') id: string) {
     await this.keys.delete(accountId, id);
-    return okMessage('API key deleted');
   }
 }

@@ -1,4 +1,4 @@
-import { ApiEnvelope, ConsolePost, CurrentPrincipal, okMessage, Public } from '@app/common';
+import { ApiEnvelope, ConsolePost, CurrentPrincipal, Public } from '@app/common';
 import type { AuthPrincipal } from '@app/common';
 import { Body, Controller, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
@@ -19,7 +19,7 @@ export class AuthController {
   /** Email + password sign-in. Five failures per email or IP lock it for 15 minutes. */
   @Public()
   @Throttle(AUTH_THROTTLE)
-  @ConsolePost('password-login')
+  @ConsolePost('password-login', 'Signed in')
   @ApiOperation({ operationId: 'passwordLogin', summary: 'Sign in with email and password' })
   @ApiEnvelope(LoginResultDto)
   login(@Body() body: PasswordLoginDto, @Req() req: Request): Promise<LoginResultDto> {
@@ -29,7 +29,7 @@ export class AuthController {
   /** Rotates the refresh token; reusing an old one signs the session out. */
   @Public()
   @Throttle(AUTH_THROTTLE)
-  @ConsolePost('refresh')
+  @ConsolePost('refresh', 'Session refreshed')
   @ApiOperation({ operationId: 'refreshToken', summary: 'Exchange a refresh token for new tokens' })
   @ApiEnvelope(LoginResultDto)
   refresh(@Body() body: RefreshDto): Promise<LoginResultDto> {
@@ -38,11 +38,10 @@ export class AuthController {
 
   /** Ends this session: its access and refresh tokens stop working at once. */
   @ApiBearerAuth('jwt')
-  @ConsolePost('logout')
+  @ConsolePost('logout', 'Signed out')
   @ApiOperation({ operationId: 'logout', summary: 'Sign out this session' })
   @ApiEnvelope()
   async logout(@CurrentPrincipal() principal: AuthPrincipal) {
     await this.auth.logout(principal.sessionId);
-    return okMessage('Signed out');
   }
 }

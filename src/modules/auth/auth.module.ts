@@ -1,4 +1,4 @@
-import { AccessTokenVerifier } from '@app/common';
+import { AccessTokenVerifier, SecretBox } from '@app/common';
 import { AppConfig } from '@app/config';
 import { DynamicModule, Global, Module, Provider } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
@@ -48,6 +48,7 @@ export class AuthModule {
       SessionService,
       TokenService,
       PurgeAuthProcessor,
+      SecretBox,
       { provide: AccessTokenVerifier, useClass: JwtAccessTokenVerifier },
       { provide: APP_GUARD, useClass: AuthGuard },
     ];

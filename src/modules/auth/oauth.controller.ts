@@ -23,7 +23,7 @@ export class OAuthController {
 
   /** Finishes the sign-in with the callback's `code` (and `state`). */
   @Throttle({ default: { limit: 30, ttl: 60_000 } })
-  @ConsolePost('authorize/:provider_name')
+  @ConsolePost('authorize/:provider_name', 'Signed in')
   @ApiOperation({ operationId: 'oauthAuthorize', summary: 'Finish an OAuth sign-in' })
   @ApiEnvelope(LoginResultDto)
   authorize(

@@ -1,4 +1,4 @@
-import { ApiEnvelope, ConsolePost, CurrentAccount, okMessage } from '@app/common';
+import { ApiEnvelope, ConsolePost, CurrentAccount } from '@app/common';
 import { Body, Controller, Get, Param } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CredentialsService } from './credentials.service';
@@ -28,7 +28,7 @@ export class CredentialsController {
     return this.credentials.list(accountId);
   }
 
-  @ConsolePost(':provider_name')
+  @ConsolePost(':provider_name', 'Credentials saved')
   @ApiOperation({ operationId: 'setModelCredential', summary: 'Set credentials for a provider' })
   @ApiEnvelope(CredentialDto)
   set(
@@ -40,7 +40,7 @@ export class CredentialsController {
   }
 
   /** Makes one cheap call (a 1-token completion, or the model list) with the effective credentials. */
-  @ConsolePost(':provider_name/test')
+  @ConsolePost(':provider_name/test', 'Credentials tested')
   @ApiOperation({
     operationId: 'testModelCredential',
     summary: 'Test a provider with one cheap call',
@@ -54,7 +54,7 @@ export class CredentialsController {
     return this.tester.test(accountId, provider, body.model);
   }
 
-  @ConsolePost(':provider_name/delete')
+  @ConsolePost(':provider_name/delete', 'Credentials deleted')
   @ApiOperation({
     operationId: 'deleteModelCredential',
     summary: 'Delete your credentials for a provider',
@@ -62,6 +62,5 @@ export class CredentialsController {
   @ApiEnvelope()
   async delete(@CurrentAccount() accountId: string, @Param('provider_name') provider: string) {
     await this.credentials.delete(accountId, provider);
-    return okMessage('Credentials deleted');
   }
 }

@@ -30,17 +30,17 @@ export class UpdateApiKeyActiveDto {
 
 export class ApiKeyDto {
   @ApiProperty({ format: 'uuid' }) id: string;
-  /** Masked key (`llmops-v1/AbCd…wXyZ`); the full key is shown only once, at creation. */
+  /**
+   * The full key, shown to its owner (the console copies it from the list row). Keys created
+   * before keys were stored sealed can only be shown masked (`llmops-v1/AbCd…wXyZ`): see `is_masked`.
+   */
   @ApiProperty() api_key: string;
+  /** True when `api_key` is only a masked hint (a key created before sealing): replace the key to get a copyable one. */
+  @ApiProperty() is_masked: boolean;
   @ApiProperty() is_active: boolean;
   @ApiProperty() remark: string;
   /** Unix seconds; 0 when never used. */
   @ApiProperty() last_used_at: number;
   @ApiProperty() updated_at: number;
   @ApiProperty() created_at: number;
-}
-
-export class CreatedApiKeyDto extends ApiKeyDto {
-  /** The full key, shown this once: store it now. */
-  @ApiProperty({ example: 'llmops-v1/…' }) declare api_key: string;
 }

@@ -1,7 +1,10 @@
 import { AppBaseEntity } from '@app/database';
 import { Column, Entity, Index } from 'typeorm';
 
-/** A service-API key. Only its sha256 is kept; `hint` is what lists show. */
+/**
+ * A service-API key: looked up by its sha256, and kept sealed (SecretBox) so its owner's list can
+ * show it again, as the original console expects. Keys created before sealing have only `hint`.
+ */
 @Entity({ name: 'api_keys' })
 export class ApiKeyEntity extends AppBaseEntity {
   @Index('idx_api_keys_account_id')
@@ -11,6 +14,10 @@ export class ApiKeyEntity extends AppBaseEntity {
   @Index('uq_api_keys_key_hash', { unique: true })
   @Column({ type: 'char', length: 64 })
   key_hash: string;
+
+  /** The whole key, SecretBox-sealed; null for keys created before keys were sealed. */
+  @Column({ type: 'text', nullable: true })
+  key_sealed: string | null;
 
   /** e.g. `llmops-v1/AbCd…wXyZ` */
   @Column({ type: 'varchar', length: 40 })

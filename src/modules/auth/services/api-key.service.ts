@@ -1,6 +1,6 @@
-import { AuthPrincipal, Page, paginate, toUnix } from '@app/common';
+import { AuthPrincipal, Page, paginate, SecretBox, toUnix } from '@app/common';
 import { findOwnedOrFail } from '@app/database';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { ApiKeyDto, CreateApiKeyDto, ListApiKeysDto, UpdateApiKeyDto } from '../dto/api-key.dto';
@@ -10,11 +10,17 @@ import { API_KEY_PREFIX, sha256Hex, TokenService } from './token.service';
 
 const NOT_FOUND = 'The API key does not exist';
 
-/** Service-API keys: shown once, stored as sha256, authorize only /openapi and /v1 routes. */
+/**
+ * Service-API keys: found by sha256, stored sealed so the owner's list shows them (as the original
+ * console and Dify do), never in plain text; they authorize only /openapi and /v1 routes.
+ */
 @Injectable()
 export class ApiKeyService {
+  private readonly logger = new Logger(ApiKeyService.name);
+
   constructor(
     private readonly tokens: TokenService,
+    private readonly box: SecretBox,
     private readonly accounts: AccountService,
     @InjectRepository(ApiKeyEntity) private readonly keys: Repository<ApiKeyEntity>,
   ) {}
@@ -35,12 +41,13 @@ export class ApiKeyService {
       this.keys.create({
         account_id: accountId,
         key_hash: hash,
+        key_sealed: this.box.seal(key),
         hint,
         remark: dto.remark ?? '',
         is_active: dto.is_active ?? true,
       }),
     );
-    return { ...this.toDto(row), api_key: key };
+    return this.toDto(row);
   }
 
   async update(accountId: string, id: string, dto: UpdateApiKeyDto): Promise<ApiKeyDto> {
@@ -70,15 +77,29 @@ export class ApiKeyService {
   }
 
   private toDto(k: ApiKeyEntity): ApiKeyDto {
+    const key = this.reveal(k);
     return {
       id: k.id,
-      api_key: k.hint,
+      api_key: key ?? k.hint,
+      is_masked: key === undefined,
       is_active: k.is_active,
       remark: k.remark,
       last_used_at: toUnix(k.last_used_at),
       updated_at: toUnix(k.updated_at),
       created_at: toUnix(k.created_at),
     };
+  }
+
+  /** The whole key, or undefined when it was never sealed or its encryption key is gone. */
+  private reveal(k: ApiKeyEntity): string | undefined {
+    if (!k.key_sealed) return undefined;
+    try {
+      return this.box.open(k.key_sealed);
+    } catch (err) {
+      // A rotated ENCRYPTION_KEY missing from ENCRYPTION_KEYS_PREVIOUS: the key still works.
+      this.logger.warn(`API key ${k.id} cannot be shown: ${(err as Error).message}`);
+      return undefined;
+    }
   }
 }
 

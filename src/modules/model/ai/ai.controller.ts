@@ -24,7 +24,7 @@ export class AiController {
    * Rewrites a prompt. SSE: `event: optimize_prompt` frames with `{optimize_prompt: <delta>}`;
    * the stream ends when done, or with an `error` frame.
    */
-  @ConsolePost('optimize-prompt')
+  @ConsolePost('optimize-prompt', 'Prompt optimized')
   @ApiProduces('text/event-stream')
   @ApiOperation({ operationId: 'optimizePrompt', summary: 'Optimize a prompt (SSE stream)' })
   async optimize(
@@ -38,7 +38,7 @@ export class AiController {
   }
 
   /** Three follow-up questions for a message (or an inline query/answer). */
-  @ConsolePost('suggested-questions')
+  @ConsolePost('suggested-questions', 'Suggested questions generated')
   @ApiOperation({ operationId: 'suggestedQuestions', summary: 'Suggest follow-up questions' })
   @ApiEnvelope(String, { isArray: true })
   suggested(
@@ -49,7 +49,7 @@ export class AiController {
   }
 
   /** Writes a complete system prompt from a short description. */
-  @ConsolePost('auto-generate-prompt')
+  @ConsolePost('auto-generate-prompt', 'Prompt generated')
   @ApiOperation({
     operationId: 'autoGeneratePrompt',
     summary: 'Generate a prompt from a description',

@@ -34,6 +34,7 @@ export class ModelCatalog {
   private readonly logger = new Logger('ModelCatalog');
   private readonly providers: CatalogProvider[];
   private readonly dynamic = new Map<string, CatalogModel>();
+  private revision = 0;
 
   constructor() {
     this.providers = ModelCatalog.load(PROVIDERS_DIR);
@@ -128,12 +129,20 @@ export class ModelCatalog {
       base_url: input.base_url,
     };
     this.dynamic.set(`${provider}/${model.model_name}`, model);
+    this.revision += 1;
     this.logger.log(`Registered ${provider}/${model.model_name} at ${input.base_url}`);
     return model;
   }
 
   unregisterDynamic(modelName: string, provider = 'openai_compatible'): boolean {
-    return this.dynamic.delete(`${provider}/${modelName}`);
+    const removed = this.dynamic.delete(`${provider}/${modelName}`);
+    if (removed) this.revision += 1;
+    return removed;
+  }
+
+  /** Changes whenever the list changes (dynamic models come and go): a key for cached answers. */
+  get version(): number {
+    return this.revision;
   }
 
   iconPath(providerName: string): string {

@@ -10,7 +10,8 @@ interface TokenUsage {
 
 /**
  * LangChain callback that turns every chat-model run into a usage row. Attached to each model
- * the runtime builds; handlers are awaited so the row exists when the call returns.
+ * the runtime builds; handlers are awaited so `last` is set when the call returns (the row itself
+ * is written with the next batch, see UsageService).
  */
 export class UsageRecorder extends BaseCallbackHandler {
   name = 'llmops_usage_recorder';

@@ -1,4 +1,5 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { CatalogModel } from '../catalog/catalog.schema';
@@ -30,60 +31,141 @@ export interface UsageRecord {
   status: string;
 }
 
-/** Writes one usage row per model call (tokens, price from the catalog, latency, outcome). */
+type UsageRow = Pick<
+  ModelUsageEntity,
+  | 'id'
+  | 'created_at'
+  | 'account_id'
+  | 'provider'
+  | 'model'
+  | 'model_type'
+  | 'source'
+  | 'prompt_tokens'
+  | 'completion_tokens'
+  | 'total_tokens'
+  | 'estimated'
+  | 'price'
+  | 'currency'
+  | 'latency_ms'
+  | 'status'
+  | 'error'
+>;
+
+/** Rows per INSERT, and how long a row may wait for its batch. */
+const BATCH_ROWS = 200;
+const BATCH_DELAY_MS = 100;
+/** Rows kept while the database refuses writes; beyond this the oldest are dropped (logged). */
+const MAX_PENDING = 20_000;
+
+/**
+ * One usage row per model call (tokens, price from the catalog, latency, outcome). Rows are
+ * written in batches, one multi-row INSERT per BATCH_DELAY_MS, off the call's path: an INSERT per
+ * call cost more CPU than the rest of the gateway (the embedded PGlite runs on this thread).
+ * `record` answers at once with the row as it will be stored (its id is made here); reads of this
+ * service flush first, and shutdown flushes what is left.
+ */
 @Injectable()
-export class UsageService {
+export class UsageService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('ModelUsage');
+  private pending: UsageRow[] = [];
+  private timer?: NodeJS.Timeout;
+  private flushing: Promise<void> = Promise.resolve();
 
   constructor(
     @InjectRepository(ModelUsageEntity) private readonly usages: Repository<ModelUsageEntity>,
   ) {}
 
-  async record(input: UsageInput): Promise<UsageRecord | null> {
+  record(input: UsageInput): Promise<UsageRecord | null> {
     const prompt = Math.max(0, Math.round(input.promptTokens || 0));
     const completion = Math.max(0, Math.round(input.completionTokens || 0));
     const price = priceOf(input.model.pricing, prompt, completion);
-    try {
-      const row = {
-        account_id: input.accountId,
-        provider: input.model.provider,
-        model: input.model.model_name,
-        model_type: input.model.model_type,
-        source: input.source.slice(0, 64),
-        prompt_tokens: prompt,
-        completion_tokens: completion,
-        total_tokens: prompt + completion,
-        estimated: input.estimated ?? false,
-        price: price.toFixed(8),
-        currency: input.model.pricing.currency,
-        latency_ms: Math.max(0, Math.round(input.latencyMs)),
-        status: input.status,
-        error: input.error?.slice(0, 2000) ?? null,
-      };
-      // One INSERT ... RETURNING id, not save(): save wraps it in BEGIN/COMMIT, three round trips
-      // on every model call (the embedded PGlite pays each one in this process's CPU).
-      const { identifiers } = await this.usages.insert(row);
-      return {
-        id: identifiers[0].id as string,
-        provider: row.provider,
-        model: row.model,
-        prompt_tokens: prompt,
-        completion_tokens: completion,
-        total_tokens: prompt + completion,
-        price,
-        currency: row.currency,
-        latency_ms: row.latency_ms,
-        status: row.status,
-      };
-    } catch (err) {
-      // Accounting must never break the call it accounts for.
-      this.logger.error(`could not record usage: ${String(err)}`);
-      return null;
+    const row: UsageRow = {
+      id: randomUUID(),
+      created_at: new Date(),
+      account_id: input.accountId,
+      provider: input.model.provider,
+      model: input.model.model_name,
+      model_type: input.model.model_type,
+      source: input.source.slice(0, 64),
+      prompt_tokens: prompt,
+      completion_tokens: completion,
+      total_tokens: prompt + completion,
+      estimated: input.estimated ?? false,
+      price: price.toFixed(8),
+      currency: input.model.pricing.currency,
+      latency_ms: Math.max(0, Math.round(input.latencyMs)),
+      status: input.status,
+      error: input.error?.slice(0, 2000) ?? null,
+    };
+    this.enqueue([row]);
+    return Promise.resolve({
+      id: row.id,
+      provider: row.provider,
+      model: row.model,
+      prompt_tokens: prompt,
+      completion_tokens: completion,
+      total_tokens: prompt + completion,
+      price,
+      currency: row.currency,
+      latency_ms: row.latency_ms,
+      status: row.status,
+    });
+  }
+
+  /** Writes every buffered row now (and waits for a write already under way). */
+  async flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.pending;
+    this.pending = [];
+    // One write at a time keeps the rows in order and bounds the connections used.
+    this.flushing = this.flushing.then(() => this.write(batch));
+    await this.flushing;
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.flush();
+  }
+
+  private enqueue(rows: UsageRow[]): void {
+    this.pending.push(...rows);
+    if (this.pending.length > MAX_PENDING) {
+      const dropped = this.pending.splice(0, this.pending.length - MAX_PENDING);
+      this.logger.error(`dropped ${dropped.length} usage rows: the database refused them`);
+    }
+    if (this.pending.length >= BATCH_ROWS) void this.flush();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => void this.flush(), BATCH_DELAY_MS);
+      this.timer.unref();
     }
   }
 
+  private async write(batch: UsageRow[]): Promise<void> {
+    for (let i = 0; i < batch.length; i += BATCH_ROWS) {
+      const chunk = batch.slice(i, i + BATCH_ROWS);
+      try {
+        await this.usages.createQueryBuilder().insert().values(chunk).updateEntity(false).execute();
+      } catch (err) {
+        // Accounting must never break the calls it accounts for: keep the rows for a later batch.
+        this.logger.error(`could not record ${chunk.length} usage rows: ${String(err)}`);
+        this.requeue(chunk);
+      }
+    }
+  }
+
+  /** Failed rows go back in front once; a later failure drops them with the error logged. */
+  private retried = new WeakSet<UsageRow>();
+  private requeue(rows: UsageRow[]): void {
+    const again = rows.filter((r) => !this.retried.has(r));
+    for (const r of again) this.retried.add(r);
+    if (again.length < rows.length)
+      this.logger.error(`dropped ${rows.length - again.length} usage rows after a second failure`);
+    if (again.length) this.enqueue(again);
+  }
+
   /** Usage rows of an account, newest first (for statistics and tests). */
-  recent(accountId: string, limit = 20): Promise<ModelUsageEntity[]> {
+  async recent(accountId: string, limit = 20): Promise<ModelUsageEntity[]> {
+    await this.flush();
     return this.usages.find({
       where: { account_id: accountId },
       order: { created_at: 'DESC' },
