@@ -7,6 +7,7 @@ import {
   REDIS,
   RedisClient,
   RedisModule,
+  RouteParamsPipe,
 } from '@app/common';
 import { AppConfig, ConfigModule } from '@app/config';
 import { DatabaseModule } from '@app/database';
@@ -75,6 +76,7 @@ export class AppModule {
         SystemModule.forRoot(config),
       ],
       providers: [
+        { provide: APP_PIPE, useClass: RouteParamsPipe },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
         { provide: APP_INTERCEPTOR, useClass: EnvelopeInterceptor },

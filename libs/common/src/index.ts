@@ -15,3 +15,4 @@ export * from './api-envelope.decorator';
 export * from './auth.decorators';
 export * from './secret-box';
 export * from './request-shape';
+export * from './route-params.pipe';
