@@ -16,3 +16,4 @@ export * from './auth.decorators';
 export * from './secret-box';
 export * from './request-shape';
 export * from './route-params.pipe';
+export * from './log-safety';
