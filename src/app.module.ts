@@ -3,10 +3,13 @@ import {
   assignRequestId,
   createValidationPipe,
   EnvelopeInterceptor,
+  errLogSerializer,
   MetricsModule,
   REDIS,
   RedisClient,
   RedisModule,
+  redactRequestSerializer,
+  RouteParamsPipe,
 } from '@app/common';
 import { AppConfig, ConfigModule } from '@app/config';
 import { DatabaseModule } from '@app/database';
@@ -19,6 +22,8 @@ import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
 import { LoggerModule } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
+import type { Options } from 'pino-http';
 import { MemoryThrottlerStorage, RedisThrottlerStorage } from './bootstrap/throttler.storage';
 import { AuthModule } from './modules/auth/auth.module';
 import { ModelModule } from './modules/model/model.module';
@@ -27,23 +32,23 @@ import { SystemModule } from './modules/system/system.module';
 /** Root module: infrastructure, then the area modules, then the global pipe/filter/guards. */
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  /** `logStream` replaces stdout as the log destination (tests read what is logged). */
+  static forRoot(config: AppConfig, opts: { logStream?: DestinationStream } = {}): DynamicModule {
+    const pinoHttp = {
+      level: config.env.LOG_LEVEL,
+      genReqId: (req, res) => assignRequestId(req, res),
+      autoLogging: { ignore: (req) => /^\/(health\/|metrics)/.test(req.url ?? '') },
+      redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
+      // Query strings may carry tokens and keys; errors may carry SQL parameters.
+      serializers: { req: redactRequestSerializer, err: errLogSerializer },
+      customProps: () => ({ roles: config.env.APP_ROLES.join(',') }),
+    } satisfies Options;
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config.env),
         LoggerModule.forRoot({
-          pinoHttp: {
-            level: config.env.LOG_LEVEL,
-            genReqId: (req, res) => assignRequestId(req, res),
-            autoLogging: { ignore: (req) => /^\/(health\/|metrics)/.test(req.url ?? '') },
-            redact: [
-              'req.headers.authorization',
-              'req.headers.cookie',
-              'res.headers["set-cookie"]',
-            ],
-            customProps: () => ({ roles: config.env.APP_ROLES.join(',') }),
-          },
+          pinoHttp: opts.logStream ? [pinoHttp, opts.logStream] : pinoHttp,
           forRoutes: ['*path'],
         }),
         EventEmitterModule.forRoot({ wildcard: false, maxListeners: 50 }),
@@ -75,6 +80,7 @@ export class AppModule {
         SystemModule.forRoot(config),
       ],
       providers: [
+        { provide: APP_PIPE, useClass: RouteParamsPipe },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
         { provide: APP_INTERCEPTOR, useClass: EnvelopeInterceptor },

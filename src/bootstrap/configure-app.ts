@@ -5,6 +5,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
+import { bodyOptionsOf, bodyParsers } from './body-parsers';
 import { setupSwagger } from './swagger';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -65,8 +66,13 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
     exposedHeaders: ['X-Request-Id'],
     maxAge: 600,
   });
-  app.useBodyParser('json', { limit: config.env.BODY_LIMIT });
-  app.useBodyParser('urlencoded', { limit: config.env.BODY_LIMIT, extended: false });
+  // Answers carry tokens, keys and account data: no cache may keep them. Routes that may be
+  // cached (icons) set their own header; Swagger UI's assets keep theirs.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (!req.path.startsWith('/docs')) res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
+  app.use(bodyParsers(bodyOptionsOf(config)));
 
   const metrics = app.get(MetricsRegistry);
   app.use((req: Request, res: Response, next: NextFunction) => {

@@ -5,6 +5,7 @@ import { Test } from '@nestjs/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import type { DestinationStream } from 'pino';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
@@ -23,6 +24,8 @@ export interface TestAppOptions {
   imports?: Array<Type<unknown> | DynamicModule>;
   /** Skip app.listen (worker-only contexts). Default: listen on 127.0.0.1:0. */
   listen?: boolean;
+  /** Receives the app's log lines (JSON) instead of stdout; set LOG_LEVEL in `env` too. */
+  logStream?: DestinationStream;
 }
 
 export interface TestApp {
@@ -60,7 +63,7 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
   });
   const config = new AppConfig(env);
   const moduleRef = await Test.createTestingModule({
-    imports: [AppModule.forRoot(config), ...(opts.imports ?? [])],
+    imports: [AppModule.forRoot(config, { logStream: opts.logStream }), ...(opts.imports ?? [])],
   }).compile();
   const listen = opts.listen ?? config.hasRole('api');
   let app: INestApplication;

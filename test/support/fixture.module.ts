@@ -95,9 +95,10 @@ class FixtureController {
     return { received: body ?? null };
   }
 
-  @Get('fixture/missing/:id')
-  missing(@Param('id') id: string) {
-    throw new NotFoundError(`Thing ${id} does not exist`);
+  // Not `:id`: an id param that is not a UUID never reaches the handler (RouteParamsPipe).
+  @Get('fixture/missing/:number')
+  missing(@Param('number') n: string) {
+    throw new NotFoundError(`Thing ${n} does not exist`);
   }
 
   @Get('fixture/crash')

@@ -9,6 +9,7 @@ import {
 import type { Request, Response } from 'express';
 import { ApiException } from './api.exception';
 import { apiFamilyOf, ResponseCode } from './envelope';
+import { safeError } from './log-safety';
 import { assignRequestId } from './request-id';
 
 interface Mapped {
@@ -175,7 +176,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
   }
 
   private unknown(exception: unknown, req: Request, requestId: string): Mapped {
-    const err = exception instanceof Error ? exception : new Error(String(exception));
+    // Only the error's type, code, message and stack: never SQL parameters or driver detail.
+    const err = safeError(exception);
     this.logger.error(
       { err, request_id: requestId, method: req.method, path: req.path },
       `Unhandled error on ${req.method} ${req.path}: ${err.message}`,

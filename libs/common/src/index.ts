@@ -14,3 +14,6 @@ export * from './access-token';
 export * from './api-envelope.decorator';
 export * from './auth.decorators';
 export * from './secret-box';
+export * from './request-shape';
+export * from './route-params.pipe';
+export * from './log-safety';

@@ -33,6 +33,18 @@ describe('env schema', () => {
     expect(new AppConfig(env).mode).toBe('scale');
   });
 
+  it('keeps request bodies small by default, with room for routes that opt in', () => {
+    const env = parseEnv({});
+    expect(env.BODY_LIMIT).toBe('1mb');
+    expect(env.BODY_LIMIT_LARGE).toBe('10mb');
+    expect([env.JSON_MAX_DEPTH, env.JSON_MAX_KEYS_PER_OBJECT, env.JSON_MAX_ITEMS]).toEqual([
+      32, 1000, 20_000,
+    ]);
+    expect(env.JSON_MAX_STRING_LENGTH).toBe(1024 * 1024);
+    expect(() => parseEnv({ BODY_LIMIT_LARGE: 'huge' })).toThrow(/BODY_LIMIT_LARGE/);
+    expect(() => parseEnv({ JSON_MAX_DEPTH: '1' })).toThrow(/JSON_MAX_DEPTH/);
+  });
+
   it('treats empty strings as unset for optional URLs', () => {
     expect(parseEnv({ DATABASE_URL: '', REDIS_URL: '' }).DATABASE_URL).toBeUndefined();
   });

@@ -95,7 +95,16 @@ export const envSchema = z
     BODY_LIMIT: z
       .string()
       .regex(/^\d+(b|kb|mb)$/i, 'a size such as 512kb or 10mb')
+      .default('1mb'),
+    // Request shape, checked before validation (huge or deep bodies cost far more to validate).
+    BODY_LIMIT_LARGE: z
+      .string()
+      .regex(/^\d+(b|kb|mb)$/i, 'a size such as 512kb or 10mb')
       .default('10mb'),
+    JSON_MAX_DEPTH: int(32, 2, 1000),
+    JSON_MAX_KEYS_PER_OBJECT: int(1000, 1, 1_000_000),
+    JSON_MAX_ITEMS: int(20_000, 1, 10_000_000),
+    JSON_MAX_STRING_LENGTH: int(1024 * 1024, 1, 1024 * 1024 * 1024),
     THROTTLE_TTL_SECONDS: int(60, 1, 86400),
     THROTTLE_LIMIT: int(600, 1, 1_000_000),
     JWT_SECRET: secret,
