@@ -205,13 +205,18 @@ describe('hardening: login lockout under concurrency (LOGIN_MAX_FAILURES=5)', ()
 
 describe('hardening: who becomes admin', () => {
   const boss = uniqueEmail('boss');
+  const chief = uniqueEmail('chief');
   let fake: FakeGithub;
   let t: TestApp;
   beforeAll(async () => {
     fake = await FakeGithub.start();
     t = await createTestApp({
       imports: [AdminFixtureModule],
-      env: { ...fake.appEnv(), TRUST_PROXY: 'true', ADMIN_EMAILS: `other@example.test, ${boss}` },
+      env: {
+        ...fake.appEnv(),
+        TRUST_PROXY: 'true',
+        ADMIN_EMAILS: `other@example.test, ${boss}, ${chief}`,
+      },
     });
   });
   afterAll(async () => {
@@ -254,9 +259,15 @@ describe('hardening: who becomes admin', () => {
     expect(await roleOf(login.data.access_token as string)).toBe('member');
   });
 
-  it('promotes a GitHub sign-in whose verified primary email is in ADMIN_EMAILS', async () => {
-    // The account registered above is linked to the verified identity and becomes admin.
+  it("does not promote a password account that a GitHub sign-in links to (its password may be a squatter's)", async () => {
+    // The account registered above with boss's email has a password anyone could have set.
     const res = await github(ghUser(boss));
+    expect(res.code).toBe('success');
+    expect(await roleOf(res.data.access_token as string)).toBe('member');
+  });
+
+  it('promotes a GitHub sign-in whose verified primary email is in ADMIN_EMAILS', async () => {
+    const res = await github(ghUser(chief));
     expect(res.code).toBe('success');
     expect(await roleOf(res.data.access_token as string)).toBe('admin');
     const admin = await consoleCall(

@@ -119,7 +119,10 @@ export class AuthService {
           .execute();
       }
     }
-    return this.signIn(account, client, identity.email);
+    // ADMIN_EMAILS trusts the verified email only for accounts GitHub alone controls: a password
+    // account with that email may have been registered by anyone before its owner came, and
+    // whoever set that password would share the promoted account (use `account:promote`).
+    return this.signIn(account, client, account.password_hash ? undefined : identity.email);
   }
 
   /** `verifiedEmail`: an email the identity provider vouched for in this sign-in (ADMIN_EMAILS). */
