@@ -56,7 +56,11 @@ describe('accounts and password sign-in', () => {
     consoleCall(t.http().post('/account/register').set('X-Forwarded-For', ip).send(body));
   const login = (email: string, password: string, ip = nextIp()) =>
     consoleCall(
-      t.http().post('/auth/password-login').set('X-Forwarded-For', ip).send({ email, password }),
+      t
+        .http()
+        .post('/auth/password-login')
+        .set('X-Forwarded-For', ip)
+        .send({ email, password, with_refresh_token: true }),
     );
   const refresh = (refresh_token: unknown) =>
     consoleCall(
@@ -75,7 +79,9 @@ describe('accounts and password sign-in', () => {
         name: ' Ada ',
       });
       expect(res.code).toBe('success');
-      expect(Object.keys(res.data).sort()).toEqual(['access_token', 'expire_at', 'refresh_token']);
+      expect(res.message).toBe('Account created');
+      // No refresh token unless asked for: the console keeps this whole answer in localStorage.
+      expect(Object.keys(res.data).sort()).toEqual(['access_token', 'expire_at']);
       const account = await me(res.data.access_token as string);
       expect(account.code).toBe('success');
       expect(account.data).toEqual({
@@ -155,6 +161,46 @@ describe('accounts and password sign-in', () => {
     let user: TestAccount;
     beforeAll(async () => {
       user = await createAccount(t, { password: 'login-passw0rd' });
+    });
+
+    it('answers a refresh_token only to clients that ask for it', async () => {
+      const plain = await consoleCall(
+        t
+          .http()
+          .post('/auth/password-login')
+          .set('X-Forwarded-For', nextIp())
+          .send({ email: user.email, password: user.password }),
+      );
+      expect(plain).toEqual({
+        code: 'success',
+        message: 'Signed in',
+        data: { access_token: expect.any(String), expire_at: expect.any(Number) },
+      });
+      const asked = await consoleCall(
+        t
+          .http()
+          .post('/auth/password-login')
+          .set('X-Forwarded-For', nextIp())
+          .send({ email: user.email, password: user.password, with_refresh_token: 'true' }),
+      );
+      expect(asked.data.refresh_token).toEqual(expect.any(String));
+      expect((await refresh(asked.data.refresh_token)).code).toBe('success');
+      const bad = await consoleCall(
+        t
+          .http()
+          .post('/auth/password-login')
+          .set('X-Forwarded-For', nextIp())
+          .send({ email: user.email, password: user.password, with_refresh_token: 'maybe' }),
+      );
+      expect(bad.code).toBe('validate_error');
+      expect(bad.message).toBe('with_refresh_token must be true or false');
+      const registered = await register({
+        email: uniqueEmail('reg-refresh'),
+        password: 'abcdefg1',
+        name: 'R',
+        with_refresh_token: true,
+      });
+      expect(registered.data.refresh_token).toEqual(expect.any(String));
     });
 
     it('answers access_token, expire_at in Unix seconds and refresh_token, and records the login', async () => {

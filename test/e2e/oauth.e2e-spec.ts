@@ -122,8 +122,9 @@ describe('GitHub OAuth sign-in', () => {
     expect(state).toBe(new URL(start.data.redirect_url as string).searchParams.get('state'));
 
     const tokensBefore = fake.counts.token;
-    const res = await authorize({ code, state });
+    const res = await authorize({ code, state, with_refresh_token: true });
     expect(res.code).toBe('success');
+    expect(res.message).toBe('Signed in');
     expect(Object.keys(res.data).sort()).toEqual(['access_token', 'expire_at', 'refresh_token']);
     expect(res.data.expire_at).toBeGreaterThan(Date.now() / 1000);
 
@@ -163,6 +164,8 @@ describe('GitHub OAuth sign-in', () => {
   it('signs the same GitHub user into the same account next time', async () => {
     const user = ghUser();
     const first = await authorize({ code: fake.addUser(user), state: await newState() });
+    // A console sign-in (no with_refresh_token) carries no refresh token.
+    expect(Object.keys(first.data).sort()).toEqual(['access_token', 'expire_at']);
     expect(first.code).toBe('success');
     const firstAccount = (await account(first.data.access_token as string)).data;
 

@@ -6,7 +6,7 @@ import { Throttle } from '@nestjs/throttler';
 import type { Request } from 'express';
 import { clientInfo } from './client-info';
 import { AccountDto, UpdateAvatarDto, UpdateNameDto, UpdatePasswordDto } from './dto/account.dto';
-import { LoginResultDto, RegisterDto } from './dto/auth.dto';
+import { LoginResultDto, loginAnswer, RegisterDto } from './dto/auth.dto';
 import { AccountService } from './services/account.service';
 import { AuthService } from './services/auth.service';
 
@@ -25,8 +25,8 @@ export class AccountController {
   @ConsolePost('register', 'Account created')
   @ApiOperation({ operationId: 'register', summary: 'Create an account' })
   @ApiEnvelope(LoginResultDto)
-  register(@Body() body: RegisterDto, @Req() req: Request): Promise<LoginResultDto> {
-    return this.auth.register(body, clientInfo(req));
+  async register(@Body() body: RegisterDto, @Req() req: Request): Promise<LoginResultDto> {
+    return loginAnswer(await this.auth.register(body, clientInfo(req)), body.with_refresh_token);
   }
 
   @Get()

@@ -5,7 +5,7 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Throttle } from '@nestjs/throttler';
 import type { Request } from 'express';
 import { clientInfo } from './client-info';
-import { LoginResultDto, PasswordLoginDto, RefreshDto } from './dto/auth.dto';
+import { LoginResultDto, loginAnswer, PasswordLoginDto, RefreshDto } from './dto/auth.dto';
 import { AuthService } from './services/auth.service';
 
 /** Sign-in throttle per client IP, on top of the per-email/per-IP failure lock. */
@@ -22,8 +22,11 @@ export class AuthController {
   @ConsolePost('password-login', 'Signed in')
   @ApiOperation({ operationId: 'passwordLogin', summary: 'Sign in with email and password' })
   @ApiEnvelope(LoginResultDto)
-  login(@Body() body: PasswordLoginDto, @Req() req: Request): Promise<LoginResultDto> {
-    return this.auth.passwordLogin(body, clientInfo(req));
+  async login(@Body() body: PasswordLoginDto, @Req() req: Request): Promise<LoginResultDto> {
+    return loginAnswer(
+      await this.auth.passwordLogin(body, clientInfo(req)),
+      body.with_refresh_token,
+    );
   }
 
   /** Rotates the refresh token; reusing an old one signs the session out. */

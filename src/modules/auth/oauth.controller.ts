@@ -4,7 +4,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Throttle } from '@nestjs/throttler';
 import type { Request } from 'express';
 import { clientInfo } from './client-info';
-import { LoginResultDto, OAuthAuthorizeDto, OAuthRedirectDto } from './dto/auth.dto';
+import { LoginResultDto, loginAnswer, OAuthAuthorizeDto, OAuthRedirectDto } from './dto/auth.dto';
 import { AuthService } from './services/auth.service';
 
 @ApiTags('auth')
@@ -26,11 +26,12 @@ export class OAuthController {
   @ConsolePost('authorize/:provider_name', 'Signed in')
   @ApiOperation({ operationId: 'oauthAuthorize', summary: 'Finish an OAuth sign-in' })
   @ApiEnvelope(LoginResultDto)
-  authorize(
+  async authorize(
     @Param('provider_name') provider: string,
     @Body() body: OAuthAuthorizeDto,
     @Req() req: Request,
   ): Promise<LoginResultDto> {
-    return this.auth.oauthAuthorize(provider, body.code, body.state, clientInfo(req));
+    const tokens = await this.auth.oauthAuthorize(provider, body.code, body.state, clientInfo(req));
+    return loginAnswer(tokens, body.with_refresh_token);
   }
 }

@@ -1,7 +1,9 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
+import { ToBoolean } from '@app/common';
 import {
+  IsBoolean,
   IsEmail,
   IsNotEmpty,
   IsOptional,
@@ -31,7 +33,21 @@ export const PASSWORD_RULE = /^(?=.*[A-Za-z])(?=.*\d).{8,64}$/;
 export const PASSWORD_MESSAGE =
   'password must be 8-64 characters with at least one letter and one digit';
 
-export class PasswordLoginDto {
+/** What every sign-in (password, registration, OAuth) may ask for. */
+export class SignInOptionsDto {
+  /**
+   * Also answer a `refresh_token` (for API clients that refresh through POST /auth/refresh).
+   * Off by default: the console keeps the whole answer in localStorage and never refreshes, so a
+   * 30-day token would only sit there for any script on the page to read.
+   */
+  @ApiPropertyOptional({ default: false })
+  @IsOptional()
+  @ToBoolean()
+  @IsBoolean({ message: 'with_refresh_token must be true or false' })
+  with_refresh_token?: boolean;
+}
+
+export class PasswordLoginDto extends SignInOptionsDto {
   @EmailField()
   email: string;
 
@@ -43,7 +59,7 @@ export class PasswordLoginDto {
   password: string;
 }
 
-export class RegisterDto {
+export class RegisterDto extends SignInOptionsDto {
   @EmailField()
   email: string;
 
@@ -84,8 +100,22 @@ export class LoginResultDto {
   @ApiProperty() access_token: string;
   /** When the access token expires, Unix seconds. */
   @ApiProperty({ example: 1767225600 }) expire_at: number;
-  /** Single-use token for POST /auth/refresh. */
-  @ApiProperty() refresh_token: string;
+  /**
+   * Single-use token for POST /auth/refresh: only when the sign-in asked for it
+   * (`with_refresh_token: true`), and always from POST /auth/refresh itself.
+   */
+  @ApiPropertyOptional() refresh_token?: string;
+}
+
+/** A sign-in's answer: the refresh token only for clients that asked for one. */
+export function loginAnswer(
+  tokens: { access_token: string; expire_at: number; refresh_token: string },
+  withRefreshToken: boolean | undefined,
+): LoginResultDto {
+  const { access_token, expire_at, refresh_token } = tokens;
+  return withRefreshToken
+    ? { access_token, expire_at, refresh_token }
+    : { access_token, expire_at };
 }
 
 export class OAuthRedirectDto {
@@ -93,7 +123,7 @@ export class OAuthRedirectDto {
   @ApiProperty() redirect_url: string;
 }
 
-export class OAuthAuthorizeDto {
+export class OAuthAuthorizeDto extends SignInOptionsDto {
   /** The `code` GitHub appended to the callback URL. */
   @ApiProperty()
   @MaxLength(512, { message: 'code is not valid' })
