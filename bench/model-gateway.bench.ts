@@ -2,10 +2,12 @@ import { AppConfig, parseEnv } from '@app/config';
 import { HumanMessage } from '@langchain/core/messages';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import OpenAI from 'openai';
+import { Client } from 'pg';
 import { AppModule } from 'src/app.module';
 import { ModelRuntime } from 'src/modules/model/runtime/model-runtime.service';
 import { FakeProcess } from './support/fake-process';
@@ -28,6 +30,10 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 200);
 /** The issue's targets. */
 const TARGET_ADDED_TTFT_MS = 2;
 const TARGET_STREAMS = 500;
+/** CPU-ms ModelRuntime may add to one stream at TARGET_STREAMS concurrent streams (issue 5). */
+const TARGET_ADDED_CPU_MS = 1;
+const ADMIN_DATABASE_URL =
+  process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 /**
  * CPU the TARGET_STREAMS concurrent streams may use. One Node process runs its JavaScript (and the
  * embedded PGlite) on one event loop, so one core of this 2-core machine is what it can get.
@@ -165,6 +171,28 @@ const HEADER = [
  */
 export async function run(): Promise<void> {
   const fake = await FakeProcess.start(CHUNKS);
+  const dbName = `llmops_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new Client({ connectionString: ADMIN_DATABASE_URL });
+  await admin.connect();
+  try {
+    // Embedded PGlite, then scale mode on a scratch Postgres database (or BENCH_DATABASE_URL).
+    await runMode(fake, undefined);
+    let url = process.env.BENCH_DATABASE_URL;
+    if (!url) {
+      await admin.query(`CREATE DATABASE ${dbName}`);
+      const u = new URL(ADMIN_DATABASE_URL);
+      u.pathname = `/${dbName}`;
+      url = u.toString();
+    }
+    await runMode(fake, url);
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin.end();
+    await fake.close();
+  }
+}
+
+async function runMode(fake: FakeProcess, databaseUrl: string | undefined): Promise<void> {
   const storage = mkdtempSync(path.join(tmpdir(), 'llmops-bench-'));
   const config = new AppConfig(
     parseEnv({
@@ -173,14 +201,9 @@ export async function run(): Promise<void> {
       LOG_LEVEL: 'silent',
       OPENAI_API_KEY: 'sk-bench',
       OPENAI_API_BASE: fake.baseURL,
-      // Embedded PGlite unless a (migratable, scratch) Postgres is given: scale mode.
-      ...(process.env.BENCH_DATABASE_URL
-        ? {
-            DATABASE_URL: process.env.BENCH_DATABASE_URL,
-            JWT_SECRET: 'bench-jwt-secret-0123456789abcdef',
-            ENCRYPTION_KEY: 'bench-encryption-key-0123456789abcdef',
-          }
-        : {}),
+      JWT_SECRET: randomBytes(32).toString('hex'),
+      ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     }),
   );
   let app: NestExpressApplication | undefined;
@@ -243,7 +266,7 @@ export async function run(): Promise<void> {
     }
 
     console.log(
-      `database: ${process.env.BENCH_DATABASE_URL ? 'Postgres (BENCH_DATABASE_URL)' : 'embedded PGlite'}; ` +
+      `\n## ${databaseUrl ? 'scale mode: PostgreSQL' : 'embedded mode: PGlite'}; ` +
         `streams=${N} per run, fake: ${CHUNKS} content chunks, ${CHUNK_DELAY_MS} ms between frames when concurrent, ` +
         `cores=${availableParallelism()}; times in ms, cpu/req in CPU-ms of this process, ` +
         `cores = CPU-s per s (this process / the fake)`,
@@ -325,9 +348,13 @@ export async function run(): Promise<void> {
         `CPU through ModelRuntime (CPU per stream at c=${target?.c ?? '-'} x ${TARGET_STREAMS} / ` +
         `unloaded stream duration; one process = one event loop)`,
     );
+    const added = target ? target.ours.cpuPerReq - target.base.cpuPerReq : NaN;
+    console.log(
+      `${pass(added <= TARGET_ADDED_CPU_MS)} added CPU per stream at c=${target?.c ?? '-'} ` +
+        `${f2(added)} ms <= ${TARGET_ADDED_CPU_MS} ms`,
+    );
   } finally {
     await app?.close();
-    await fake.close();
     rmSync(storage, { recursive: true, force: true });
   }
 }
