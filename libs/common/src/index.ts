@@ -14,3 +14,4 @@ export * from './access-token';
 export * from './api-envelope.decorator';
 export * from './auth.decorators';
 export * from './secret-box';
+export * from './deadline';
