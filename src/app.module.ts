@@ -4,7 +4,7 @@ import {
   createValidationPipe,
   EnvelopeInterceptor,
   MetricsModule,
-  REDIS,
+  REDIS_FAST,
   RedisClient,
   RedisModule,
 } from '@app/common';
@@ -55,7 +55,7 @@ export class AppModule {
         OutboundHttpModule,
         RealtimeModule.forRoot(config),
         ThrottlerModule.forRootAsync({
-          inject: [AppConfig, REDIS],
+          inject: [AppConfig, REDIS_FAST],
           useFactory: (cfg: AppConfig, redis: RedisClient) => ({
             throttlers: [
               {
