@@ -18,6 +18,8 @@ export interface TestAppOptions {
   redis?: boolean;
   /** Reuse a Redis prefix (to restart "the same" deployment). */
   redisPrefix?: string;
+  /** Scale mode against this Redis instead of the shared test Redis (a test's own server). */
+  redisUrl?: string;
   /** Extra modules (test fixtures) imported next to AppModule. */
   imports?: Array<Type<unknown> | DynamicModule>;
   /** Skip app.listen (worker-only contexts). Default: listen on 127.0.0.1:0. */
@@ -46,8 +48,11 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
     CORS_ORIGINS: 'http://console.test',
     SHUTDOWN_TIMEOUT_MS: '2000',
-    ...(opts.redis
-      ? { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: opts.redisPrefix ?? uniqueRedisPrefix() }
+    ...(opts.redis || opts.redisUrl
+      ? {
+          REDIS_URL: opts.redisUrl ?? TEST_REDIS_URL,
+          REDIS_PREFIX: opts.redisPrefix ?? uniqueRedisPrefix(),
+        }
       : {}),
     ...opts.env,
   });
