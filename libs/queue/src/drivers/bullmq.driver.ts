@@ -1,5 +1,6 @@
 import {
   closeRedis,
+  everyFewSeconds,
   FAST_REDIS_OPTIONS,
   logRedisErrors,
   settledWithin,
@@ -27,6 +28,8 @@ const CLOSE_STEP_MS = 500;
 export class BullMqDriver implements QueueDriver {
   readonly kind = 'bullmq' as const;
   private readonly logger = new Logger('BullMqQueue');
+  /** Every worker reports each reconnect attempt of an outage: log a few, not all. */
+  private readonly workerError = everyFewSeconds((m) => this.logger.error(m));
   private readonly queues = new Map<QueueName, Queue>();
   private readonly workers: Worker[] = [];
   /** BullMQ does not close connections it is handed: ours to quit on close. */
@@ -152,7 +155,7 @@ export class BullMqDriver implements QueueDriver {
           stalledInterval: 30_000,
         },
       );
-      worker.on('error', (err) => this.logger.error(`worker ${q}: ${err.message}`));
+      worker.on('error', (err) => this.workerError(`worker ${q}: ${err.message}`));
       this.workers.push(worker);
     }
     await Promise.all(this.workers.map((w) => w.waitUntilReady()));
