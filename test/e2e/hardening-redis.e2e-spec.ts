@@ -121,7 +121,16 @@ describe('Redis outage: the api keeps answering and recovers alone (scale mode)'
         if (status !== 429) await new Promise((r) => setTimeout(r, 20));
       }
       expect(status).toBe(429);
-    }, 20_000);
+
+      // The workers' blocking connections came back too: a job runs end to end.
+      const jobs = t.app.get(JobQueue);
+      const job = await jobs.enqueue('maintenance.selftest', {
+        steps: 1,
+        step_ms: 1,
+        label: `after-${kind}`,
+      });
+      expect((await jobs.waitFor(job.id, 15_000)).status).toBe('completed');
+    }, 40_000);
   });
 });
 
