@@ -2,6 +2,7 @@ import { JobQueue, QueueUnavailableError } from '@app/queue';
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount, TestAccount } from '@test/support/auth';
 import { freePort, TestRedisServer } from '@test/support/redis-server';
+import { TcpProxy } from '@test/support/tcp-proxy';
 import { uniqueRedisPrefix, workerDatabaseUrl } from '@test/support/test-env';
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -134,6 +135,68 @@ describe('Redis outage: the api keeps answering and recovers alone (scale mode)'
   });
 });
 
+/** This worker's database behind a proxy the test can cut or freeze. */
+async function proxiedDatabase(): Promise<{ proxy: TcpProxy; url: string }> {
+  const url = new URL(workerDatabaseUrl());
+  const proxy = await TcpProxy.start({ host: url.hostname, port: Number(url.port || 5432) });
+  url.port = String(proxy.port);
+  return { proxy, url: url.toString() };
+}
+
+describe('Database outage: probes answer within 1 s and recover alone (scale mode)', () => {
+  let proxy: TcpProxy;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    const db = await proxiedDatabase();
+    proxy = db.proxy;
+    t = await createTestApp({ redis: true, env: { DATABASE_URL: db.url } });
+  }, 60_000);
+  afterAll(async () => {
+    proxy?.thaw();
+    await t?.close();
+    await proxy?.cut();
+  }, 30_000);
+
+  describe.each([
+    ['frozen (connections open, no answers)', 'frozen'],
+    ['dead (connections dropped and refused)', 'dead'],
+  ] as const)('database %s', (_label, kind) => {
+    it('keeps /ping and /health/live fast and answers /health/ready 503 naming the database within 1 s', async () => {
+      if (kind === 'dead') await proxy.cut();
+      else proxy.freeze();
+      const live = await timed(t.http().get('/health/live'));
+      expect(live.res.status).toBe(200);
+      expect(live.ms).toBeLessThan(FAST_MS);
+      const ping = await timed(t.http().get('/ping'));
+      expect(ping.res.body.code).toBe('success');
+      expect(ping.ms).toBeLessThan(FAST_MS);
+      for (let i = 0; i < 3; i++) {
+        const { res, ms } = await timed(t.http().get('/health/ready'));
+        expect(ms).toBeLessThan(FAST_MS);
+        expect(res.status).toBe(503);
+        expect(res.body).toMatchObject({
+          status: 'error',
+          info: { redis: { status: 'up' } },
+          error: { database: { status: 'down' } },
+        });
+      }
+    });
+
+    it('is ready again once the database answers, without a restart', async () => {
+      if (kind === 'dead') await proxy.listen();
+      else proxy.thaw();
+      const deadline = Date.now() + 15_000;
+      let ready = await t.http().get('/health/ready');
+      while (ready.status !== 200 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        ready = await t.http().get('/health/ready');
+      }
+      expect(ready.status).toBe(200);
+    }, 20_000);
+  });
+});
+
 const ROOT = path.resolve(__dirname, '..', '..');
 const MAIN = path.join(ROOT, 'dist', 'main.js');
 const GRACE_MS = 2_000;
@@ -142,7 +205,8 @@ const GRACE_MS = 2_000;
 async function boot(
   role: 'api' | 'worker',
   redis: TestRedisServer,
-): Promise<{ proc: ChildProcess; logs: () => string }> {
+  databaseUrl = workerDatabaseUrl(),
+): Promise<{ proc: ChildProcess; port: number; logs: () => string }> {
   const port = await freePort();
   const proc = spawn(process.execPath, [MAIN], {
     cwd: ROOT,
@@ -153,7 +217,7 @@ async function boot(
       APP_ROLES: role,
       HOST: '127.0.0.1',
       PORT: String(port),
-      DATABASE_URL: workerDatabaseUrl(),
+      DATABASE_URL: databaseUrl,
       DATABASE_POOL_MAX: '2',
       REDIS_URL: redis.url,
       REDIS_PREFIX: uniqueRedisPrefix(`shutdown-${role}`),
@@ -176,10 +240,25 @@ async function boot(
     if (Date.now() > deadline) throw new Error(`service not ready after 60 s:\n${out}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { proc, logs: () => out };
+  return { proc, port, logs: () => out };
 }
 
-describe('Shutdown during a Redis outage (dist/main.js)', () => {
+/** Sends SIGTERM; resolves with the milliseconds until the process exited (fails after 20 s). */
+async function terminate(proc: ChildProcess, logs: () => string): Promise<number> {
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  const started = Date.now();
+  proc.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([
+    exited,
+    new Promise<'hung'>((r) => (timer = setTimeout(() => r('hung'), 20_000))),
+  ]);
+  clearTimeout(timer);
+  if (code === 'hung') throw new Error(`still running 20 s after SIGTERM:\n${logs()}`);
+  return Date.now() - started;
+}
+
+describe('Shutdown during an outage (dist/main.js)', () => {
   let redis: TestRedisServer;
 
   beforeAll(async () => {
@@ -204,18 +283,7 @@ describe('Shutdown during a Redis outage (dist/main.js)', () => {
         else redis.freeze();
         // Let the clients notice (reconnecting, or commands in flight to a frozen server).
         await new Promise((r) => setTimeout(r, 300));
-        const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-        const started = Date.now();
-        proc.kill('SIGTERM');
-        let timer: NodeJS.Timeout | undefined;
-        const code = await Promise.race([
-          exited,
-          new Promise<'hung'>((r) => (timer = setTimeout(() => r('hung'), 20_000))),
-        ]);
-        clearTimeout(timer);
-        const elapsed = Date.now() - started;
-        if (code === 'hung') throw new Error(`still running 20 s after SIGTERM:\n${logs()}`);
-        expect(elapsed).toBeLessThan(GRACE_MS + SHUTDOWN_MARGIN_MS + 1_000);
+        expect(await terminate(proc, logs)).toBeLessThan(GRACE_MS + SHUTDOWN_MARGIN_MS + 1_000);
         expect(logs()).toMatch(/SIGTERM received/);
       } finally {
         if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
@@ -224,4 +292,23 @@ describe('Shutdown during a Redis outage (dist/main.js)', () => {
     },
     90_000,
   );
+
+  it('APP_ROLES=api exits on SIGTERM within SHUTDOWN_TIMEOUT_MS + margin with the database frozen', async () => {
+    await redis.kill();
+    await redis.restart();
+    const db = await proxiedDatabase();
+    const { proc, port, logs } = await boot('api', redis, db.url);
+    try {
+      db.proxy.freeze();
+      // A query in flight on the frozen database holds a pooled connection.
+      void fetch(`http://127.0.0.1:${port}/health/ready`).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await terminate(proc, logs)).toBeLessThan(GRACE_MS + SHUTDOWN_MARGIN_MS + 1_000);
+      expect(logs()).toMatch(/SIGTERM received/);
+    } finally {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      db.proxy.thaw();
+      await db.proxy.cut();
+    }
+  }, 90_000);
 });
