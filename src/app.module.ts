@@ -5,7 +5,7 @@ import {
   EnvelopeInterceptor,
   errLogSerializer,
   MetricsModule,
-  REDIS,
+  REDIS_FAST,
   RedisClient,
   RedisModule,
   redactRequestSerializer,
@@ -60,7 +60,7 @@ export class AppModule {
         OutboundHttpModule,
         RealtimeModule.forRoot(config),
         ThrottlerModule.forRootAsync({
-          inject: [AppConfig, REDIS],
+          inject: [AppConfig, REDIS_FAST],
           useFactory: (cfg: AppConfig, redis: RedisClient) => ({
             throttlers: [
               {

@@ -1,4 +1,6 @@
 import type { ThrottlerStorage } from '@nestjs/throttler';
+import { everyFewSeconds, REDIS_FAST_TIMEOUT_MS, withDeadline } from '@app/common';
+import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 
 interface ThrottlerStorageRecord {
@@ -76,12 +78,40 @@ export class MemoryThrottlerStorage implements ThrottlerStorage {
   }
 }
 
-/** Rate-limit counters shared by every api replica (scale mode). */
+export interface RedisThrottlerOptions {
+  /** Longest wait for Redis before the request passes uncounted. */
+  timeoutMs?: number;
+  /** After a failure, requests pass uncounted this long before Redis is tried again. */
+  retryAfterMs?: number;
+  /** Shortest interval between two "failing open" warnings. */
+  warnEveryMs?: number;
+  logger?: Pick<Logger, 'warn' | 'log'>;
+}
+
+/**
+ * Rate-limit counters shared by every api replica (scale mode). Fails open: when Redis does not
+ * answer within `timeoutMs`, the request passes uncounted and a warning is logged (at most every
+ * few seconds), so a Redis outage never holds up or fails the API.
+ */
 export class RedisThrottlerStorage implements ThrottlerStorage {
+  private readonly timeoutMs: number;
+  private readonly retryAfterMs: number;
+  private readonly logger: Pick<Logger, 'warn' | 'log'>;
+  private readonly warn: (msg: string) => void;
+  private failing = false;
+  /** After a failure, skip Redis until then: a frozen Redis must not cost every request a timeout. */
+  private skipUntil = 0;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-  ) {}
+    opts: RedisThrottlerOptions = {},
+  ) {
+    this.timeoutMs = opts.timeoutMs ?? REDIS_FAST_TIMEOUT_MS;
+    this.retryAfterMs = opts.retryAfterMs ?? 1_000;
+    this.logger = opts.logger ?? new Logger('Throttler');
+    this.warn = everyFewSeconds((m) => this.logger.warn(m), opts.warnEveryMs);
+  }
 
   async increment(
     key: string,
@@ -92,15 +122,27 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
   ): Promise<ThrottlerStorageRecord> {
     const base = `${this.prefix}:throttle:${throttlerName}:${key}`;
     const block = blockDuration > 0 ? blockDuration : ttl;
-    const [hits, pttl, blockTtl] = (await this.redis.eval(
-      SCRIPT,
-      2,
-      `${base}:hits`,
-      `${base}:block`,
-      ttl,
-      limit,
-      block,
-    )) as [number, number, number];
-    return toRecord(hits, pttl, blockTtl);
+    if (Date.now() < this.skipUntil) return toRecord(0, ttl, 0);
+    try {
+      const [hits, pttl, blockTtl] = await withDeadline(
+        this.redis.eval(SCRIPT, 2, `${base}:hits`, `${base}:block`, ttl, limit, block) as Promise<
+          [number, number, number]
+        >,
+        this.timeoutMs,
+        () => new Error(`no answer within ${this.timeoutMs} ms`),
+      );
+      if (this.failing) {
+        this.failing = false;
+        this.logger.log('Redis answers again: rate limits are counted again');
+      }
+      return toRecord(hits, pttl, blockTtl);
+    } catch (err) {
+      this.failing = true;
+      this.skipUntil = Date.now() + this.retryAfterMs;
+      this.warn(
+        `Rate limiting is off (failing open): Redis unavailable: ${(err as Error).message}`,
+      );
+      return toRecord(0, ttl, 0);
+    }
   }
 }

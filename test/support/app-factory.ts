@@ -20,6 +20,8 @@ export interface TestAppOptions {
   redis?: boolean;
   /** Reuse a Redis prefix (to restart "the same" deployment). */
   redisPrefix?: string;
+  /** Scale mode against this Redis instead of the shared test Redis (a test's own server). */
+  redisUrl?: string;
   /** Extra modules (test fixtures) imported next to AppModule. */
   imports?: Array<Type<unknown> | DynamicModule>;
   /** Skip app.listen (worker-only contexts). Default: listen on 127.0.0.1:0. */
@@ -56,8 +58,11 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
     // Scale mode (DATABASE_URL) requires configured secrets.
     JWT_SECRET: 'test-jwt-secret-0123456789abcdef',
     ENCRYPTION_KEY: 'test-encryption-key-0123456789abcdef',
-    ...(opts.redis
-      ? { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: opts.redisPrefix ?? uniqueRedisPrefix() }
+    ...(opts.redis || opts.redisUrl
+      ? {
+          REDIS_URL: opts.redisUrl ?? TEST_REDIS_URL,
+          REDIS_PREFIX: opts.redisPrefix ?? uniqueRedisPrefix(),
+        }
       : {}),
     ...opts.env,
   });

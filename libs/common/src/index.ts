@@ -17,3 +17,4 @@ export * from './secret-box';
 export * from './request-shape';
 export * from './route-params.pipe';
 export * from './log-safety';
+export * from './deadline';

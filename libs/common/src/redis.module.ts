@@ -1,17 +1,71 @@
 import { AppConfig } from '@app/config';
 import { Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import { Redis, RedisOptions } from 'ioredis';
+import { settledWithin } from './deadline';
 
-/** The shared Redis connection, or null in the embedded mode. */
+/**
+ * The base Redis connection (BullMQ workers, socket.io), or null in the embedded mode. Its
+ * commands wait across outages: never await it on the request path.
+ */
 export const REDIS = Symbol('REDIS');
+/**
+ * The request-path connection (rate limits, readiness, locks), or null in the embedded mode:
+ * no offline queue, one retry, a command timeout, so an unreachable Redis fails fast.
+ */
+export const REDIS_FAST = Symbol('REDIS_FAST');
 export type RedisClient = Redis | null;
+
+/** Longest a request-path Redis command may take before it fails. */
+export const REDIS_FAST_TIMEOUT_MS = 500;
+/** Longest a closing connection may take to QUIT before it is dropped. */
+const QUIT_TIMEOUT_MS = 500;
+
+/** Reconnect forever, with a capped backoff, so recovery needs no restart. */
+export const cappedBackoff = (times: number): number => Math.min(100 * 2 ** times, 2_000);
+
+/** Options of a fail-fast connection (duplicate() of the base connection with these). */
+export const FAST_REDIS_OPTIONS: RedisOptions = {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+  commandTimeout: REDIS_FAST_TIMEOUT_MS,
+  connectTimeout: 2_000,
+  retryStrategy: cappedBackoff,
+};
+
+/** A function that logs at most once per `intervalMs` (outages must not flood the logs). */
+export function everyFewSeconds(log: (msg: string) => void, intervalMs = 5_000) {
+  let last = 0;
+  return (msg: string): void => {
+    const now = Date.now();
+    if (now - last < intervalMs) return;
+    last = now;
+    log(msg);
+  };
+}
+
+/** Logs a connection's errors, at most every few seconds. */
+export function logRedisErrors(client: Redis, name: string, logger = new Logger('Redis')): Redis {
+  const warn = everyFewSeconds((m) => logger.warn(m));
+  client.on('error', (err: Error) => warn(`Redis (${name}): ${err.message}`));
+  return client;
+}
+
+/** QUIT politely, but never wait on a Redis that does not answer: drop the socket instead. */
+export async function closeRedis(client: Redis | null | undefined): Promise<void> {
+  if (!client || client.status === 'end') return;
+  await settledWithin(client.quit(), QUIT_TIMEOUT_MS);
+  // quit() failed or hung (offline queue, frozen server): drop the socket and stop reconnecting.
+  if ((client.status as string) !== 'end') client.disconnect();
+}
 
 @Injectable()
 class RedisCloser implements OnApplicationShutdown {
-  constructor(@Inject(REDIS) private readonly redis: RedisClient) {}
+  constructor(
+    @Inject(REDIS) private readonly redis: RedisClient,
+    @Inject(REDIS_FAST) private readonly fast: RedisClient,
+  ) {}
   async onApplicationShutdown(): Promise<void> {
-    if (this.redis && this.redis.status !== 'end')
-      await this.redis.quit().catch(() => this.redis?.disconnect());
+    await Promise.all([closeRedis(this.redis), closeRedis(this.fast)]);
   }
 }
 
@@ -23,21 +77,32 @@ class RedisCloser implements OnApplicationShutdown {
       inject: [AppConfig],
       useFactory: async (config: AppConfig): Promise<RedisClient> => {
         if (!config.env.REDIS_URL) return null;
-        const logger = new Logger('Redis');
         // maxRetriesPerRequest null: BullMQ workers block on Redis and must not time out.
         const redis = new Redis(config.env.REDIS_URL, {
           maxRetriesPerRequest: null,
           enableReadyCheck: true,
           connectTimeout: 10_000,
+          retryStrategy: cappedBackoff,
           lazyConnect: true,
         });
-        redis.on('error', (err) => logger.warn(`Redis: ${err.message}`));
+        logRedisErrors(redis, 'base');
         await redis.connect();
         return redis;
       },
     },
+    {
+      provide: REDIS_FAST,
+      inject: [REDIS],
+      useFactory: async (base: RedisClient): Promise<RedisClient> => {
+        if (!base) return null;
+        const fast = base.duplicate({ ...FAST_REDIS_OPTIONS, lazyConnect: true });
+        logRedisErrors(fast, 'request path');
+        await fast.connect();
+        return fast;
+      },
+    },
     RedisCloser,
   ],
-  exports: [REDIS],
+  exports: [REDIS, REDIS_FAST],
 })
 export class RedisModule {}

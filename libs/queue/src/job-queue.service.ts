@@ -128,7 +128,17 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
       if (active) return this.snapshot(active);
       throw err;
     }
-    await this.schedule(row, opts.delayMs);
+    try {
+      await this.schedule(row, opts.delayMs);
+    } catch (err) {
+      // Not scheduled: the row must not claim otherwise (and must not hold its key). Should the
+      // add still reach Redis later, execute() skips a row that is no longer active.
+      await this.jobs.update(
+        { id: row.id },
+        { status: 'failed', error: errorMessage(err), finished_at: new Date() },
+      );
+      throw err;
+    }
     this.emit(row);
     return this.snapshot(row);
   }

@@ -1,3 +1,5 @@
+import { FailException } from '@app/common';
+import { HttpStatus } from '@nestjs/common';
 /** Every queue (DESIGN §5). */
 export const QUEUE_NAMES = [
   'dataset',
@@ -80,6 +82,18 @@ export class JobAbortedError extends Error {
   constructor(readonly kind: AbortKind) {
     super(`job ${kind}`);
     this.name = 'JobAbortedError';
+  }
+}
+
+/** The BullMQ queue (Redis) did not answer: the request fails clearly instead of hanging. */
+export class QueueUnavailableError extends FailException {
+  constructor(reason: string) {
+    super(
+      'The job queue is unavailable right now (Redis does not answer); try again shortly',
+      { reason },
+      HttpStatus.SERVICE_UNAVAILABLE,
+    );
+    this.name = 'QueueUnavailableError';
   }
 }
 

@@ -1,3 +1,4 @@
+import { closeRedis, logRedisErrors } from '@app/common';
 import type { INestApplicationContext } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { createAdapter } from '@socket.io/redis-adapter';
@@ -34,8 +35,10 @@ export class AppIoAdapter extends IoAdapter {
       },
     } as ServerOptions);
     if (this.options.redis) {
-      const pub = this.options.redis.duplicate();
-      const sub = this.options.redis.duplicate();
+      // Emits are fire-and-forget (never awaited by a request); during an outage they wait in
+      // the offline queue and clients re-read snapshots when they resubscribe.
+      const pub = logRedisErrors(this.options.redis.duplicate(), 'socket.io pub');
+      const sub = logRedisErrors(this.options.redis.duplicate(), 'socket.io sub');
       this.clients.push(pub, sub);
       server.adapter(createAdapter(pub, sub, { key: socketIoRedisKey(this.options.redisPrefix) }));
     }
@@ -44,6 +47,6 @@ export class AppIoAdapter extends IoAdapter {
 
   async dispose(): Promise<void> {
     await super.dispose();
-    await Promise.all(this.clients.map((c) => c.quit().catch(() => c.disconnect())));
+    await Promise.all(this.clients.map((c) => closeRedis(c)));
   }
 }

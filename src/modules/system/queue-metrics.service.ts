@@ -19,7 +19,9 @@ export class QueueMetricsService implements OnModuleInit {
       labelNames: ['queue', 'state'] as const,
       registers: [this.metrics.registry],
       async collect() {
-        const counts = await jobs.counts();
+        // Redis unreachable: keep the last values rather than failing the whole scrape.
+        const counts = await jobs.counts().catch(() => null);
+        if (!counts) return;
         for (const q of QUEUE_NAMES) {
           const c = counts[q] ?? { waiting: 0, active: 0, delayed: 0 };
           this.set({ queue: q, state: 'waiting' }, c.waiting);

@@ -1,19 +1,35 @@
+import {
+  closeRedis,
+  everyFewSeconds,
+  FAST_REDIS_OPTIONS,
+  logRedisErrors,
+  settledWithin,
+  withDeadline,
+} from '@app/common';
 import { Logger } from '@nestjs/common';
 import { Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { JobAbortedError, QUEUE_NAMES, QueueName } from '../queue.types';
+import { JobAbortedError, QUEUE_NAMES, QueueName, QueueUnavailableError } from '../queue.types';
 import { DriverJob, Executor, QueueDriver } from './queue-driver';
 
 const LIVE_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
+/** Longest a producer operation (add, cancel, state, counts) may wait on Redis. */
+const PRODUCER_TIMEOUT_MS = 2_000;
+/** Shutdown steps after the grace (force-close workers, close queues) each get this long. */
+const CLOSE_STEP_MS = 500;
 
 /**
  * BullMQ on Redis for the scale mode. BullMQ retries (attempts + exponential backoff) and
  * recovers stalled jobs of dead workers; cancelling a running job is broadcast on a Redis
- * channel so whichever process runs it aborts it.
+ * channel so whichever process runs it aborts it. Producers (enqueue, cancel, counts: the
+ * request path) use their own fail-fast connection and a deadline; only the workers' blocking
+ * connections wait across outages.
  */
 export class BullMqDriver implements QueueDriver {
   readonly kind = 'bullmq' as const;
   private readonly logger = new Logger('BullMqQueue');
+  /** Every worker reports each reconnect attempt of an outage: log a few, not all. */
+  private readonly workerError = everyFewSeconds((m) => this.logger.error(m));
   private readonly queues = new Map<QueueName, Queue>();
   private readonly workers: Worker[] = [];
   /** BullMQ does not close connections it is handed: ours to quit on close. */
@@ -21,18 +37,53 @@ export class BullMqDriver implements QueueDriver {
   private readonly running = new Map<string, AbortController>();
   private readonly cancelChannel: string;
   private subscriber?: Redis;
+  /** Fail-fast connection of the Queue objects (producers). */
+  private readonly producer: Redis;
 
   constructor(
     private readonly connection: Redis,
     private readonly prefix: string,
   ) {
     this.cancelChannel = `${prefix}:job-cancel`;
+    this.producer = logRedisErrors(
+      connection.duplicate({ ...FAST_REDIS_OPTIONS, commandTimeout: PRODUCER_TIMEOUT_MS }),
+      'queue producer',
+    );
     for (const q of QUEUE_NAMES) {
-      this.queues.set(q, new Queue(q, { connection, prefix: `${prefix}:bull` }));
+      const queue = new Queue(q, { connection: this.producer, prefix: `${prefix}:bull` });
+      queue.on('error', () => undefined); // already logged by the connection's listener
+      this.queues.set(q, queue);
     }
   }
 
-  async add(job: DriverJob): Promise<void> {
+  add(job: DriverJob): Promise<void> {
+    return this.bounded(this.addNow(job));
+  }
+
+  cancel(id: string, queue: QueueName): Promise<void> {
+    return this.bounded(this.cancelNow(id, queue));
+  }
+
+  isLive(id: string, queue: QueueName): Promise<boolean> {
+    return this.bounded(this.isLiveNow(id, queue));
+  }
+
+  counts() {
+    return this.bounded(this.countsNow());
+  }
+
+  /** A producer call that cannot reach Redis fails clearly instead of hanging the request. */
+  private bounded<T>(work: Promise<T>): Promise<T> {
+    return withDeadline(
+      work.catch((err: unknown) => {
+        throw new QueueUnavailableError(err instanceof Error ? err.message : String(err));
+      }),
+      PRODUCER_TIMEOUT_MS,
+      () => new QueueUnavailableError(`no answer within ${PRODUCER_TIMEOUT_MS} ms`),
+    );
+  }
+
+  private async addNow(job: DriverJob): Promise<void> {
     const queue = this.queue(job.queue);
     // A finished BullMQ job with the same id would swallow the add: clear it first.
     const existing = await queue.getJob(job.id);
@@ -58,22 +109,22 @@ export class BullMqDriver implements QueueDriver {
     );
   }
 
-  async cancel(id: string, queue: QueueName): Promise<void> {
+  private async cancelNow(id: string, queue: QueueName): Promise<void> {
     const job = await this.queue(queue).getJob(id);
     if (job) {
       const state = await job.getState();
       if (state !== 'active') await job.remove().catch(() => undefined);
     }
-    await this.connection.publish(this.cancelChannel, id);
+    await this.producer.publish(this.cancelChannel, id);
   }
 
-  async isLive(id: string, queue: QueueName): Promise<boolean> {
+  private async isLiveNow(id: string, queue: QueueName): Promise<boolean> {
     const job = await this.queue(queue).getJob(id);
     return !!job && LIVE_STATES.has(await job.getState());
   }
 
   async startWorkers(executor: Executor, concurrency: number): Promise<void> {
-    this.subscriber = this.connection.duplicate();
+    this.subscriber = logRedisErrors(this.connection.duplicate(), 'job-cancel subscriber');
     await this.subscriber.subscribe(this.cancelChannel);
     this.subscriber.on('message', (_channel: string, id: string) => {
       this.running.get(id)?.abort(new JobAbortedError('cancelled'));
@@ -104,13 +155,13 @@ export class BullMqDriver implements QueueDriver {
           stalledInterval: 30_000,
         },
       );
-      worker.on('error', (err) => this.logger.error(`worker ${q}: ${err.message}`));
+      worker.on('error', (err) => this.workerError(`worker ${q}: ${err.message}`));
       this.workers.push(worker);
     }
     await Promise.all(this.workers.map((w) => w.waitUntilReady()));
   }
 
-  async counts() {
+  private async countsNow() {
     const out = {} as Record<QueueName, { waiting: number; active: number; delayed: number }>;
     await Promise.all(
       [...this.queues].map(async ([q, queue]) => {
@@ -125,21 +176,45 @@ export class BullMqDriver implements QueueDriver {
     return out;
   }
 
+  /**
+   * Bounded whatever Redis does: running jobs get `graceMs`, then they are aborted (their rows go
+   * back to queued) and every remaining step gets a short deadline before sockets are dropped.
+   */
   async close(graceMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const graceful = Promise.all(this.workers.map((w) => w.close())).then(() => 'done' as const);
-    const timeout = new Promise<'timeout'>(
-      (r) => (timer = setTimeout(() => r('timeout'), graceMs)),
-    );
-    if ((await Promise.race([graceful, timeout])) === 'timeout') {
+    // close() stops fetching at once; it may never resolve while Redis is unreachable, so the
+    // grace ends as soon as no job runs here any more.
+    const graceful = Promise.all(this.workers.map((w) => w.close()));
+    const idle = this.untilIdle();
+    const inTime = await settledWithin(Promise.race([graceful, idle.done]), graceMs);
+    idle.stop();
+    if (!inTime || this.running.size) {
+      const ids = [...this.running.keys()];
+      if (ids.length)
+        this.logger.warn(`Shutdown: interrupting ${ids.length} job(s): ${ids.join(', ')}`);
       // Abort what still runs; its lock lapses and another worker picks the job up as stalled.
       for (const c of this.running.values()) c.abort(new JobAbortedError('shutdown'));
-      await Promise.all(this.workers.map((w) => w.close(true)));
     }
-    clearTimeout(timer);
-    await Promise.all([...this.queues.values()].map((q) => q.close()));
-    if (this.subscriber) await this.subscriber.quit().catch(() => undefined);
-    await Promise.all(this.workerConnections.map((c) => c.quit().catch(() => c.disconnect())));
+    await settledWithin(Promise.all(this.workers.map((w) => w.close(true))), CLOSE_STEP_MS);
+    await settledWithin(
+      Promise.all([...this.queues.values()].map((q) => q.close())),
+      CLOSE_STEP_MS,
+    );
+    await Promise.all(
+      [this.subscriber, this.producer, ...this.workerConnections].map((c) => closeRedis(c)),
+    );
+  }
+
+  /** Resolves when no job runs in this process (polled: jobs end through many paths). */
+  private untilIdle(): { done: Promise<void>; stop: () => void } {
+    let timer: NodeJS.Timeout | undefined;
+    const done = new Promise<void>((resolve) => {
+      const check = () => {
+        if (this.running.size === 0) resolve();
+        else timer = setTimeout(check, 50);
+      };
+      check();
+    });
+    return { done, stop: () => clearTimeout(timer) };
   }
 
   private queue(q: QueueName): Queue {

@@ -1,0 +1,314 @@
+import { JobQueue, QueueUnavailableError } from '@app/queue';
+import { createTestApp, TestApp } from '@test/support/app-factory';
+import { createAccount, TestAccount } from '@test/support/auth';
+import { freePort, TestRedisServer } from '@test/support/redis-server';
+import { TcpProxy } from '@test/support/tcp-proxy';
+import { uniqueRedisPrefix, workerDatabaseUrl } from '@test/support/test-env';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { SHUTDOWN_MARGIN_MS } from 'src/bootstrap/shutdown';
+import type { Response } from 'supertest';
+import { DataSource } from 'typeorm';
+
+/** Redis outages (issue "4. Hardening", part 3): nothing on the request path waits on Redis. */
+
+const FAST_MS = 1_000;
+
+async function timed(req: PromiseLike<Response>): Promise<{ res: Response; ms: number }> {
+  const started = Date.now();
+  const res = await req;
+  return { res, ms: Date.now() - started };
+}
+
+describe('Redis outage: the api keeps answering and recovers alone (scale mode)', () => {
+  let redis: TestRedisServer;
+  let t: TestApp;
+  let user: TestAccount;
+
+  beforeAll(async () => {
+    redis = await TestRedisServer.start();
+    t = await createTestApp({ redisUrl: redis.url, env: { THROTTLE_LIMIT: '15' } });
+    user = await createAccount(t);
+  }, 60_000);
+  afterAll(async () => {
+    await redis?.restart().catch(() => undefined);
+    await t?.close();
+    await redis?.kill();
+  }, 30_000);
+
+  /** GET /account (authenticated, throttled by the default throttler). */
+  const account = () => t.http().get('/account').set(user.auth);
+
+  it('counts requests against the limit while Redis is up', async () => {
+    const first = await account();
+    const second = await account();
+    expect(first.body.code).toBe('success');
+    expect(Number(second.headers['x-ratelimit-remaining'])).toBe(
+      Number(first.headers['x-ratelimit-remaining']) - 1,
+    );
+  });
+
+  // Frozen first: its recovery ends blocked (429) with counters kept; the dead Redis then loses
+  // them, so each recovery proves that counting resumes from where Redis stands.
+  describe.each([
+    ['frozen (SIGSTOP: connections open, no answers)', 'frozen'],
+    ['dead (killed: connections refused)', 'dead'],
+  ] as const)('Redis %s', (_label, kind) => {
+    it('answers /ping, an authenticated throttled route and /health/live within 1 s, past the limit', async () => {
+      if (kind === 'dead') await redis.kill();
+      else redis.freeze();
+      // More requests than THROTTLE_LIMIT: the throttler fails open rather than blocking.
+      for (let i = 0; i < 20; i++) {
+        const { res, ms } = await timed(account());
+        expect(res.status).toBe(200);
+        expect(res.body.code).toBe('success');
+        expect(ms).toBeLessThan(FAST_MS);
+      }
+      const ping = await timed(t.http().get('/ping'));
+      expect(ping.res.body).toEqual({ code: 'success', message: '', data: { ping: 'pong' } });
+      expect(ping.ms).toBeLessThan(FAST_MS);
+      const live = await timed(t.http().get('/health/live'));
+      expect(live.res.status).toBe(200);
+      expect(live.res.body).toEqual({ status: 'ok' });
+      expect(live.ms).toBeLessThan(FAST_MS);
+    });
+
+    it('answers /health/ready 503 naming Redis within 1 s (the database still up)', async () => {
+      const { res, ms } = await timed(t.http().get('/health/ready'));
+      expect(ms).toBeLessThan(FAST_MS);
+      expect(res.status).toBe(503);
+      expect(res.body).toMatchObject({
+        status: 'error',
+        info: { database: { status: 'up' } },
+        error: { redis: { status: 'down' } },
+      });
+    });
+
+    it('fails an enqueue clearly within a few seconds and marks its row failed', async () => {
+      const jobs = t.app.get(JobQueue);
+      const started = Date.now();
+      const err = (await jobs
+        .enqueue('maintenance.selftest', { steps: 1, step_ms: 1, label: `outage-${kind}` })
+        .then(
+          () => null,
+          (e: unknown) => e,
+        )) as QueueUnavailableError | null;
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(err).toBeInstanceOf(QueueUnavailableError);
+      expect(err?.status).toBe(503);
+      expect(err?.message).toMatch(/job queue is unavailable/);
+      const rows: Array<{ status: string }> = await t.app
+        .get(DataSource)
+        .query(`SELECT status FROM queue_jobs WHERE payload->>'label' = $1`, [`outage-${kind}`]);
+      expect(rows.map((r) => r.status)).toEqual(['failed']);
+    });
+
+    it('recovers without a restart: ready again, and requests are counted until 429', async () => {
+      if (kind === 'dead') await redis.restart();
+      else redis.thaw();
+      const deadline = Date.now() + 15_000;
+      let ready = await t.http().get('/health/ready');
+      while (ready.status !== 200 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        ready = await t.http().get('/health/ready');
+      }
+      expect(ready.status).toBe(200);
+      expect(ready.body.info.redis).toEqual({ status: 'up' });
+
+      let status = 0;
+      while (status !== 429 && Date.now() < deadline) {
+        status = (await account()).status;
+        if (status !== 429) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(status).toBe(429);
+
+      // The workers' blocking connections came back too: a job runs end to end.
+      const jobs = t.app.get(JobQueue);
+      const job = await jobs.enqueue('maintenance.selftest', {
+        steps: 1,
+        step_ms: 1,
+        label: `after-${kind}`,
+      });
+      expect((await jobs.waitFor(job.id, 15_000)).status).toBe('completed');
+    }, 40_000);
+  });
+});
+
+/** This worker's database behind a proxy the test can cut or freeze. */
+async function proxiedDatabase(): Promise<{ proxy: TcpProxy; url: string }> {
+  const url = new URL(workerDatabaseUrl());
+  const proxy = await TcpProxy.start({ host: url.hostname, port: Number(url.port || 5432) });
+  url.port = String(proxy.port);
+  return { proxy, url: url.toString() };
+}
+
+describe('Database outage: probes answer within 1 s and recover alone (scale mode)', () => {
+  let proxy: TcpProxy;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    const db = await proxiedDatabase();
+    proxy = db.proxy;
+    t = await createTestApp({ redis: true, env: { DATABASE_URL: db.url } });
+  }, 60_000);
+  afterAll(async () => {
+    proxy?.thaw();
+    await t?.close();
+    await proxy?.cut();
+  }, 30_000);
+
+  describe.each([
+    ['frozen (connections open, no answers)', 'frozen'],
+    ['dead (connections dropped and refused)', 'dead'],
+  ] as const)('database %s', (_label, kind) => {
+    it('keeps /ping and /health/live fast and answers /health/ready 503 naming the database within 1 s', async () => {
+      if (kind === 'dead') await proxy.cut();
+      else proxy.freeze();
+      const live = await timed(t.http().get('/health/live'));
+      expect(live.res.status).toBe(200);
+      expect(live.ms).toBeLessThan(FAST_MS);
+      const ping = await timed(t.http().get('/ping'));
+      expect(ping.res.body.code).toBe('success');
+      expect(ping.ms).toBeLessThan(FAST_MS);
+      for (let i = 0; i < 3; i++) {
+        const { res, ms } = await timed(t.http().get('/health/ready'));
+        expect(ms).toBeLessThan(FAST_MS);
+        expect(res.status).toBe(503);
+        expect(res.body).toMatchObject({
+          status: 'error',
+          info: { redis: { status: 'up' } },
+          error: { database: { status: 'down' } },
+        });
+      }
+    });
+
+    it('is ready again once the database answers, without a restart', async () => {
+      if (kind === 'dead') await proxy.listen();
+      else proxy.thaw();
+      const deadline = Date.now() + 15_000;
+      let ready = await t.http().get('/health/ready');
+      while (ready.status !== 200 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 200));
+        ready = await t.http().get('/health/ready');
+      }
+      expect(ready.status).toBe(200);
+    }, 20_000);
+  });
+});
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const MAIN = path.join(ROOT, 'dist', 'main.js');
+const GRACE_MS = 2_000;
+
+/** `node dist/main.js` in scale mode against `redis`, ready to serve (api) or to process (worker). */
+async function boot(
+  role: 'api' | 'worker',
+  redis: TestRedisServer,
+  databaseUrl = workerDatabaseUrl(),
+): Promise<{ proc: ChildProcess; port: number; logs: () => string }> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [MAIN], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      APP_ROLES: role,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DATABASE_URL: databaseUrl,
+      DATABASE_POOL_MAX: '2',
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: uniqueRedisPrefix(`shutdown-${role}`),
+      SHUTDOWN_TIMEOUT_MS: String(GRACE_MS),
+      SWAGGER_ENABLED: 'false',
+      LOG_LEVEL: 'info',
+    },
+  });
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`service exited with ${proc.exitCode}:\n${out}`);
+    if (role === 'worker' && out.includes('LLMOps worker started')) break;
+    if (role === 'api') {
+      const res = await fetch(`http://127.0.0.1:${port}/health/ready`).catch(() => null);
+      if (res?.status === 200) break;
+    }
+    if (Date.now() > deadline) throw new Error(`service not ready after 60 s:\n${out}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { proc, port, logs: () => out };
+}
+
+/** Sends SIGTERM; resolves with the milliseconds until the process exited (fails after 20 s). */
+async function terminate(proc: ChildProcess, logs: () => string): Promise<number> {
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  const started = Date.now();
+  proc.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([
+    exited,
+    new Promise<'hung'>((r) => (timer = setTimeout(() => r('hung'), 20_000))),
+  ]);
+  clearTimeout(timer);
+  if (code === 'hung') throw new Error(`still running 20 s after SIGTERM:\n${logs()}`);
+  return Date.now() - started;
+}
+
+describe('Shutdown during an outage (dist/main.js)', () => {
+  let redis: TestRedisServer;
+
+  beforeAll(async () => {
+    if (!existsSync(MAIN)) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
+    redis = await TestRedisServer.start();
+  }, 180_000);
+  afterAll(() => redis?.kill());
+
+  it.each([
+    ['api', 'dead'],
+    ['api', 'frozen'],
+    ['worker', 'dead'],
+    ['worker', 'frozen'],
+  ] as const)(
+    'APP_ROLES=%s exits on SIGTERM within SHUTDOWN_TIMEOUT_MS + margin with Redis %s',
+    async (role, kind) => {
+      await redis.kill();
+      await redis.restart();
+      const { proc, logs } = await boot(role, redis);
+      try {
+        if (kind === 'dead') await redis.kill();
+        else redis.freeze();
+        // Let the clients notice (reconnecting, or commands in flight to a frozen server).
+        await new Promise((r) => setTimeout(r, 300));
+        expect(await terminate(proc, logs)).toBeLessThan(GRACE_MS + SHUTDOWN_MARGIN_MS + 1_000);
+        expect(logs()).toMatch(/SIGTERM received/);
+      } finally {
+        if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+        redis.thaw();
+      }
+    },
+    90_000,
+  );
+
+  it('APP_ROLES=api exits on SIGTERM within SHUTDOWN_TIMEOUT_MS + margin with the database frozen', async () => {
+    await redis.kill();
+    await redis.restart();
+    const db = await proxiedDatabase();
+    const { proc, port, logs } = await boot('api', redis, db.url);
+    try {
+      db.proxy.freeze();
+      // A query in flight on the frozen database holds a pooled connection.
+      void fetch(`http://127.0.0.1:${port}/health/ready`).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await terminate(proc, logs)).toBeLessThan(GRACE_MS + SHUTDOWN_MARGIN_MS + 1_000);
+      expect(logs()).toMatch(/SIGTERM received/);
+    } finally {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      db.proxy.thaw();
+      await db.proxy.cut();
+    }
+  }, 90_000);
+});
