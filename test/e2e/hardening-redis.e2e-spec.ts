@@ -221,6 +221,9 @@ async function boot(
       DATABASE_POOL_MAX: '2',
       REDIS_URL: redis.url,
       REDIS_PREFIX: uniqueRedisPrefix(`shutdown-${role}`),
+      // Scale mode requires configured secrets.
+      JWT_SECRET: 'test-jwt-secret-0123456789abcdef',
+      ENCRYPTION_KEY: 'test-encryption-key-0123456789abcdef',
       SHUTDOWN_TIMEOUT_MS: String(GRACE_MS),
       SWAGGER_ENABLED: 'false',
       LOG_LEVEL: 'info',
