@@ -1,9 +1,18 @@
-import { AdminOnly, CurrentAccount, CurrentPrincipal, Public } from '@app/common';
+import { AdminOnly, ApiKeyAuth, CurrentAccount, CurrentPrincipal, Public } from '@app/common';
 import type { AuthPrincipal } from '@app/common';
 import { Controller, Get, Module } from '@nestjs/common';
+import { APP_GUARD, ModulesContainer } from '@nestjs/core';
+import { AuthGuard as PassportAuthGuard } from '@nestjs/passport';
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount } from '@test/support/auth';
+import type { Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
+import passport from 'passport';
+import { AuthGuard } from 'src/modules/auth/guards/auth.guard';
+import { ApiKeyService } from 'src/modules/auth/services/api-key.service';
+import { AccessTokenStrategy } from 'src/modules/auth/strategies/access-token.strategy';
+import { ApiKeyStrategy } from 'src/modules/auth/strategies/api-key.strategy';
+import { GithubStrategy } from 'src/modules/auth/strategies/github.strategy';
 
 @Controller('fixture/guards')
 class GuardFixtureController {
@@ -16,6 +25,12 @@ class GuardFixtureController {
   @Get('me')
   me(@CurrentAccount() accountId: string) {
     return { account_id: accountId };
+  }
+
+  @ApiKeyAuth()
+  @Get('key')
+  key(@CurrentPrincipal() p: AuthPrincipal) {
+    return { account_id: p.accountId, api_key_id: p.apiKeyId };
   }
 
   @AdminOnly()
@@ -70,5 +85,137 @@ describe('route guards', () => {
       data: {},
     });
     expect((await t.http().get('/fixture/guards/admin')).body.code).toBe('unauthorized');
+  });
+});
+
+/** passport's registry, read straight from passport (not through our helpers). */
+const strategyOf = (name: string): unknown =>
+  (passport as unknown as { _strategy(n: string): unknown })._strategy(name);
+
+interface Outcome {
+  err: unknown;
+  user: unknown;
+  info: unknown;
+}
+
+/** Runs one passport strategy by name on a bare request, as @nestjs/passport's guards do. */
+function authenticate(name: string, req: Partial<Request>): Promise<Outcome> {
+  const full = { headers: {}, params: {}, body: {}, ip: '127.0.0.1', ...req } as Request;
+  return new Promise((resolve, reject) => {
+    const cb = (err: unknown, user: unknown, info: unknown) => resolve({ err, user, info });
+    passport.authenticate(name, { session: false }, cb)(full, {} as Response, reject);
+  });
+}
+
+const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
+
+/** Authentication runs through @nestjs/passport: strategies, the global guard, their answers. */
+describe('passport strategies and the global guard', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ imports: [GuardFixtureModule] });
+  });
+  afterAll(() => t.close());
+
+  it('registers the access-token, api-key and github strategies with passport', () => {
+    expect(strategyOf('access-token')).toBe(t.app.get(AccessTokenStrategy));
+    expect(strategyOf('api-key')).toBe(t.app.get(ApiKeyStrategy));
+    expect(strategyOf('github')).toBe(t.app.get(GithubStrategy));
+  });
+
+  it('uses an @nestjs/passport AuthGuard subclass as the global guard', () => {
+    expect(AuthGuard.prototype).toBeInstanceOf(PassportAuthGuard('access-token'));
+    const globalGuards = [...t.app.get(ModulesContainer).values()].flatMap((m) =>
+      [...m.providers.entries()]
+        .filter(([token]) => typeof token === 'string' && token.startsWith(APP_GUARD))
+        .map(([, wrapper]) => wrapper.instance),
+    );
+    expect(globalGuards.filter((g) => g instanceof AuthGuard)).toHaveLength(1);
+  });
+
+  it('access-token: refuses with our messages and accepts a live session', async () => {
+    const key = (await t.app.get(ApiKeyService).create((await createAccount(t)).id, {})).api_key;
+    const cases: Array<[Partial<Request>, string]> = [
+      [{}, 'Sign in to use this API (Authorization: Bearer <access token>)'],
+      [bearer(key), 'API keys only open the service API (/openapi, /v1); sign in to use this one'],
+      [bearer('not-a-jwt'), 'The access token is invalid or expired, please sign in again'],
+    ];
+    for (const [req, message] of cases) {
+      expect(await authenticate('access-token', req)).toEqual({
+        err: null,
+        user: false,
+        info: { message },
+      });
+      const res = await t
+        .http()
+        .get('/fixture/guards/me')
+        .set(req.headers ?? {});
+      expect(res.status).toBe(200);
+      expect(res.headers['www-authenticate']).toBeUndefined();
+      expect(res.body).toEqual({ code: 'unauthorized', message, data: {} });
+    }
+    const id = randomUUID();
+    const ok = await authenticate('access-token', bearer(await t.token(id)));
+    expect(ok.user).toMatchObject({ accountId: id, role: 'member' });
+  });
+
+  it('api-key: refuses with our messages and accepts an active key', async () => {
+    const acc = await createAccount(t);
+    const key = await t.app.get(ApiKeyService).create(acc.id, {});
+    const cases: Array<[Partial<Request>, string]> = [
+      [{}, 'An API key is required: send Authorization: Bearer llmops-v1/...'],
+      [
+        bearer(acc.access_token),
+        'This API takes an API key (llmops-v1/...), not a console access token',
+      ],
+      [bearer(`${key.api_key}x`), 'The API key is invalid or disabled'],
+    ];
+    for (const [req, message] of cases) {
+      expect(await authenticate('api-key', req)).toEqual({
+        err: null,
+        user: false,
+        info: { message },
+      });
+      const res = await t
+        .http()
+        .get('/fixture/guards/key')
+        .set(req.headers ?? {});
+      expect(res.body).toEqual({ code: 'unauthorized', message, data: {} });
+    }
+    const res = await t.http().get('/fixture/guards/key').set(bearer(key.api_key).headers);
+    expect(res.body.data).toEqual({ account_id: acc.id, api_key_id: key.id });
+  });
+
+  it('github: answers validation, provider and configuration errors as the sign-in did', async () => {
+    const errorOf = async (req: Partial<Request>) => {
+      const { err, user } = await authenticate('github', req);
+      expect(user).toBeFalsy();
+      const e = err as { code: string; message: string };
+      return { code: e.code, message: e.message };
+    };
+    expect(await errorOf({ body: {} })).toEqual({
+      code: 'validate_error',
+      message: 'code is required',
+    });
+    expect(await errorOf({ params: { provider_name: 'gitlab' }, body: { code: 'x' } })).toEqual({
+      code: 'not_found',
+      message: 'Sign-in with "gitlab" is not supported',
+    });
+    // This app has no GITHUB_CLIENT_ID: the flow stops before any call to GitHub.
+    expect(
+      (await errorOf({ params: { provider_name: 'github' }, body: { code: 'x' } })).message,
+    ).toMatch(/GITHUB_CLIENT_ID/);
+  });
+
+  it('keeps each strategy on an open app when another app in the process closes', async () => {
+    const other = await createTestApp();
+    expect(strategyOf('access-token')).toBe(other.app.get(AccessTokenStrategy));
+    await other.close();
+    expect(strategyOf('access-token')).toBe(t.app.get(AccessTokenStrategy));
+    expect(strategyOf('api-key')).toBe(t.app.get(ApiKeyStrategy));
+    expect(strategyOf('github')).toBe(t.app.get(GithubStrategy));
+    const acc = await createAccount(t);
+    const res = await t.http().get('/fixture/guards/me').set(acc.auth);
+    expect(res.body.data).toEqual({ account_id: acc.id });
   });
 });

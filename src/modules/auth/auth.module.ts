@@ -3,6 +3,7 @@ import { AppConfig } from '@app/config';
 import { DynamicModule, Global, Module, Provider } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
+import { PassportModule } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AccountController } from './account.controller';
 import { ApiKeyController } from './api-key.controller';
@@ -27,10 +28,13 @@ import { OAuthStateService } from './services/oauth-state.service';
 import { PasswordService } from './services/password.service';
 import { SessionService } from './services/session.service';
 import { TokenService } from './services/token.service';
+import { AccessTokenStrategy } from './strategies/access-token.strategy';
+import { ApiKeyStrategy } from './strategies/api-key.strategy';
+import { GithubStrategy } from './strategies/github.strategy';
 
 /**
  * Accounts, password and GitHub sign-in, sessions with rotating refresh tokens, API keys, and the
- * global guard. Other modules use `@Public()`, `@ApiKeyAuth()`, `@AdminOnly()` and
+ * global guard (@nestjs/passport strategies `access-token`, `api-key`, `github`). Other modules use `@Public()`, `@ApiKeyAuth()`, `@AdminOnly()` and
  * `@CurrentAccount()` from @app/common, and AccountService for account lookups.
  */
 @Global()
@@ -47,6 +51,9 @@ export class AuthModule {
       PasswordService,
       SessionService,
       TokenService,
+      AccessTokenStrategy,
+      ApiKeyStrategy,
+      GithubStrategy,
       PurgeAuthProcessor,
       SecretBox,
       { provide: AccessTokenVerifier, useClass: JwtAccessTokenVerifier },
@@ -57,6 +64,8 @@ export class AuthModule {
       module: AuthModule,
       global: true,
       imports: [
+        // Stateless: tokens and keys on every request, no passport session.
+        PassportModule.register({ session: false }),
         TypeOrmModule.forFeature([
           AccountEntity,
           AccountOAuthEntity,

@@ -1,11 +1,12 @@
 import { ApiEnvelope, ConsolePost, Public } from '@app/common';
-import { Body, Controller, Get, Param, Req } from '@nestjs/common';
+import { Body, Controller, Get, Param, Req, UseGuards } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Throttle } from '@nestjs/throttler';
 import type { Request } from 'express';
-import { clientInfo } from './client-info';
 import { LoginResultDto, loginAnswer, OAuthAuthorizeDto, OAuthRedirectDto } from './dto/auth.dto';
+import { GithubAuthGuard } from './guards/github-auth.guard';
 import { AuthService } from './services/auth.service';
+import type { IssuedTokens } from './services/session.service';
 
 @ApiTags('auth')
 @Public()
@@ -21,17 +22,20 @@ export class OAuthController {
     return { redirect_url: await this.auth.oauthRedirect(provider) };
   }
 
-  /** Finishes the sign-in with the callback's `code` (and `state`). */
+  /**
+   * Finishes the sign-in with the callback's `code` (and `state`): the `github` passport strategy
+   * signs in and leaves the session's tokens on req.user.
+   */
   @Throttle({ default: { limit: 30, ttl: 60_000 } })
+  @UseGuards(GithubAuthGuard)
   @ConsolePost('authorize/:provider_name', 'Signed in')
   @ApiOperation({ operationId: 'oauthAuthorize', summary: 'Finish an OAuth sign-in' })
   @ApiEnvelope(LoginResultDto)
-  async authorize(
-    @Param('provider_name') provider: string,
+  authorize(
+    @Param('provider_name') _provider: string,
     @Body() body: OAuthAuthorizeDto,
     @Req() req: Request,
-  ): Promise<LoginResultDto> {
-    const tokens = await this.auth.oauthAuthorize(provider, body.code, body.state, clientInfo(req));
-    return loginAnswer(tokens, body.with_refresh_token);
+  ): LoginResultDto {
+    return loginAnswer(req.user as IssuedTokens, body.with_refresh_token);
   }
 }

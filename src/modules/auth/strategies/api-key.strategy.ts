@@ -1,0 +1,44 @@
+import { AuthPrincipal, bearerToken } from '@app/common';
+import { Injectable, OnModuleDestroy } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import type { Request } from 'express';
+import { Strategy } from 'passport-custom';
+import { ApiKeyService } from '../services/api-key.service';
+import { API_KEY_PREFIX } from '../services/token.service';
+import {
+  API_KEY_STRATEGY,
+  Refusal,
+  refusal,
+  retireStrategy,
+  trackStrategy,
+} from './passport-support';
+
+const MISSING = refusal('An API key is required: send Authorization: Bearer llmops-v1/...');
+const NOT_A_KEY = refusal('This API takes an API key (llmops-v1/...), not a console access token');
+const INVALID = refusal('The API key is invalid or disabled');
+
+/** `api-key`: a service-API key (`Authorization: Bearer llmops-v1/...`) for /openapi and /v1. */
+@Injectable()
+export class ApiKeyStrategy
+  extends PassportStrategy<typeof Strategy, AuthPrincipal, AuthPrincipal | Refusal>(
+    Strategy,
+    API_KEY_STRATEGY,
+  )
+  implements OnModuleDestroy
+{
+  constructor(private readonly apiKeys: ApiKeyService) {
+    super();
+    trackStrategy(API_KEY_STRATEGY, this);
+  }
+
+  async validate(req: Request): Promise<AuthPrincipal | Refusal> {
+    const token = bearerToken(req.headers.authorization);
+    if (!token) return MISSING;
+    if (!token.startsWith(API_KEY_PREFIX)) return NOT_A_KEY;
+    return (await this.apiKeys.authenticate(token)) ?? INVALID;
+  }
+
+  onModuleDestroy(): void {
+    retireStrategy(API_KEY_STRATEGY, this);
+  }
+}
