@@ -1,59 +1,17 @@
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { freePort, MAIN, ROOT, ServiceProcess, startService } from '@test/support/service-process';
+import { ChildProcess, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const MAIN = path.join(ROOT, 'dist', 'main.js');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** The built service, booted as `node dist/main.js` with no DATABASE_URL and no REDIS_URL. */
-async function boot(
-  storage: string,
-  port: number,
-): Promise<{ proc: ChildProcess; logs: () => string }> {
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    STORAGE_DIR: storage,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-  };
-  const proc = spawn(process.execPath, [MAIN], {
-    env,
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`service exited with ${proc.exitCode}:\n${out}`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/health/ready`);
-      if (res.status === 200) break;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > deadline) throw new Error(`service not ready after 60 s:\n${out}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { proc, logs: () => out };
+function boot(storage: string, port: number): Promise<ServiceProcess> {
+  return startService(
+    { STORAGE_DIR: storage, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
+    port,
+  );
 }
 
 async function stop(proc: ChildProcess): Promise<number | null> {

@@ -1,12 +1,12 @@
 import { JobQueue, QueueUnavailableError } from '@app/queue';
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount, TestAccount } from '@test/support/auth';
-import { freePort, TestRedisServer } from '@test/support/redis-server';
+import { TestRedisServer } from '@test/support/redis-server';
+import { freePort, MAIN, ROOT, ServiceProcess, startService } from '@test/support/service-process';
 import { TcpProxy } from '@test/support/tcp-proxy';
 import { uniqueRedisPrefix, workerDatabaseUrl } from '@test/support/test-env';
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import * as path from 'node:path';
 import { SHUTDOWN_MARGIN_MS } from 'src/bootstrap/shutdown';
 import type { Response } from 'supertest';
 import { DataSource } from 'typeorm';
@@ -197,8 +197,6 @@ describe('Database outage: probes answer within 1 s and recover alone (scale mod
   });
 });
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const MAIN = path.join(ROOT, 'dist', 'main.js');
 const GRACE_MS = 2_000;
 
 /** `node dist/main.js` in scale mode against `redis`, ready to serve (api) or to process (worker). */
@@ -206,44 +204,28 @@ async function boot(
   role: 'api' | 'worker',
   redis: TestRedisServer,
   databaseUrl = workerDatabaseUrl(),
-): Promise<{ proc: ChildProcess; port: number; logs: () => string }> {
+): Promise<ServiceProcess & { port: number }> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [MAIN], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      APP_ROLES: role,
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      DATABASE_URL: databaseUrl,
-      DATABASE_POOL_MAX: '2',
-      REDIS_URL: redis.url,
-      REDIS_PREFIX: uniqueRedisPrefix(`shutdown-${role}`),
-      // Scale mode requires configured secrets.
-      JWT_SECRET: 'test-jwt-secret-0123456789abcdef',
-      ENCRYPTION_KEY: 'test-encryption-key-0123456789abcdef',
-      SHUTDOWN_TIMEOUT_MS: String(GRACE_MS),
-      SWAGGER_ENABLED: 'false',
-      LOG_LEVEL: 'info',
-    },
-  });
-  let out = '';
-  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`service exited with ${proc.exitCode}:\n${out}`);
-    if (role === 'worker' && out.includes('LLMOps worker started')) break;
-    if (role === 'api') {
-      const res = await fetch(`http://127.0.0.1:${port}/health/ready`).catch(() => null);
-      if (res?.status === 200) break;
-    }
-    if (Date.now() > deadline) throw new Error(`service not ready after 60 s:\n${out}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { proc, port, logs: () => out };
+  const env = {
+    APP_ROLES: role,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    DATABASE_URL: databaseUrl,
+    DATABASE_POOL_MAX: '2',
+    REDIS_URL: redis.url,
+    REDIS_PREFIX: uniqueRedisPrefix(`shutdown-${role}`),
+    // Scale mode requires configured secrets.
+    JWT_SECRET: 'test-jwt-secret-0123456789abcdef',
+    ENCRYPTION_KEY: 'test-encryption-key-0123456789abcdef',
+    SHUTDOWN_TIMEOUT_MS: String(GRACE_MS),
+    SWAGGER_ENABLED: 'false',
+    LOG_LEVEL: 'info',
+  };
+  const service =
+    role === 'worker'
+      ? await startService(env, port, (logs) => logs.includes('LLMOps worker started'))
+      : await startService(env, port);
+  return { ...service, port };
 }
 
 /** Sends SIGTERM; resolves with the milliseconds until the process exited (fails after 20 s). */

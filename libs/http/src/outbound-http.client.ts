@@ -5,6 +5,13 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type Dispatcher } from 'undici';
 import { credentialHeaderNames } from './credential-headers';
+import {
+  BODY_HEADERS,
+  describeUrl,
+  REDIRECT_STATUSES,
+  redirectBecomesGet,
+  redirectTarget,
+} from './redirects';
 import { findOutboundError, OutboundRequestError } from './outbound-request-error';
 import { createGuardedLookup, SsrfPolicy, systemResolver, type HostResolver } from './ssrf-guard';
 
@@ -81,7 +88,6 @@ export interface OutboundStreamResponse {
 }
 
 const SCHEMES = new Set(['http:', 'https:']);
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 const TIMEOUT_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
@@ -133,11 +139,6 @@ export function parseRetryAfter(value: string, now = Date.now()): number | undef
   if (/^\d+$/.test(v)) return Number(v) * 1000;
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-/** Origin and path only: no credentials or query strings in messages and logs. */
-function describe(url: URL): string {
-  return `${url.origin}${url.pathname}`;
 }
 
 function isReplayable(body: OutboundRequestBody | undefined): boolean {
@@ -276,8 +277,8 @@ export class OutboundHttpClient implements OnApplicationShutdown {
         else
           throw new OutboundRequestError(
             'invalid_response',
-            `Response from ${describe(finalUrl)} is not valid JSON`,
-            { status: res.statusCode, url: describe(finalUrl), cause: e },
+            `Response from ${describeUrl(finalUrl)} is not valid JSON`,
+            { status: res.statusCode, url: describeUrl(finalUrl), cause: e },
           );
       }
     }
@@ -373,7 +374,7 @@ export class OutboundHttpClient implements OnApplicationShutdown {
       throw new OutboundRequestError(
         'invalid_url',
         `Unsupported URL scheme ${url.protocol} (only http and https are allowed)`,
-        { url: describe(url) },
+        { url: describeUrl(url) },
       );
     }
     if (options.body != null && options.json !== undefined) {
@@ -421,7 +422,7 @@ export class OutboundHttpClient implements OnApplicationShutdown {
     for (let redirects = 0; ; redirects++) {
       const res = await this.withRetries(hop, o, ctx);
       const location = firstHeader(res.headers.location);
-      if (!o.followRedirects || !REDIRECTS.has(res.statusCode) || !location) {
+      if (!o.followRedirects || !REDIRECT_STATUSES.has(res.statusCode) || !location) {
         return { res, url: hop.url };
       }
       const next = this.redirectHop(hop, res.statusCode, location, o.credentials);
@@ -430,8 +431,8 @@ export class OutboundHttpClient implements OnApplicationShutdown {
       if (redirects >= o.maxRedirects) {
         throw new OutboundRequestError(
           'too_many_redirects',
-          `Request to ${describe(first.url)} redirected more than ${o.maxRedirects} times`,
-          { status: res.statusCode, url: describe(hop.url) },
+          `Request to ${describeUrl(first.url)} redirected more than ${o.maxRedirects} times`,
+          { status: res.statusCode, url: describeUrl(hop.url) },
         );
       }
       hop = next;
@@ -444,30 +445,13 @@ export class OutboundHttpClient implements OnApplicationShutdown {
     location: string,
     credentials: Set<string>,
   ): Hop | undefined {
-    let url: URL;
-    try {
-      url = new URL(location, hop.url);
-    } catch (e) {
-      throw new OutboundRequestError(
-        'invalid_url',
-        `Redirect from ${describe(hop.url)} has an invalid Location`,
-        { status, url: describe(hop.url), cause: e },
-      );
-    }
-    if (!SCHEMES.has(url.protocol)) {
-      throw new OutboundRequestError(
-        'invalid_url',
-        `Redirect from ${describe(hop.url)} to unsupported scheme ${url.protocol}`,
-        { status, url: describe(hop.url) },
-      );
-    }
+    const url = redirectTarget(hop.url, status, location);
     const headers = { ...hop.headers };
     let { method, body } = hop;
-    // Same rules as browsers/fetch: 303 (and 301/302 after POST) turn into a body-less GET.
-    if ((status === 303 && method !== 'HEAD') || (status <= 302 && method === 'POST')) {
+    if (redirectBecomesGet(status, method)) {
       method = 'GET';
       body = undefined;
-      for (const h of ['content-type', 'content-length', 'content-encoding']) delete headers[h];
+      for (const h of BODY_HEADERS) delete headers[h];
     } else if (!isReplayable(body)) {
       return undefined;
     }
@@ -576,13 +560,13 @@ export class OutboundHttpClient implements OnApplicationShutdown {
     limit: number | undefined,
   ): Promise<void> {
     const status = res.statusCode;
-    const ownRedirect = options.followRedirects === false && REDIRECTS.has(status);
+    const ownRedirect = options.followRedirects === false && REDIRECT_STATUSES.has(status);
     if (options.throwOnError && !isSuccess(status) && !ownRedirect) {
       await this.discard(res);
       throw new OutboundRequestError(
         'http_error',
-        `Request to ${describe(url)} failed with HTTP ${status} ${STATUS_CODES[status] ?? ''}`.trim(),
-        { status, url: describe(url) },
+        `Request to ${describeUrl(url)} failed with HTTP ${status} ${STATUS_CODES[status] ?? ''}`.trim(),
+        { status, url: describeUrl(url) },
       );
     }
     // HEAD, 204 and 304 announce a length without sending a body.
@@ -597,8 +581,8 @@ export class OutboundHttpClient implements OnApplicationShutdown {
   private tooLarge(url: URL, limit: number, status: number): OutboundRequestError {
     return new OutboundRequestError(
       'too_large',
-      `Response from ${describe(url)} is larger than the ${limit}-byte limit`,
-      { status, url: describe(url) },
+      `Response from ${describeUrl(url)} is larger than the ${limit}-byte limit`,
+      { status, url: describeUrl(url) },
     );
   }
 
@@ -648,7 +632,7 @@ export class OutboundHttpClient implements OnApplicationShutdown {
   private toError(e: unknown, url: URL, ctx: CallContext): OutboundRequestError {
     const own = findOutboundError(e);
     if (own) return own;
-    const where = describe(url);
+    const where = describeUrl(url);
     const err = e as { code?: string; name?: string; message?: string } | undefined;
     if (ctx.callerSignal?.aborted || ctx.userAbort?.aborted) {
       return new OutboundRequestError('aborted', `Request to ${where} was aborted`, {

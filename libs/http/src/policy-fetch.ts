@@ -3,6 +3,13 @@ import { Agent, type Dispatcher, fetch as undiciFetch } from 'undici';
 import { credentialHeaderNames } from './credential-headers';
 import { sanitizeErrorBody } from './error-reason';
 import { createGuardedLookup, HostResolver, SsrfPolicy, systemResolver } from './ssrf-guard';
+import {
+  BODY_HEADERS,
+  describeUrl,
+  REDIRECT_STATUSES,
+  redirectBecomesGet,
+  redirectTarget,
+} from './redirects';
 import { OutboundRequestError } from './outbound-request-error';
 
 export interface PolicyFetchOptions {
@@ -74,9 +81,6 @@ export function createGuardedAgent(
   return new Agent({ connect: { lookup: createGuardedLookup(policy, resolver) } });
 }
 
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-// Headers that describe a body, dropped when a redirect turns the request into a GET.
-const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-language'];
 // Error bodies longer than this are not worth parsing for a reason: they are dropped.
 const MAX_ERROR_BODY = 64 * 1024;
 
@@ -90,10 +94,6 @@ function isReplayable(body: unknown): boolean {
     body instanceof URLSearchParams ||
     body instanceof Blob
   );
-}
-
-function describe(url: URL): string {
-  return `${url.origin}${url.pathname}`;
 }
 
 /**
@@ -132,40 +132,22 @@ function nextHop(
   location: string,
   credentials: Set<string>,
 ): HopRequest {
-  let url: URL;
-  try {
-    url = new URL(location, hop.url);
-  } catch (e) {
-    throw new OutboundRequestError(
-      'invalid_url',
-      `Redirect from ${describe(hop.url)} has an invalid Location`,
-      { status, url: describe(hop.url), cause: e },
-    );
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new OutboundRequestError(
-      'invalid_url',
-      `Redirect from ${describe(hop.url)} to unsupported scheme ${url.protocol}`,
-      { status, url: describe(hop.url) },
-    );
-  }
+  const url = redirectTarget(hop.url, status, location);
   const headers = new Headers(hop.headers);
   let { method, body } = hop;
-  // As fetch: 303 (and 301/302 after POST) become a body-less GET.
-  if ((status === 303 && method !== 'HEAD') || (status <= 302 && method === 'POST')) {
+  if (redirectBecomesGet(status, method)) {
     method = 'GET';
     body = undefined;
     for (const h of BODY_HEADERS) headers.delete(h);
   } else if (!isReplayable(body)) {
     throw new OutboundRequestError(
       'invalid_request',
-      `Cannot follow the ${status} redirect from ${describe(hop.url)}: the request body cannot be sent again`,
-      { status, url: describe(hop.url) },
+      `Cannot follow the ${status} redirect from ${describeUrl(hop.url)}: the request body cannot be sent again`,
+      { status, url: describeUrl(hop.url) },
     );
   }
   // Credentials were meant for the original origin only.
   if (url.origin !== hop.url.origin) for (const h of credentials) headers.delete(h);
-  url.hash = '';
   return { url, method, headers, body };
 }
 
@@ -245,13 +227,13 @@ export function createPolicyFetch(options: PolicyFetchOptions): typeof fetch {
       for (let redirects = 0; ; redirects++) {
         const res = await send(hop);
         const location = res.headers.get('location');
-        if (REDIRECTS.has(res.status) && location && init?.redirect !== 'manual') {
+        if (REDIRECT_STATUSES.has(res.status) && location && init?.redirect !== 'manual') {
           await res.body?.cancel().catch(() => undefined);
           if (init?.redirect === 'error' || redirects >= maxRedirects) {
             throw new OutboundRequestError(
               'too_many_redirects',
-              `Request to ${describe(first.url)} redirected more than ${init?.redirect === 'error' ? 0 : maxRedirects} times`,
-              { status: res.status, url: describe(hop.url) },
+              `Request to ${describeUrl(first.url)} redirected more than ${init?.redirect === 'error' ? 0 : maxRedirects} times`,
+              { status: res.status, url: describeUrl(hop.url) },
             );
           }
           hop = nextHop(hop, res.status, location, credentials);
