@@ -57,7 +57,7 @@ describe('usage rows', () => {
     const usage = t.app.get(UsageService);
     const accountId = randomUUID();
     const repo = t.app.get<Repository<ModelUsageEntity>>(getRepositoryToken(ModelUsageEntity));
-    const inserts = jest.spyOn(repo, 'createQueryBuilder');
+    const inserts = jest.spyOn(repo, 'query');
     await Promise.all(Array.from({ length: 450 }, (_, i) => usage.record(input(accountId, i))));
     await usage.flush();
     expect(await count(accountId)).toBe(450);

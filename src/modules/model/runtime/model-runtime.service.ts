@@ -6,8 +6,14 @@ import type { BaseChatModel } from '@langchain/core/language_models/chat_models'
 import type { EmbeddingsInterface } from '@langchain/core/embeddings';
 import { ChatGoogleGenerativeAI, GoogleGenerativeAIEmbeddings } from '@langchain/google-genai';
 import { ChatOllama, OllamaEmbeddings } from '@langchain/ollama';
-import { ChatOpenAI, OpenAIEmbeddings } from '@langchain/openai';
+import {
+  ChatOpenAI,
+  ChatOpenAICompletions,
+  ChatOpenAIResponses,
+  OpenAIEmbeddings,
+} from '@langchain/openai';
 import { Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { createHash } from 'node:crypto';
 import type { Agent } from 'undici';
 import { CatalogModel, ModelType } from '../catalog/catalog.schema';
 import { ModelCatalog } from '../catalog/model-catalog.service';
@@ -65,6 +71,15 @@ function handleStreamAggregate(model: BaseChatModel): void {
   };
 }
 
+/** Distinct OpenAI setups (account key, model, parameters) whose models are kept for reuse. */
+const OPENAI_MODEL_CACHE = 500;
+
+interface OpenAIInner {
+  configuration: { baseURL?: string; organization?: string; fetch: typeof fetch };
+  completions: ChatOpenAICompletions;
+  responses: ChatOpenAIResponses;
+}
+
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
 
 /** Account identifiers the SDKs send beside the key; dropped with it when a redirect leaves the origin. */
@@ -80,6 +95,8 @@ const PROVIDER_AUTH_HEADERS = ['openai-organization', 'openai-project'];
 export class ModelRuntime implements OnApplicationShutdown {
   private readonly policy: SsrfPolicy;
   private readonly guardedAgent: Agent;
+  /** See openaiInner: the per-call cost of building OpenAI chat models, paid once per setup. */
+  private readonly openaiModels = new Map<string, OpenAIInner>();
 
   constructor(
     private readonly config: AppConfig,
@@ -102,26 +119,28 @@ export class ModelRuntime implements OnApplicationShutdown {
         ? normalizeParameters(catalog, ref.parameters)
         : validateParameters(catalog, ref.parameters);
     const creds = await this.resolve(catalog, ctx.accountId);
-    const fetch = this.fetchFor(creds, ctx);
+    // Built lazily: the OpenAI path reuses a cached one with its cached client.
+    const fetch = (): typeof globalThis.fetch => this.fetchFor(creds, ctx);
     const usage = new UsageRecorder(this.usage, catalog, ctx.accountId, ctx.source);
     const runtime = this.catalog.provider(catalog.provider).runtime;
     const common = { callbacks: [usage], maxRetries: 0 };
     let model: BaseChatModel;
     switch (runtime) {
-      case 'openai':
-        model = new ChatOpenAI({
-          ...common,
+      case 'openai': {
+        const fields = {
           model: catalog.model_name,
           apiKey: creds.apiKey || 'not-needed',
-          configuration: { baseURL: creds.baseUrl, organization: creds.organization, fetch },
           temperature: num(parameters.temperature),
           topP: num(parameters.top_p),
           presencePenalty: num(parameters.presence_penalty),
           frequencyPenalty: num(parameters.frequency_penalty),
           maxTokens: num(parameters.max_tokens),
           streamUsage: true,
-        });
+        };
+        const inner = this.openaiInner(fields, creds, ctx);
+        model = new ChatOpenAI({ ...common, ...fields, ...inner });
         break;
+      }
       case 'anthropic':
         model = new ChatAnthropic({
           ...common,
@@ -131,7 +150,7 @@ export class ModelRuntime implements OnApplicationShutdown {
           temperature: num(parameters.temperature),
           topP: num(parameters.top_p),
           maxTokens: num(parameters.max_tokens) ?? 4096,
-          clientOptions: { fetch },
+          clientOptions: { fetch: fetch() },
         });
         break;
       case 'gemini':
@@ -153,7 +172,7 @@ export class ModelRuntime implements OnApplicationShutdown {
           ...common,
           model: catalog.model_name,
           baseUrl: creds.baseUrl,
-          fetch,
+          fetch: fetch(),
           temperature: num(parameters.temperature),
           topP: num(parameters.top_p),
           presencePenalty: num(parameters.presence_penalty),
@@ -216,6 +235,61 @@ export class ModelRuntime implements OnApplicationShutdown {
       return { baseUrl: model.base_url, userSupplied: false, source: 'server' };
     }
     return this.credentials.resolve(accountId, model.provider);
+  }
+
+  /**
+   * A ChatOpenAI is three LangChain models (itself, the Completions and the Responses API ones),
+   * each reading a dozen environment variables when built, and its OpenAI client is built on its
+   * first call: about a millisecond of CPU per call, more than the rest of the gateway. The two
+   * inner models hold only the setup (model, key, base URL, parameters, the policy fetch) and
+   * their client, and the outer model hands them each call's run manager, so they are shared by
+   * every call with the same setup (bounded LRU; a changed key or parameter is another setup).
+   */
+  private openaiInner(
+    fields: Record<string, unknown>,
+    creds: ResolvedCredentials,
+    ctx: RuntimeContext,
+  ): OpenAIInner {
+    const timeoutMs = ctx.timeoutMs ?? this.config.env.MODEL_TIMEOUT_MS;
+    const maxRetries = ctx.maxRetries ?? this.config.env.MODEL_MAX_RETRIES;
+    const key = createHash('sha256')
+      .update(
+        JSON.stringify([
+          fields,
+          creds.baseUrl,
+          creds.organization,
+          creds.userSupplied,
+          timeoutMs,
+          maxRetries,
+        ]),
+      )
+      .digest('base64');
+    const cached = this.openaiModels.get(key);
+    if (cached) {
+      // Most recently used last: the first key is the one to evict.
+      this.openaiModels.delete(key);
+      this.openaiModels.set(key, cached);
+      return cached;
+    }
+    const setup = {
+      ...fields,
+      maxRetries: 0,
+      configuration: {
+        baseURL: creds.baseUrl,
+        organization: creds.organization,
+        fetch: this.fetchFor(creds, ctx),
+      },
+    };
+    const inner: OpenAIInner = {
+      configuration: setup.configuration,
+      completions: new ChatOpenAICompletions(setup),
+      responses: new ChatOpenAIResponses(setup),
+    };
+    this.openaiModels.set(key, inner);
+    if (this.openaiModels.size > OPENAI_MODEL_CACHE) {
+      this.openaiModels.delete(this.openaiModels.keys().next().value!);
+    }
+    return inner;
   }
 
   private fetchFor(creds: ResolvedCredentials, ctx: RuntimeContext): typeof fetch {
