@@ -122,6 +122,37 @@ describe('ModelRuntime', () => {
       });
     });
 
+    it('reuses the OpenAI client of one setup, and never mixes keys or parameters', async () => {
+      const inner = (m: unknown) => (m as { completions: { client?: unknown } }).completions;
+      const ctx = await ctxFor();
+      const ask = async (parameters: Record<string, unknown>, c: RuntimeContext = ctx) => {
+        openai.enqueue({ type: 'text', text: 'ok' });
+        const chat = await runtime.chat({ ...MINI, parameters }, c);
+        await chat.model.invoke([new HumanMessage('hi')]);
+        return { chat, req: openai.lastRequest()! };
+      };
+      const a = await ask({ temperature: 0.3 });
+      const b = await ask({ temperature: 0.3 });
+      // Two calls, one setup: one inner model and client; each call its own usage recorder.
+      expect(inner(b.chat.model)).toBe(inner(a.chat.model));
+      expect(inner(a.chat.model).client).toBeDefined();
+      expect(b.chat.usage).not.toBe(a.chat.usage);
+      const c = await ask({ temperature: 0.9 });
+      expect(inner(c.chat.model)).not.toBe(inner(a.chat.model));
+      expect(c.req.body).toMatchObject({ temperature: 0.9 });
+      expect(b.req.body).toMatchObject({ temperature: 0.3 });
+      // Another account's own key is another setup: its requests carry its key.
+      const other = await ctxFor();
+      await t.app.get(CredentialsService).set(other.accountId!, 'openai', {
+        api_key: 'sk-other-account',
+        base_url: openai.baseURL,
+      });
+      const d = await ask({ temperature: 0.3 }, other);
+      expect(d.req.headers.authorization).toBe('Bearer sk-other-account');
+      expect(inner(d.chat.model)).not.toBe(inner(a.chat.model));
+      expect((await ask({ temperature: 0.3 })).req.headers.authorization).toBe('Bearer sk-test');
+    });
+
     it('streams deltas in order and records usage from the include_usage chunk', async () => {
       const ctx = await ctxFor();
       const chunks = ['Once', ' upon', ' a', ' time', '.'];
