@@ -22,6 +22,7 @@ import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
 import { LoggerModule } from 'nestjs-pino';
+import { hostname } from 'node:os';
 import type { DestinationStream } from 'pino';
 import type { Options } from 'pino-http';
 import { MemoryThrottlerStorage, RedisThrottlerStorage } from './bootstrap/throttler.storage';
@@ -41,7 +42,8 @@ export class AppModule {
       redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
       // Query strings may carry tokens and keys; errors may carry SQL parameters.
       serializers: { req: redactRequestSerializer, err: errLogSerializer },
-      customProps: () => ({ roles: config.env.APP_ROLES.join(',') }),
+      // In the base bindings, not per request: a per-request binding costs a child logger each.
+      base: { pid: process.pid, hostname: hostname(), roles: config.env.APP_ROLES.join(',') },
     } satisfies Options;
     return {
       module: AppModule,
@@ -49,7 +51,10 @@ export class AppModule {
         ConfigModule.forRoot(config.env),
         LoggerModule.forRoot({
           pinoHttp: opts.logStream ? [pinoHttp, opts.logStream] : pinoHttp,
-          forRoutes: ['*path'],
+          // pino-http binds each request to a child logger, serializing the request at once, even
+          // when nothing is logged: with logs off it is not mounted (configureApp still assigns
+          // every request its id).
+          forRoutes: config.env.LOG_LEVEL === 'silent' ? [] : ['*path'],
         }),
         EventEmitterModule.forRoot({ wildcard: false, maxListeners: 50 }),
         MetricsModule,

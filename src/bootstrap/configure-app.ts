@@ -1,4 +1,10 @@
-import { MetricsRegistry, parseQueryString, REDIS, RedisClient } from '@app/common';
+import {
+  assignRequestId,
+  MetricsRegistry,
+  parseQueryString,
+  REDIS,
+  RedisClient,
+} from '@app/common';
 import { AppConfig } from '@app/config';
 import { AppIoAdapter } from '@app/realtime';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -48,6 +54,11 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   // The console sends empty filters as empty strings; they mean "absent".
   express.set('query parser', parseQueryString);
   express.disable('x-powered-by');
+  // The correlation id of every answer (pino-http reuses it; it is not mounted when logs are off).
+  express.use((req: Request, res: Response, next: NextFunction) => {
+    assignRequestId(req, res);
+    next();
+  });
   // Behind a reverse proxy, req.ip (login throttling, last_login_ip) comes from X-Forwarded-For.
   if (config.env.TRUST_PROXY) express.set('trust proxy', true);
 

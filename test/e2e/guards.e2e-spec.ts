@@ -8,7 +8,9 @@ import { createAccount } from '@test/support/auth';
 import type { Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import passport from 'passport';
+import { JwtService } from '@nestjs/jwt';
 import { AuthGuard } from 'src/modules/auth/guards/auth.guard';
+import { SessionService } from 'src/modules/auth/services/session.service';
 import { ApiKeyService } from 'src/modules/auth/services/api-key.service';
 import { AccessTokenStrategy } from 'src/modules/auth/strategies/access-token.strategy';
 import { ApiKeyStrategy } from 'src/modules/auth/strategies/api-key.strategy';
@@ -50,6 +52,33 @@ describe('route guards', () => {
     t = await createTestApp({ imports: [GuardFixtureModule] });
   });
   afterAll(() => t.close());
+
+  it('checks a token signature once, but its session on every request', async () => {
+    const user = await createAccount(t);
+    const jwt = t.app.get(JwtService);
+    const verifies = jest.spyOn(jwt, 'verifyAsync');
+    const me = () => t.http().get('/fixture/guards/me').set(user.auth);
+    for (let i = 0; i < 3; i++) expect((await me()).body.data).toEqual({ account_id: user.id });
+    expect(verifies).toHaveBeenCalledTimes(1);
+    // A cached signature does not keep a signed-out session alive.
+    await t.app.get(SessionService).revoke(
+      (
+        JSON.parse(Buffer.from(user.access_token.split('.')[1], 'base64url').toString()) as {
+          sid: string;
+        }
+      ).sid,
+      'test',
+    );
+    expect((await me()).body.code).toBe('unauthorized');
+    // An expired token is verified again (and refused), whatever was cached before.
+    const expired = jwt.sign(
+      { sub: user.id, sid: randomUUID(), typ: 'access' },
+      { expiresIn: -10, algorithm: 'HS256' },
+    );
+    const res = await t.http().get('/fixture/guards/me').set('Authorization', `Bearer ${expired}`);
+    expect(res.body.code).toBe('unauthorized');
+    verifies.mockRestore();
+  });
 
   it('lets anyone call a @Public route', async () => {
     const res = await t.http().get('/fixture/guards/open');
