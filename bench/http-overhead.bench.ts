@@ -182,6 +182,12 @@ export async function run(): Promise<void> {
         REDIS_PREFIX: `llmops-bench-${randomBytes(4).toString('hex')}`,
       },
     };
+    // The first embedded boot creates the database (initdb and migrations leave their memory
+    // behind in that process); idle memory is what a restarted server holds.
+    const first = await start('embedded', envs.embedded);
+    await sleep(3000);
+    const firstBootRss = rssMb(first);
+    await stop(first);
     for (const target of ['express', 'embedded', 'scale'] as const) {
       const r = await start(target, envs[target]);
       try {
@@ -209,7 +215,7 @@ export async function run(): Promise<void> {
     }
     const rss = results.embedded.rss;
     console.log(
-      `embedded idle RSS ${rss.toFixed(0)} MB (target < ${TARGETS.embeddedRssMb}: ${verdict(rss < TARGETS.embeddedRssMb)}); scale ${results.scale.rss.toFixed(0)} MB; express ${base.rss.toFixed(0)} MB`,
+      `embedded idle RSS ${rss.toFixed(0)} MB after a restart (target < ${TARGETS.embeddedRssMb}: ${verdict(rss < TARGETS.embeddedRssMb)}; ${firstBootRss.toFixed(0)} MB in the boot that created the database); scale ${results.scale.rss.toFixed(0)} MB; express ${base.rss.toFixed(0)} MB`,
     );
   } finally {
     await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
