@@ -112,7 +112,7 @@ function insertSql(rows: number): string {
 
 /** Rows per INSERT, and how long a row may wait for its batch. */
 const BATCH_ROWS = 200;
-const BATCH_DELAY_MS = 100;
+const BATCH_DELAY_MS = 1000;
 /** Rows kept while the database refuses writes; beyond this the oldest are dropped (logged). */
 const MAX_PENDING = 20_000;
 
