@@ -60,7 +60,7 @@ export class AppModule {
         MetricsModule,
         RedisModule,
         DatabaseModule,
-        QueueModule,
+        QueueModule.forRoot(config),
         StorageModule,
         OutboundHttpModule,
         RealtimeModule.forRoot(config),

@@ -1,3 +1,4 @@
+export * from './bullmq/bullmq.tokens';
 export * from './drivers/queue-driver';
 export * from './entities/queue-job.entity';
 export * from './job-processor.decorator';
