@@ -5,3 +5,4 @@ export * from './job-processor.decorator';
 export * from './job-queue.service';
 export * from './queue.module';
 export * from './queue.types';
+export * from './board/queue-board.module';
