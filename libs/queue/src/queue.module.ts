@@ -63,7 +63,7 @@ export class QueueModule {
             connection: producer,
             prefix: bullPrefix(cfg.env.REDIS_PREFIX),
           }),
-          // Workers start from the JobQueue once every @JobProcessor is registered.
+          // Workers start from the JobQueue once every job processor is registered.
           extraOptions: { manualRegistration: true },
         }),
         BullModule.registerQueue(...QUEUE_NAMES.map((name) => ({ name }))),

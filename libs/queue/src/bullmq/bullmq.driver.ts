@@ -127,7 +127,7 @@ export class BullMqDriver implements QueueDriver {
 
   /**
    * Creates the workers of this process's hosts (registration is manual, so that no job is
-   * fetched before every @JobProcessor is registered) and waits until they are connected. Their
+   * fetched before every job processor is registered) and waits until they are connected. Their
    * concurrency is the hosts' (QUEUE_CONCURRENCY).
    */
   async startWorkers(executor: Executor): Promise<void> {

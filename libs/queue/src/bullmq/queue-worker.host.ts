@@ -8,7 +8,7 @@ import { BullMqDriver } from './bullmq.driver';
 
 /**
  * The @nestjs/bullmq worker of one queue: every job goes to the driver, which runs it through
- * the JobQueue (row status, progress, cancel, timeout, retries) and the job's @JobProcessor, as
+ * the JobQueue (row status, progress, cancel, timeout, retries) and the job's processor (@app/queue's @Processor), as
  * the inline driver does.
  */
 @Injectable()
