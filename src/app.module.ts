@@ -14,7 +14,7 @@ import {
 import { AppConfig, ConfigModule } from '@app/config';
 import { DatabaseModule } from '@app/database';
 import { OutboundHttpModule } from '@app/http';
-import { QueueModule } from '@app/queue';
+import { QueueBoardModule, QueueModule } from '@app/queue';
 import { RealtimeModule } from '@app/realtime';
 import { StorageModule } from '@app/storage';
 import { DynamicModule, Module } from '@nestjs/common';
@@ -60,7 +60,7 @@ export class AppModule {
         MetricsModule,
         RedisModule,
         DatabaseModule,
-        QueueModule,
+        QueueModule.forRoot(config),
         StorageModule,
         OutboundHttpModule,
         RealtimeModule.forRoot(config),
@@ -83,6 +83,8 @@ export class AppModule {
         AuthModule.forRoot(config),
         ModelModule,
         SystemModule.forRoot(config),
+        // The queue dashboard: BullMQ queues (scale mode) and HTTP (api role) only.
+        ...(config.env.REDIS_URL && config.hasRole('api') ? [QueueBoardModule] : []),
       ],
       providers: [
         { provide: APP_PIPE, useClass: RouteParamsPipe },

@@ -1,5 +1,4 @@
-import { FailException, MetricsRegistry, NotFoundError, REDIS } from '@app/common';
-import type { RedisClient } from '@app/common';
+import { FailException, MetricsRegistry, NotFoundError } from '@app/common';
 import { AppConfig } from '@app/config';
 import {
   BeforeApplicationShutdown,
@@ -13,9 +12,8 @@ import { DiscoveryService } from '@nestjs/core';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, LessThan, Repository } from 'typeorm';
-import { BullMqDriver } from './drivers/bullmq.driver';
-import { InlineDriver } from './drivers/inline.driver';
-import { ExecuteOutcome, QueueDriver } from './drivers/queue-driver';
+import { ExecuteOutcome, QUEUE_DRIVER } from './drivers/queue-driver';
+import type { QueueDriver } from './drivers/queue-driver';
 import { QueueJobEntity } from './entities/queue-job.entity';
 import { JOB_PROCESSOR_KEY } from './job-processor.decorator';
 import {
@@ -44,7 +42,6 @@ const PROGRESS_WRITE_INTERVAL_MS = 500;
 @Injectable()
 export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('JobQueue');
-  readonly driver: QueueDriver;
   private readonly processors = new Map<JobName, JobProcessor>();
   private readonly recoveryHooks: RecoveryHook[] = [];
   private started = false;
@@ -55,10 +52,8 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
     private readonly discovery: DiscoveryService,
     private readonly events: EventEmitter2,
     private readonly metrics: MetricsRegistry,
-    @Inject(REDIS) redis: RedisClient,
-  ) {
-    this.driver = redis ? new BullMqDriver(redis, config.env.REDIS_PREFIX) : new InlineDriver();
-  }
+    @Inject(QUEUE_DRIVER) readonly driver: QueueDriver,
+  ) {}
 
   onModuleInit(): void {
     for (const wrapper of this.discovery.getProviders()) {

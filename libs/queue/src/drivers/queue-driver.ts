@@ -35,3 +35,6 @@ export function retryDelay(backoffMs: number, attempt: number): number {
   const base = backoffMs * 2 ** Math.max(0, attempt - 1);
   return Math.min(base + Math.floor(Math.random() * backoffMs * 0.2), 10 * 60_000);
 }
+
+/** The QueueDriver of this process: inline (embedded mode) or BullMQ (scale mode). */
+export const QUEUE_DRIVER = Symbol('QUEUE_DRIVER');

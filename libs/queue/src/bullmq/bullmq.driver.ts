@@ -1,59 +1,61 @@
 import {
   closeRedis,
   everyFewSeconds,
-  FAST_REDIS_OPTIONS,
   logRedisErrors,
+  REDIS,
   settledWithin,
   withDeadline,
 } from '@app/common';
-import { Logger } from '@nestjs/common';
+import type { RedisClient } from '@app/common';
+import { AppConfig } from '@app/config';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { BullRegistrar, WorkerHost } from '@nestjs/bullmq';
 import { Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { JobAbortedError, QUEUE_NAMES, QueueName, QueueUnavailableError } from '../queue.types';
-import { DriverJob, Executor, QueueDriver } from './queue-driver';
+import { DriverJob, Executor, QueueDriver } from '../drivers/queue-driver';
+import { JobAbortedError, QueueName, QueueUnavailableError } from '../queue.types';
+import { BULL_QUEUES, PRODUCER_TIMEOUT_MS, QUEUE_PRODUCER_REDIS } from './bullmq.tokens';
+import type { BullQueues } from './bullmq.tokens';
 
 const LIVE_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
-/** Longest a producer operation (add, cancel, state, counts) may wait on Redis. */
-const PRODUCER_TIMEOUT_MS = 2_000;
 /** Shutdown steps after the grace (force-close workers, close queues) each get this long. */
 const CLOSE_STEP_MS = 500;
 
 /**
- * BullMQ on Redis for the scale mode. BullMQ retries (attempts + exponential backoff) and
+ * BullMQ on Redis for the scale mode, through @nestjs/bullmq: the queues are its registered
+ * queues (producers), the workers its processor hosts (one per queue, worker role only), which
+ * hand every job to `process()` here. BullMQ retries (attempts + exponential backoff) and
  * recovers stalled jobs of dead workers; cancelling a running job is broadcast on a Redis
  * channel so whichever process runs it aborts it. Producers (enqueue, cancel, counts: the
  * request path) use their own fail-fast connection and a deadline; only the workers' blocking
  * connections wait across outages.
  */
+@Injectable()
 export class BullMqDriver implements QueueDriver {
   readonly kind = 'bullmq' as const;
   private readonly logger = new Logger('BullMqQueue');
   /** Every worker reports each reconnect attempt of an outage: log a few, not all. */
   private readonly workerError = everyFewSeconds((m) => this.logger.error(m));
-  private readonly queues = new Map<QueueName, Queue>();
-  private readonly workers: Worker[] = [];
-  /** BullMQ does not close connections it is handed: ours to quit on close. */
-  private readonly workerConnections: Redis[] = [];
+  private readonly hosts: WorkerHost[] = [];
+  private workers: Worker[] = [];
   private readonly running = new Map<string, AbortController>();
   private readonly cancelChannel: string;
   private subscriber?: Redis;
-  /** Fail-fast connection of the Queue objects (producers). */
-  private readonly producer: Redis;
+  private executor?: Executor;
 
   constructor(
-    private readonly connection: Redis,
-    private readonly prefix: string,
+    @Inject(BULL_QUEUES) private readonly queues: BullQueues,
+    @Inject(QUEUE_PRODUCER_REDIS) private readonly producer: Redis,
+    @Inject(REDIS) private readonly connection: RedisClient,
+    private readonly registrar: BullRegistrar,
+    config: AppConfig,
   ) {
-    this.cancelChannel = `${prefix}:job-cancel`;
-    this.producer = logRedisErrors(
-      connection.duplicate({ ...FAST_REDIS_OPTIONS, commandTimeout: PRODUCER_TIMEOUT_MS }),
-      'queue producer',
-    );
-    for (const q of QUEUE_NAMES) {
-      const queue = new Queue(q, { connection: this.producer, prefix: `${prefix}:bull` });
-      queue.on('error', () => undefined); // already logged by the connection's listener
-      this.queues.set(q, queue);
-    }
+    this.cancelChannel = `${config.env.REDIS_PREFIX}:job-cancel`;
+  }
+
+  /** A worker host of this process (worker role) announces itself before the workers start. */
+  attach(host: WorkerHost): void {
+    this.hosts.push(host);
   }
 
   add(job: DriverJob): Promise<void> {
@@ -123,42 +125,44 @@ export class BullMqDriver implements QueueDriver {
     return !!job && LIVE_STATES.has(await job.getState());
   }
 
-  async startWorkers(executor: Executor, concurrency: number): Promise<void> {
+  /**
+   * Creates the workers of this process's hosts (registration is manual, so that no job is
+   * fetched before every job processor is registered) and waits until they are connected. Their
+   * concurrency is the hosts' (QUEUE_CONCURRENCY).
+   */
+  async startWorkers(executor: Executor): Promise<void> {
+    this.executor = executor;
+    if (!this.connection) throw new Error('BullMQ driver without Redis');
     this.subscriber = logRedisErrors(this.connection.duplicate(), 'job-cancel subscriber');
     await this.subscriber.subscribe(this.cancelChannel);
     this.subscriber.on('message', (_channel: string, id: string) => {
       this.running.get(id)?.abort(new JobAbortedError('cancelled'));
     });
-    for (const q of QUEUE_NAMES) {
-      const connection = this.connection.duplicate();
-      this.workerConnections.push(connection);
-      const worker = new Worker(
-        q,
-        async (job: Job) => {
-          const id = job.id!;
-          const controller = new AbortController();
-          this.running.set(id, controller);
-          try {
-            const outcome = await executor(id, job.attemptsMade + 1, controller.signal);
-            if (outcome === 'retry') throw new Error('attempt failed; retrying');
-            if (outcome === 'failed') throw new UnrecoverableError('job failed');
-            if (outcome === 'interrupted') throw new Error('interrupted by shutdown');
-          } finally {
-            this.running.delete(id);
-          }
-        },
-        {
-          connection,
-          prefix: `${this.prefix}:bull`,
-          concurrency,
-          lockDuration: 60_000,
-          stalledInterval: 30_000,
-        },
-      );
-      worker.on('error', (err) => this.workerError(`worker ${q}: ${err.message}`));
-      this.workers.push(worker);
-    }
+    this.registrar.register();
+    this.workers = this.hosts.map((h) => h.worker);
     await Promise.all(this.workers.map((w) => w.waitUntilReady()));
+  }
+
+  /** One attempt of one job, for the worker host of its queue: the JobQueue's execution path. */
+  async process(job: Job): Promise<void> {
+    const executor = this.executor;
+    if (!executor) throw new Error('workers not started');
+    const id = job.id!;
+    const controller = new AbortController();
+    this.running.set(id, controller);
+    try {
+      const outcome = await executor(id, job.attemptsMade + 1, controller.signal);
+      if (outcome === 'retry') throw new Error('attempt failed; retrying');
+      if (outcome === 'failed') throw new UnrecoverableError('job failed');
+      if (outcome === 'interrupted') throw new Error('interrupted by shutdown');
+    } finally {
+      this.running.delete(id);
+    }
+  }
+
+  /** Worker errors (Redis outages mostly), logged at most every few seconds. */
+  onWorkerError(queue: string, err: Error): void {
+    this.workerError(`worker ${queue}: ${err.message}`);
   }
 
   private async countsNow() {
@@ -179,6 +183,7 @@ export class BullMqDriver implements QueueDriver {
   /**
    * Bounded whatever Redis does: running jobs get `graceMs`, then they are aborted (their rows go
    * back to queued) and every remaining step gets a short deadline before sockets are dropped.
+   * Runs before @nestjs/bullmq's own shutdown hooks, whose close() calls then find it done.
    */
   async close(graceMs: number): Promise<void> {
     // close() stops fetching at once; it may never resolve while Redis is unreachable, so the
@@ -199,9 +204,10 @@ export class BullMqDriver implements QueueDriver {
       Promise.all([...this.queues.values()].map((q) => q.close())),
       CLOSE_STEP_MS,
     );
-    await Promise.all(
-      [this.subscriber, this.producer, ...this.workerConnections].map((c) => closeRedis(c)),
-    );
+    // The workers' connections are BullMQ's own (created from options): should their QUIT hang
+    // on an unreachable Redis, drop the sockets so that nothing reconnects after shutdown.
+    await settledWithin(Promise.all(this.workers.map((w) => w.disconnect())), CLOSE_STEP_MS);
+    await Promise.all([this.subscriber, this.producer].map((c) => closeRedis(c)));
   }
 
   /** Resolves when no job runs in this process (polled: jobs end through many paths). */

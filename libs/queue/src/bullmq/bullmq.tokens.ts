@@ -1,0 +1,17 @@
+import { getQueueToken } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
+import type { QueueName } from '../queue.types';
+
+/** The fail-fast Redis connection of the BullMQ producers (the Queue objects). */
+export const QUEUE_PRODUCER_REDIS = Symbol('QUEUE_PRODUCER_REDIS');
+/** Every queue by name, as @nestjs/bullmq registered them (`getQueueToken(name)`). */
+export const BULL_QUEUES = Symbol('BULL_QUEUES');
+export type BullQueues = ReadonlyMap<QueueName, Queue>;
+
+/** Longest a producer operation (add, cancel, state, counts) may wait on Redis. */
+export const PRODUCER_TIMEOUT_MS = 2_000;
+
+/** BullMQ's key prefix under REDIS_PREFIX (as before @nestjs/bullmq: existing keys stay valid). */
+export const bullPrefix = (redisPrefix: string): string => `${redisPrefix}:bull`;
+
+export { getQueueToken };
