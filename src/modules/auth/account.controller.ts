@@ -33,7 +33,7 @@ export class AccountController {
   @ApiOperation({ operationId: 'getAccount', summary: 'The signed-in account' })
   @ApiEnvelope(AccountDto)
   async get(@CurrentPrincipal() p: AuthPrincipal): Promise<AccountDto> {
-    return this.accounts.toDto(await this.accounts.getById(p.accountId));
+    return this.accounts.profile(p.accountId);
   }
 
   @ConsolePost('name', 'Name updated')

@@ -15,11 +15,34 @@ import { AccountEntity, AccountRole } from '../entities/account.entity';
  */
 @Injectable()
 export class AccountService {
+  /**
+   * Profiles (`GET /account`, which the console calls on every page) kept in memory in the
+   * embedded mode only: there the service is the database's one process, so every change goes
+   * through update()/markLogin() below and clears the entry. In scale mode another replica may
+   * change an account, so every read goes to PostgreSQL.
+   */
+  private readonly profiles = new Map<string, { dto: AccountDto; until: number }>();
+  private readonly cacheProfiles: boolean;
+
   constructor(
     private readonly config: AppConfig,
     private readonly tx: TransactionService,
     @InjectRepository(AccountEntity) private readonly accounts: Repository<AccountEntity>,
-  ) {}
+  ) {
+    this.cacheProfiles = config.usesPglite;
+  }
+
+  /** The account as `GET /account` shows it. */
+  async profile(id: string): Promise<AccountDto> {
+    const hit = this.profiles.get(id);
+    if (hit && hit.until > Date.now()) return hit.dto;
+    const dto = this.toDto(await this.getById(id));
+    if (this.cacheProfiles) {
+      if (this.profiles.size >= PROFILE_CACHE_SIZE) this.profiles.clear();
+      this.profiles.set(id, { dto, until: Date.now() + PROFILE_CACHE_MS });
+    }
+    return dto;
+  }
 
   findById(id: string): Promise<AccountEntity | null> {
     return this.accounts.findOne({ where: { id } });
@@ -135,6 +158,7 @@ export class AccountService {
     };
     if (promote) patch.role = 'admin';
     await this.accounts.update({ id: account.id }, patch);
+    this.profiles.delete(account.id);
     return { ...account, ...patch };
   }
 
@@ -143,6 +167,7 @@ export class AccountService {
     patch: Partial<Pick<AccountEntity, 'name' | 'avatar' | 'password_hash'>>,
   ): Promise<void> {
     await this.accounts.update({ id }, patch);
+    this.profiles.delete(id);
   }
 
   async roleOf(id: string): Promise<AccountRole | null> {
@@ -163,6 +188,10 @@ export class AccountService {
     };
   }
 }
+
+const PROFILE_CACHE_SIZE = 10_000;
+/** A bound on staleness should a write ever bypass this service. */
+const PROFILE_CACHE_MS = 60_000;
 
 /** Constant-time comparison of two secrets of any length (compares their digests). */
 function sameSecret(given: string, expected: string): boolean {
