@@ -18,3 +18,4 @@ export * from './request-shape';
 export * from './route-params.pipe';
 export * from './log-safety';
 export * from './deadline';
+export * from './expiring-map';

@@ -1,4 +1,4 @@
-import { AccessTokenVerifier, AuthPrincipal } from '@app/common';
+import { AccessTokenVerifier, AuthPrincipal, ExpiringMap } from '@app/common';
 import { Injectable } from '@nestjs/common';
 import { isUUID } from 'class-validator';
 import { JwtService } from '@nestjs/jwt';
@@ -11,12 +11,10 @@ interface AccessClaims {
   exp?: unknown;
 }
 
-/** A token whose signature and claims were checked: who it names, and until when. */
+/** A token whose signature and claims were checked: who it names. */
 interface VerifiedToken {
   sub: string;
   sid: string;
-  /** Epoch ms after which the token must be verified again (its exp, at most a minute away). */
-  until: number;
 }
 
 /** Distinct tokens whose verified claims are kept (a console keeps one token per session). */
@@ -36,7 +34,10 @@ export class JwtAccessTokenVerifier extends AccessTokenVerifier {
    * (jsonwebtoken turns the secret into a key object on every call) was the largest single cost
    * of an authenticated request. The session check below still runs on every request.
    */
-  private readonly verified = new Map<string, VerifiedToken>();
+  private readonly verified = new ExpiringMap<string, VerifiedToken>(
+    VERIFIED_CACHE_SIZE,
+    VERIFIED_CACHE_MS,
+  );
 
   constructor(
     private readonly jwt: JwtService,
@@ -55,28 +56,22 @@ export class JwtAccessTokenVerifier extends AccessTokenVerifier {
 
   /** The token's subject and session when its signature, type and expiry hold; else null. */
   private async claimsOf(token: string): Promise<VerifiedToken | null> {
-    const now = Date.now();
     const hit = this.verified.get(token);
-    if (hit && hit.until > now) return hit;
+    if (hit) return hit;
     let claims: AccessClaims;
     try {
       claims = await this.jwt.verifyAsync<AccessClaims>(token, { algorithms: ['HS256'] });
     } catch {
-      this.verified.delete(token);
       return null;
     }
     if (typeof claims.sub !== 'string' || !claims.sub) return null;
     if (claims.typ !== 'access' || typeof claims.sid !== 'string') return null;
     // Not a session id we could have issued: answer without a query (it would only error).
     if (!isUUID(claims.sid)) return null;
-    const exp = typeof claims.exp === 'number' ? claims.exp * 1000 : now;
-    const verified = {
-      sub: claims.sub,
-      sid: claims.sid,
-      until: Math.min(exp, now + VERIFIED_CACHE_MS),
-    };
-    if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.clear();
-    this.verified.set(token, verified);
+    const verified = { sub: claims.sub, sid: claims.sid };
+    // Kept until the token's own expiry, at most VERIFIED_CACHE_MS (no exp: not kept).
+    const expiresIn = typeof claims.exp === 'number' ? claims.exp * 1000 - Date.now() : 0;
+    this.verified.set(token, verified, expiresIn);
     return verified;
   }
 }

@@ -1,4 +1,11 @@
-import { FailException, ForbiddenError, NotFoundError, toUnix, ValidateError } from '@app/common';
+import {
+  ExpiringMap,
+  FailException,
+  ForbiddenError,
+  NotFoundError,
+  toUnix,
+  ValidateError,
+} from '@app/common';
 import { AppConfig } from '@app/config';
 import { TransactionService } from '@app/database';
 import { Injectable } from '@nestjs/common';
@@ -21,7 +28,10 @@ export class AccountService {
    * through update()/markLogin() below and clears the entry. In scale mode another replica may
    * change an account, so every read goes to PostgreSQL.
    */
-  private readonly profiles = new Map<string, { dto: AccountDto; until: number }>();
+  private readonly profiles = new ExpiringMap<string, AccountDto>(
+    PROFILE_CACHE_SIZE,
+    PROFILE_CACHE_MS,
+  );
   private readonly cacheProfiles: boolean;
 
   constructor(
@@ -35,12 +45,9 @@ export class AccountService {
   /** The account as `GET /account` shows it. */
   async profile(id: string): Promise<AccountDto> {
     const hit = this.profiles.get(id);
-    if (hit && hit.until > Date.now()) return hit.dto;
+    if (hit) return hit;
     const dto = this.toDto(await this.getById(id));
-    if (this.cacheProfiles) {
-      if (this.profiles.size >= PROFILE_CACHE_SIZE) this.profiles.clear();
-      this.profiles.set(id, { dto, until: Date.now() + PROFILE_CACHE_MS });
-    }
+    if (this.cacheProfiles) this.profiles.set(id, dto);
     return dto;
   }
 

@@ -1,4 +1,4 @@
-import { UnauthorizedError } from '@app/common';
+import { ExpiringMap, UnauthorizedError } from '@app/common';
 import { AppConfig } from '@app/config';
 import { TransactionService } from '@app/database';
 import { Injectable } from '@nestjs/common';
@@ -36,7 +36,7 @@ export interface LiveSession {
 /** Sessions (one per signed-in device), refresh-token rotation with reuse detection, revocation. */
 @Injectable()
 export class SessionService {
-  private readonly activeCache = new Map<string, LiveSession & { until: number }>();
+  private readonly activeCache = new ExpiringMap<string, LiveSession>(10_000, ACTIVE_CACHE_MS);
 
   constructor(
     private readonly config: AppConfig,
@@ -123,8 +123,7 @@ export class SessionService {
    */
   async lookup(sessionId: string): Promise<LiveSession | null> {
     const cached = this.activeCache.get(sessionId);
-    if (cached && cached.until > Date.now())
-      return { accountId: cached.accountId, role: cached.role };
+    if (cached) return cached;
     const row = await this.sessions
       .createQueryBuilder('s')
       .innerJoin(AccountEntity, 'a', 'a.id = s.account_id')
@@ -136,8 +135,7 @@ export class SessionService {
       return null;
     }
     const live: LiveSession = { accountId: row.account_id, role: row.role };
-    if (this.activeCache.size > 10_000) this.activeCache.clear();
-    this.activeCache.set(sessionId, { ...live, until: Date.now() + ACTIVE_CACHE_MS });
+    this.activeCache.set(sessionId, live);
     return live;
   }
 
