@@ -1,6 +1,12 @@
 import { ArgumentMetadata, Injectable, PipeTransform } from '@nestjs/common';
-import { isUUID } from 'class-validator';
 import { NotFoundError, ValidateError } from './api.exception';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A UUID of any version: the only shape a row id (or a session id) can have. */
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
 
 /** Route params that hold a row id: `id` and `*_id` (`app_id`, `api_key_id`, ...). */
 export function isIdParam(name: string): boolean {
@@ -40,6 +46,6 @@ export class RouteParamsPipe implements PipeTransform {
       const message = `${name} must not contain NUL characters`;
       throw new ValidateError({ [name]: [message] }, message);
     }
-    if (isIdParam(name) && !isUUID(value, 'all')) throw new NotFoundError(missingMessage(name));
+    if (isIdParam(name) && !isUuid(value)) throw new NotFoundError(missingMessage(name));
   }
 }

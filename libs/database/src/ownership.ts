@@ -1,7 +1,5 @@
-import { NotFoundError } from '@app/common';
+import { isUuid, NotFoundError } from '@app/common';
 import type { FindOptionsWhere, ObjectLiteral, Repository } from 'typeorm';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Loads a row by id only if it belongs to the account. Missing, malformed and someone else's ids
@@ -13,12 +11,8 @@ export async function findOwnedOrFail<E extends ObjectLiteral & { id: string; ac
   accountId: string,
   message = 'The resource does not exist',
 ): Promise<E> {
-  if (!UUID.test(id)) throw new NotFoundError(message);
+  if (!isUuid(id)) throw new NotFoundError(message);
   const row = await repo.findOne({ where: { id, account_id: accountId } as FindOptionsWhere<E> });
   if (!row) throw new NotFoundError(message);
   return row;
-}
-
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
 }

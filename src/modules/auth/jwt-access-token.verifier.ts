@@ -1,6 +1,5 @@
-import { AccessTokenVerifier, AuthPrincipal, ExpiringMap } from '@app/common';
+import { AccessTokenVerifier, AuthPrincipal, ExpiringMap, isUuid } from '@app/common';
 import { Injectable } from '@nestjs/common';
-import { isUUID } from 'class-validator';
 import { JwtService } from '@nestjs/jwt';
 import { SessionService } from './services/session.service';
 
@@ -67,7 +66,7 @@ export class JwtAccessTokenVerifier extends AccessTokenVerifier {
     if (typeof claims.sub !== 'string' || !claims.sub) return null;
     if (claims.typ !== 'access' || typeof claims.sid !== 'string') return null;
     // Not a session id we could have issued: answer without a query (it would only error).
-    if (!isUUID(claims.sid)) return null;
+    if (!isUuid(claims.sid)) return null;
     const verified = { sub: claims.sub, sid: claims.sid };
     // Kept until the token's own expiry, at most VERIFIED_CACHE_MS (no exp: not kept).
     const expiresIn = typeof claims.exp === 'number' ? claims.exp * 1000 - Date.now() : 0;

@@ -1,6 +1,5 @@
-import { FailException } from '@app/common';
+import { FailException, isUuid } from '@app/common';
 import { AppConfig } from '@app/config';
-import { isUuid } from '@app/database';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { createHmac, timingSafeEqual } from 'node:crypto';
