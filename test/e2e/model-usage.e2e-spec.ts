@@ -3,7 +3,8 @@ import { workerDatabaseUrl } from '@test/support/test-env';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { getRepositoryToken } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { Logger } from '@nestjs/common';
+import { QueryFailedError, Repository } from 'typeorm';
 import { ModelUsageEntity } from 'src/modules/model/entities/model-usage.entity';
 import { ModelCatalog } from 'src/modules/model/catalog/model-catalog.service';
 import { UsageService } from 'src/modules/model/runtime/usage.service';
@@ -69,6 +70,29 @@ describe('usage rows', () => {
     // 450 rows, at most 200 per INSERT: three statements, not 450.
     expect(inserts.mock.calls.length).toBeLessThanOrEqual(3);
     inserts.mockRestore();
+  });
+
+  it('keeps rows a failed write refused for the next batch, and logs no query values', async () => {
+    const usage = t.app.get(UsageService);
+    const repo = t.app.get<Repository<ModelUsageEntity>>(getRepositoryToken(ModelUsageEntity));
+    const accountId = randomUUID();
+    const errors = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    const query = jest.spyOn(repo, 'query').mockRejectedValueOnce(
+      new QueryFailedError('INSERT INTO model_usages …', [accountId], {
+        message: `invalid input value "${accountId}"`,
+        code: '22P02',
+      } as unknown as Error),
+    );
+    await usage.record(input(accountId));
+    await usage.flush(); // refused: kept
+    expect(await count(accountId)).toBe(0);
+    await usage.flush(); // written
+    expect(await count(accountId)).toBe(1);
+    const logged = JSON.stringify(errors.mock.calls);
+    expect(logged).toMatch(/could not record 1 usage rows: Database query failed/);
+    expect(logged).not.toContain(accountId);
+    query.mockRestore();
+    errors.mockRestore();
   });
 
   it('writes what is still buffered when the app shuts down', async () => {

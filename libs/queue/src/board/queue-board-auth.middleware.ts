@@ -1,4 +1,11 @@
-import { AccessTokenVerifier, bearerToken, envelope, REDIS_FAST, ResponseCode } from '@app/common';
+import {
+  AccessTokenVerifier,
+  bearerToken,
+  envelope,
+  REDIS_FAST,
+  ResponseCode,
+  safeError,
+} from '@app/common';
 import type { RedisClient } from '@app/common';
 import { AppConfig } from '@app/config';
 import { Inject, Injectable, Logger, NestMiddleware } from '@nestjs/common';
@@ -44,9 +51,7 @@ export class QueueBoardAuthMiddleware implements NestMiddleware {
       if (await this.allowed(token, res)) next();
     } catch (err) {
       // Redis or the database unreachable: fail closed.
-      this.logger.warn(
-        `Queue dashboard auth failed: ${err instanceof Error ? err.message : String(err)}`,
-      );
+      this.logger.warn(`Queue dashboard auth failed: ${safeError(err).message}`);
       deny(res, 503, ResponseCode.FAIL, 'The queue dashboard is unavailable right now, try again');
     }
   }

@@ -1,3 +1,4 @@
+import { safeError } from '@app/common';
 import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { InjectRepository } from '@nestjs/typeorm';
@@ -129,6 +130,8 @@ export class UsageService implements BeforeApplicationShutdown {
   private pending: UsageRow[] = [];
   private timer?: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
+  /** Rows that failed a write once (see requeue). */
+  private readonly retried = new WeakSet<UsageRow>();
 
   constructor(
     @InjectRepository(ModelUsageEntity) private readonly usages: Repository<ModelUsageEntity>,
@@ -206,14 +209,14 @@ export class UsageService implements BeforeApplicationShutdown {
         await this.usages.query(insertSql(chunk.length), chunk.flatMap(rowValues));
       } catch (err) {
         // Accounting must never break the calls it accounts for: keep the rows for a later batch.
-        this.logger.error(`could not record ${chunk.length} usage rows: ${String(err)}`);
+        // Logged without driver detail: PostgreSQL quotes the offending values in its messages.
+        this.logger.error(`could not record ${chunk.length} usage rows: ${safeError(err).message}`);
         this.requeue(chunk);
       }
     }
   }
 
-  /** Failed rows go back in front once; a later failure drops them with the error logged. */
-  private retried = new WeakSet<UsageRow>();
+  /** Failed rows join the next batch once; a second failure drops them with the error logged. */
   private requeue(rows: UsageRow[]): void {
     const again = rows.filter((r) => !this.retried.has(r));
     for (const r of again) this.retried.add(r);
