@@ -3,6 +3,7 @@ import { createAccount, TestAccount } from '@test/support/auth';
 import { once } from 'node:events';
 import { createServer, IncomingHttpHeaders, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { LOOPBACK_NOTATIONS } from '@test/support/loopback-notations';
 
 /**
  * Regression for the SSRF-through-redirects probe: an allowed account base URL that redirects
@@ -126,22 +127,12 @@ describe('hardening: outbound calls of the model clients', () => {
     return { res, saved };
   }
 
-  const LOOPBACK = [
-    '127.0.0.1',
-    '[::1]',
-    '[::ffff:127.0.0.1]',
-    '2130706433',
-    '0x7f000001',
-    '127.1',
-    '0.0.0.0',
-  ];
-
   describe.each(PROVIDERS)('$provider', ({ provider, path, key }) => {
     it.each([301, 302, 303, 307, 308])(
       'refuses a %s redirect to loopback in every notation without reaching it',
       async (status) => {
         const acc = await account(provider, path, key);
-        for (const host of LOOPBACK) {
+        for (const host of LOOPBACK_NOTATIONS) {
           mode = { kind: 'redirect', status, to: `http://${host}:${target.port}` };
           const { res, saved } = await testAndSaved(acc, provider);
           expect(res.data.ok).toBe(false);
@@ -149,7 +140,7 @@ describe('hardening: outbound calls of the model clients', () => {
           expect(saved.last_test_error).toMatch(/not allowed/);
           expect(JSON.stringify([res, saved])).not.toContain(TARGET_MARKER);
         }
-        expect(redirector.seen.length).toBeGreaterThanOrEqual(LOOPBACK.length);
+        expect(redirector.seen.length).toBeGreaterThanOrEqual(LOOPBACK_NOTATIONS.length);
         expect(target.seen).toHaveLength(0);
       },
     );

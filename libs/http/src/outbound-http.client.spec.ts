@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { OutboundHttpClient, type OutboundHttpClientOptions } from './outbound-http.client';
 import { OutboundRequestError, type OutboundErrorCode } from './outbound-request-error';
 import type { HostResolver } from './ssrf-guard';
+import { LOOPBACK_NOTATIONS } from '@test/support/loopback-notations';
 
 // Deterministic DNS: the names below are what the tests resolve; nothing reaches a real resolver.
 const DNS: Record<string, string[]> = {
@@ -221,20 +222,6 @@ describe('OutboundHttpClient SSRF guard', () => {
     expect(hits.get('/ok') ?? 0).toBe(before);
   });
 });
-
-// Every way of writing a loopback or unspecified address that WHATWG URL accepts.
-const LOOPBACK_NOTATIONS = [
-  '127.0.0.1',
-  '127.1',
-  '2130706433',
-  '0x7f000001',
-  '0177.0.0.1',
-  '0.0.0.0',
-  '[::1]',
-  '[::ffff:127.0.0.1]',
-  '[::ffff:7f00:1]',
-  '[64:ff9b::7f00:1]',
-];
 
 describe('OutboundHttpClient redirects to loopback', () => {
   it.each(LOOPBACK_NOTATIONS)(

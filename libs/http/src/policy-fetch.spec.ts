@@ -8,6 +8,7 @@ import {
   retryAfterMs,
 } from './policy-fetch';
 import { type HostResolver, SsrfPolicy } from './ssrf-guard';
+import { LOOPBACK_NOTATIONS } from '@test/support/loopback-notations';
 
 describe('createPolicyFetch', () => {
   let server: Server;
@@ -197,32 +198,24 @@ describe('createPolicyFetch redirects and error bodies', () => {
     return err as OutboundRequestError;
   };
 
-  it.each([
-    '127.0.0.1',
-    '127.1',
-    '2130706433',
-    '0x7f000001',
-    '0177.0.0.1',
-    '0.0.0.0',
-    '[::1]',
-    '[::ffff:127.0.0.1]',
-    '[::ffff:7f00:1]',
-    '[64:ff9b::7f00:1]',
-  ])('refuses a redirect hop to %s for every redirect status', async (host) => {
-    const fetch = guarded();
-    const before = hits.get('/target') ?? 0;
-    for (const status of [301, 302, 303, 307, 308]) {
-      const to = encodeURIComponent(`http://${host}:${port}/target`);
-      const res = fetch(`${base('allowed.test')}/redirect?status=${status}&to=${to}`, {
-        method: 'POST',
-        body: '{}',
-        headers: { 'x-api-key': 'k' },
-      });
-      const err = await failure(res, 'ssrf_blocked');
-      expect(err.message).not.toContain(MARKER);
-    }
-    expect(hits.get('/target') ?? 0).toBe(before);
-  });
+  it.each(LOOPBACK_NOTATIONS)(
+    'refuses a redirect hop to %s for every redirect status',
+    async (host) => {
+      const fetch = guarded();
+      const before = hits.get('/target') ?? 0;
+      for (const status of [301, 302, 303, 307, 308]) {
+        const to = encodeURIComponent(`http://${host}:${port}/target`);
+        const res = fetch(`${base('allowed.test')}/redirect?status=${status}&to=${to}`, {
+          method: 'POST',
+          body: '{}',
+          headers: { 'x-api-key': 'k' },
+        });
+        const err = await failure(res, 'ssrf_blocked');
+        expect(err.message).not.toContain(MARKER);
+      }
+      expect(hits.get('/target') ?? 0).toBe(before);
+    },
+  );
 
   it('refuses an IP-literal first URL that is not allowed', async () => {
     const before = hits.get('/target') ?? 0;
