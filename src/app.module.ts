@@ -29,6 +29,7 @@ import { MemoryThrottlerStorage, RedisThrottlerStorage } from './bootstrap/throt
 import { AuthModule } from './modules/auth/auth.module';
 import { ModelModule } from './modules/model/model.module';
 import { SystemModule } from './modules/system/system.module';
+import { ToolModule } from './modules/tool/tool.module';
 
 /** Root module: infrastructure, then the area modules, then the global pipe/filter/guards. */
 @Module({})
@@ -82,6 +83,7 @@ export class AppModule {
         }),
         AuthModule.forRoot(config),
         ModelModule,
+        ToolModule,
         SystemModule.forRoot(config),
         // The queue dashboard: BullMQ queues (scale mode) and HTTP (api role) only.
         ...(config.env.REDIS_URL && config.hasRole('api') ? [QueueBoardModule] : []),

@@ -1,0 +1,96 @@
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import Ajv2020 from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
+import type { JsonSchema } from './tool.types';
+
+export interface ArgsCheck {
+  ok: boolean;
+  /** Field path (`query`, `filters.limit`, `(arguments)`) -> messages, as validate_error answers. */
+  errors: Record<string, string[]>;
+}
+
+function makeAjv<T extends Ajv>(ctor: new (opts: object) => T): T {
+  // strict false: schemas come from third parties (OpenAPI documents, MCP servers) and carry
+  // keywords ajv does not know (`example`, `x-*`); coerceTypes is off so "5" is not a number.
+  const ajv = new ctor({ strict: false, allErrors: true, validateFormats: true });
+  addFormats(ajv);
+  return ajv;
+}
+
+function fieldOf(e: ErrorObject): string {
+  const base = e.instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .join('.');
+  const missing = e.keyword === 'required' ? String(e.params.missingProperty) : '';
+  const extra = e.keyword === 'additionalProperties' ? String(e.params.additionalProperty) : '';
+  const leaf = missing || extra;
+  return [base, leaf].filter(Boolean).join('.') || '(arguments)';
+}
+
+function messageOf(field: string, e: ErrorObject): string {
+  switch (e.keyword) {
+    case 'required':
+      return `${field} is required`;
+    case 'additionalProperties':
+      return `${field} is not an argument of this tool`;
+    case 'enum':
+      return `${field} must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    default:
+      return `${field} ${e.message ?? 'is invalid'}`;
+  }
+}
+
+/**
+ * Checks tool arguments against the tool's JSON Schema (draft-07, or 2020-12 when the schema
+ * says so). Compiled validators are cached per schema object, so a tool resolved once is checked
+ * at the cost of a function call.
+ */
+export class ToolArgsValidator {
+  private readonly draft7 = makeAjv(Ajv);
+  private readonly draft2020 = makeAjv(Ajv2020);
+  private readonly compiled = new WeakMap<object, ValidateFunction>();
+
+  check(schema: JsonSchema, args: unknown): ArgsCheck {
+    const validate = this.compile(schema);
+    if (validate(args)) return { ok: true, errors: {} };
+    const errors: Record<string, string[]> = {};
+    for (const e of validate.errors ?? []) {
+      const field = fieldOf(e);
+      (errors[field] ??= []).push(messageOf(field, e));
+    }
+    return { ok: false, errors };
+  }
+
+  /** Null when the schema compiles; else why not (sources call this before they store one). */
+  schemaProblem(schema: JsonSchema): string | null {
+    try {
+      this.compile(schema);
+      return null;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+
+  private compile(schema: JsonSchema): ValidateFunction {
+    const hit = this.compiled.get(schema);
+    if (hit) return hit;
+    const declared = typeof schema.$schema === 'string' ? schema.$schema : '';
+    // Ids and declared meta-schemas would collide across tools in one ajv instance; the
+    // dialect is chosen here instead.
+    const { $schema: _meta, $id: _id, ...body } = schema;
+    const ajv =
+      declared.includes('2020-12') || declared.includes('2019-09') ? this.draft2020 : this.draft7;
+    let fn: ValidateFunction;
+    try {
+      fn = ajv.compile(body);
+    } catch (err) {
+      throw new Error(
+        `The tool's input schema is not valid JSON Schema: ${(err as Error).message}`,
+      );
+    }
+    this.compiled.set(schema, fn);
+    return fn;
+  }
+}
