@@ -27,6 +27,7 @@ import type { DestinationStream } from 'pino';
 import type { Options } from 'pino-http';
 import { MemoryThrottlerStorage, RedisThrottlerStorage } from './bootstrap/throttler.storage';
 import { AuthModule } from './modules/auth/auth.module';
+import { DatasetModule } from './modules/dataset/dataset.module';
 import { ModelModule } from './modules/model/model.module';
 import { SystemModule } from './modules/system/system.module';
 import { ToolModule } from './modules/tool/tool.module';
@@ -84,6 +85,7 @@ export class AppModule {
         AuthModule.forRoot(config),
         ModelModule,
         ToolModule,
+        DatasetModule,
         SystemModule.forRoot(config),
         // The queue dashboard: BullMQ queues (scale mode) and HTTP (api role) only.
         ...(config.env.REDIS_URL && config.hasRole('api') ? [QueueBoardModule] : []),

@@ -156,6 +156,10 @@ export const envSchema = z
     OUTBOUND_TIMEOUT_MS: int(30_000, 100, 3_600_000),
     OUTBOUND_MAX_RESPONSE_BYTES: int(10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     OUTBOUND_MAX_RETRIES: int(2, 0, 10),
+    UPLOAD_MAX_BYTES: int(15 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    PUBLIC_BASE_URL: optionalString.pipe(
+      z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+    ),
     TOOL_TIMEOUT_MS: int(30_000, 100, 600_000),
     TOOL_OUTPUT_MAX_CHARS: int(20_000, 100, 1_000_000),
     QUEUE_CONCURRENCY: int(4, 1, 256),

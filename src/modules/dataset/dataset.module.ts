@@ -1,0 +1,39 @@
+import { AppConfig } from '@app/config';
+import { FILE_STORAGE, type FileStorage } from '@app/storage';
+import { Module } from '@nestjs/common';
+import { MulterModule } from '@nestjs/platform-express';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { UploadFileEntity } from './uploads/entities/upload-file.entity';
+import { UploadFileController } from './uploads/upload-file.controller';
+import { UploadFileService } from './uploads/upload-file.service';
+import { UploadStorageEngine } from './uploads/upload-storage.engine';
+
+/**
+ * Knowledge: uploaded files (documents and images) and, on them, datasets, documents, segments,
+ * indexing and retrieval. Other modules use UploadFileService (and later the retrieval service).
+ */
+@Module({
+  imports: [
+    TypeOrmModule.forFeature([UploadFileEntity]),
+    MulterModule.registerAsync({
+      inject: [AppConfig, FILE_STORAGE],
+      useFactory: (config: AppConfig, storage: FileStorage) => ({
+        storage: new UploadStorageEngine(storage, config.env.UPLOAD_MAX_BYTES),
+        limits: {
+          // The engine stops at UPLOAD_MAX_BYTES with a clear message; multer's own limit is a
+          // backstop just above it. One file, a few small fields, bounded headers.
+          fileSize: config.env.UPLOAD_MAX_BYTES + 64 * 1024,
+          files: 1,
+          fields: 5,
+          fieldSize: 1024,
+          parts: 8,
+          headerPairs: 50,
+        },
+      }),
+    }),
+  ],
+  controllers: [UploadFileController],
+  providers: [UploadFileService],
+  exports: [UploadFileService],
+})
+export class DatasetModule {}

@@ -1,0 +1,162 @@
+import { NotFoundError, toUnix, ValidateError } from '@app/common';
+import { AppConfig } from '@app/config';
+import { FILE_STORAGE, type FileStorage } from '@app/storage';
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { Repository } from 'typeorm';
+import type { UploadFileDto } from './dto/upload-file.dto';
+import { UploadFileEntity } from './entities/upload-file.entity';
+import type { StoredUpload } from './upload-storage.engine';
+import {
+  cleanFileName,
+  extensionProblem,
+  extensionOf,
+  RULES_BY_KIND,
+  isUtf8Text,
+  looksLikeSvg,
+  type UploadKind,
+  type UploadRule,
+} from './upload-rules';
+
+const RULES = RULES_BY_KIND;
+
+/** file-type is ESM-only; loaded once, on the first upload. */
+let sniffer: Promise<typeof import('file-type')> | undefined;
+async function sniff(head: Uint8Array): Promise<string | undefined> {
+  sniffer ??= import('file-type');
+  const { fileTypeFromBuffer } = await sniffer;
+  return (await fileTypeFromBuffer(head))?.mime;
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Uploaded files: checked by extension and by content (magic bytes, or UTF-8 text for text
+ * formats), hashed, kept in FileStorage, and readable only by their owner — images also through
+ * an unguessable public URL, because <img> sends no token.
+ */
+@Injectable()
+export class UploadFileService {
+  constructor(
+    @InjectRepository(UploadFileEntity) private readonly repo: Repository<UploadFileEntity>,
+    @Inject(FILE_STORAGE) private readonly storage: FileStorage,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** Verifies a stored upload and records it; refused content is deleted. */
+  async accept(
+    accountId: string,
+    kind: UploadKind,
+    file: StoredUpload | undefined,
+  ): Promise<UploadFileEntity> {
+    if (!file)
+      throw new ValidateError({ file: ['file is required (a multipart field named "file")'] });
+    const name = cleanFileName(file.originalname);
+    const ext = extensionOf(name);
+    try {
+      const problem = extensionProblem(kind, name);
+      if (problem) throw new ValidateError({ file: [problem] });
+      if (file.size === 0) throw new ValidateError({ file: ['The file is empty'] });
+      await this.checkContent(RULES[kind][ext], ext, file);
+    } catch (err) {
+      await this.storage.delete(file.key);
+      throw err;
+    }
+    const rule = RULES[kind][ext];
+    return this.repo.save(
+      this.repo.create({
+        account_id: accountId,
+        name,
+        key: file.key,
+        size: file.size,
+        extension: ext,
+        mime_type: rule.mime,
+        hash: file.sha256,
+        kind,
+        public_token: kind === 'image' ? randomBytes(32).toString('base64url') : null,
+      }),
+    );
+  }
+
+  /** The account's upload; not_found for a missing one or another account's. */
+  async get(accountId: string, id: string): Promise<UploadFileEntity> {
+    const row = await this.repo.findOneBy({ id, account_id: accountId });
+    if (!row) throw new NotFoundError('The file does not exist');
+    return row;
+  }
+
+  /** Several of the account's uploads at once (datasets take 1-10); others are left out. */
+  async getMany(accountId: string, ids: string[]): Promise<UploadFileEntity[]> {
+    if (ids.length === 0) return [];
+    return this.repo
+      .createQueryBuilder('f')
+      .where('f.account_id = :accountId AND f.id IN (:...ids)', { accountId, ids })
+      .getMany();
+  }
+
+  /** The file's bytes (parsers, the owner's download). */
+  open(file: UploadFileEntity): Promise<Readable> {
+    return this.storage.read(file.key);
+  }
+
+  /** An image by the token of its public URL (`<token>.<ext>`). */
+  async publicImage(tokenWithExt: string): Promise<{ file: UploadFileEntity; body: Readable }> {
+    const token = tokenWithExt.replace(/\.[a-z0-9]{1,8}$/i, '');
+    const file = /^[A-Za-z0-9_-]{43}$/.test(token)
+      ? await this.repo.findOneBy({ public_token: token, kind: 'image' })
+      : null;
+    if (!file) throw new NotFoundError('The image does not exist');
+    return { file, body: await this.storage.read(file.key) };
+  }
+
+  /** Absolute, because the console runs on another origin and puts it in <img src>. */
+  imageUrl(file: UploadFileEntity, requestOrigin: string): string {
+    const base = (this.config.env.PUBLIC_BASE_URL ?? requestOrigin).replace(/\/+$/, '');
+    return `${base}/upload-files/images/${file.public_token}.${file.extension}`;
+  }
+
+  toDto(f: UploadFileEntity): UploadFileDto {
+    return {
+      id: f.id,
+      account_id: f.account_id,
+      name: f.name,
+      key: f.key,
+      size: f.size,
+      extension: f.extension,
+      mime_type: f.mime_type,
+      hash: f.hash,
+      created_at: toUnix(f.created_at),
+    };
+  }
+
+  private async checkContent(rule: UploadRule, ext: string, file: StoredUpload): Promise<void> {
+    const mismatch = (what: string) =>
+      new ValidateError({
+        file: [`The content of "${cleanFileName(file.originalname)}" is not ${what}`],
+      });
+    if (rule.sniffed.length === 0) {
+      // Text formats: the whole file (bounded by the upload limit) must be UTF-8 text.
+      const bytes = await readAll(await this.storage.read(file.key));
+      const sniffed = await sniff(bytes.subarray(0, 4100));
+      // file-type reports some text formats (xml); only binary signatures disqualify.
+      if (
+        (sniffed && !sniffed.startsWith('application/xml') && !sniffed.startsWith('text/')) ||
+        !isUtf8Text(bytes)
+      )
+        throw mismatch(`a UTF-8 text file (.${ext})`);
+      if (ext === 'svg' && !looksLikeSvg(bytes.toString('utf8'))) throw mismatch('an SVG image');
+      return;
+    }
+    const head = await readAll(
+      await this.storage.read(file.key, { start: 0, end: Math.min(file.size, 4100) - 1 }),
+    );
+    const sniffed = await sniff(head);
+    if (!sniffed || !rule.sniffed.includes(sniffed)) throw mismatch(`a .${ext} file`);
+  }
+}
