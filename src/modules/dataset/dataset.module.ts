@@ -3,6 +3,10 @@ import { FILE_STORAGE, type FileStorage } from '@app/storage';
 import { Module } from '@nestjs/common';
 import { MulterModule } from '@nestjs/platform-express';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { DatasetQueryEntity } from './entities/dataset-query.entity';
+import { DatasetEntity } from './entities/dataset.entity';
+import { DocumentEntity } from './entities/document.entity';
+import { SegmentEntity } from './entities/segment.entity';
 import { UploadFileEntity } from './uploads/entities/upload-file.entity';
 import { UploadFileController } from './uploads/upload-file.controller';
 import { UploadFileService } from './uploads/upload-file.service';
@@ -14,7 +18,13 @@ import { UploadStorageEngine } from './uploads/upload-storage.engine';
  */
 @Module({
   imports: [
-    TypeOrmModule.forFeature([UploadFileEntity]),
+    TypeOrmModule.forFeature([
+      UploadFileEntity,
+      DatasetEntity,
+      DocumentEntity,
+      SegmentEntity,
+      DatasetQueryEntity,
+    ]),
     MulterModule.registerAsync({
       inject: [AppConfig, FILE_STORAGE],
       useFactory: (config: AppConfig, storage: FileStorage) => ({
