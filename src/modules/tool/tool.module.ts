@@ -1,4 +1,11 @@
+import { SecretBox } from '@app/common';
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ApiToolController } from './api-tool/api-tool.controller';
+import { ApiToolService } from './api-tool/api-tool.service';
+import { ApiToolSource } from './api-tool/api-tool.source';
+import { ApiToolProviderEntity } from './api-tool/entities/api-tool-provider.entity';
+import { ApiToolEntity } from './api-tool/entities/api-tool.entity';
 import { ToolRuntime } from './runtime/tool-runtime.service';
 
 /**
@@ -7,8 +14,9 @@ import { ToolRuntime } from './runtime/tool-runtime.service';
  * ToolRuntime only; each kind registers itself with it as a ToolSource.
  */
 @Module({
-  controllers: [],
-  providers: [ToolRuntime],
+  imports: [TypeOrmModule.forFeature([ApiToolProviderEntity, ApiToolEntity])],
+  controllers: [ApiToolController],
+  providers: [ToolRuntime, SecretBox, ApiToolService, ApiToolSource],
   exports: [ToolRuntime],
 })
 export class ToolModule {}

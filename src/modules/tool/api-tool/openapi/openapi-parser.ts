@@ -404,7 +404,8 @@ function fromOpenApi(api: Json, version: '2.0' | '3.0' | '3.1'): ParsedApiDocume
   for (const [p, rawItem] of Object.entries(paths)) {
     if (!isObject(rawItem)) continue;
     const item = rawItem;
-    for (const method of HTTP_METHODS) {
+    // Document order, so the tools list as the author wrote them.
+    for (const method of Object.keys(item).filter((k) => HTTP_METHODS.includes(k))) {
       const op = item[method];
       if (!isObject(op) || typeof op.operationId !== 'string') continue;
       const where = at('paths', p, method);
