@@ -569,6 +569,25 @@ describe('API tools (e2e)', () => {
       expect(blocked.requests).toHaveLength(0);
     });
 
+    it('drops the provider headers on a redirect to another origin', async () => {
+      const other = await new FakeOpenApi('127.0.0.1').start(); // allowed, another port
+      try {
+        const a = await createAccount(t);
+        const id = await create(a, 'cross origin', fake.openapi30(), [
+          { key: 'Authorization', value: `Bearer ${TOKEN}` },
+          { key: 'X-Api-Key', value: 'provider-secret-key-42' },
+        ]);
+        const r = await invoke(id, 'followRedirect', { to: `${other.url}/items/9` }, a);
+        expect(r).toMatchObject({ ok: true, data: { id: '9' } });
+        expect(fake.last()!.headers['x-api-key']).toBe('provider-secret-key-42');
+        expect(other.requests).toHaveLength(1);
+        expect(other.last()!.headers.authorization).toBeUndefined();
+        expect(other.last()!.headers['x-api-key']).toBeUndefined();
+      } finally {
+        await other.stop();
+      }
+    });
+
     it('checks every redirect hop', async () => {
       const a = await createAccount(t);
       const id = await create(a, 'redirector', fake.openapi30());

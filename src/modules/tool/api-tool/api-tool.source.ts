@@ -11,6 +11,7 @@ import { ToolRuntime } from 'src/modules/tool/runtime/tool-runtime.service';
 import {
   ToolCallError,
   type ResolvedTool,
+  type ToolInputSchema,
   type ToolRef,
   type ToolSource,
 } from 'src/modules/tool/runtime/tool.types';
@@ -19,6 +20,7 @@ import { buildApiRequest, type ApiToolCallSpec } from './api-tool-request';
 import { ApiToolService } from './api-tool.service';
 
 const JSON_TYPE = /[/+]json\b/i;
+const MAX_CACHED_SCHEMAS = 1000;
 
 /** `HTTP 404 Not Found: pet 7 is gone`: the status and, at most, the message of a JSON error. */
 function httpFailure(status: number, body: string, contentType: string): string {
@@ -41,6 +43,12 @@ function httpFailure(status: number, body: string, contentType: string): string 
 @Injectable()
 export class ApiToolSource implements ToolSource, OnModuleInit {
   readonly kind = 'api_tool' as const;
+  /**
+   * One schema object per tool row (rows are immutable: an update inserts new ones). The
+   * runtime's validator caches compiled schemas by object, so a fresh object per call would
+   * compile (and be kept) again every time.
+   */
+  private readonly schemas = new Map<string, ToolInputSchema>();
 
   constructor(
     private readonly runtime: ToolRuntime,
@@ -60,9 +68,20 @@ export class ApiToolSource implements ToolSource, OnModuleInit {
       name: tool.name,
       label: tool.name,
       description: tool.description || `${tool.method} ${tool.path}`,
-      inputSchema: tool.input_schema,
+      inputSchema: this.schemaOf(tool.id, tool.input_schema),
       call: (args, ctx) => this.call(tool, headers, args, ctx.signal),
     };
+  }
+
+  private schemaOf(toolId: string, fresh: ToolInputSchema): ToolInputSchema {
+    const known = this.schemas.get(toolId);
+    if (known) return known;
+    this.schemas.set(toolId, fresh);
+    if (this.schemas.size > MAX_CACHED_SCHEMAS) {
+      const oldest = this.schemas.keys().next().value;
+      if (oldest !== undefined) this.schemas.delete(oldest);
+    }
+    return fresh;
   }
 
   /** One HTTP request; parsed JSON or text back, a ToolCallError for anything else. */

@@ -294,7 +294,9 @@ describe('parseApiDocument', () => {
     });
     it('unsupported versions', async () => {
       await rejects(v30({ openapi: '3.2.0' }), 'openapi', /unsupported version "3.2.0"/);
-      await rejects(v30({ openapi: 3 }), 'openapi', /unsupported version 3/);
+      await rejects(v30({ openapi: 3 }), 'openapi', /must be a string .* not the number 3/);
+      await rejects('swagger: 2.0\npaths: {}', 'swagger', /quote it in YAML/);
+      await rejects(v30({ openapi: '3.0.9' }), 'openapi', /unsupported version.*3\.0\.9/);
       await rejects({ swagger: '1.2', paths: {} }, 'swagger', /unsupported version/);
       await rejects({ info: {} }, 'openapi', /no "openapi" or "swagger"/);
     });

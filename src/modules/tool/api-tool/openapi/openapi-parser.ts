@@ -181,6 +181,8 @@ function describeParserError(err: unknown): OpenApiDocumentError {
     .map((l) => l.trim())
     .filter(Boolean);
   const detail = lines.find((l) => l.startsWith('#/')) ?? lines.find((l) => l !== lines[0]);
+  if (lines[0]?.startsWith('Unsupported OpenAPI version'))
+    return new OpenApiDocumentError('openapi', `unsupported version: ${lines[0].slice(0, 300)}`);
   const text = detail ?? lines[0] ?? 'invalid document';
   const m = /^#(\/\S*)\s+(.*)$/.exec(text);
   if (m) {
@@ -591,6 +593,11 @@ export async function parseApiDocument(text: string): Promise<ParsedApiDocument>
   if (!isObject(doc)) fail('', 'the document must be an object');
   checkDepth(doc);
   const declared = doc.openapi ?? doc.swagger;
+  if (typeof declared === 'number')
+    fail(
+      doc.openapi !== undefined ? 'openapi' : 'swagger',
+      `the version must be a string such as "3.0.3" or "2.0", not the number ${declared} (quote it in YAML)`,
+    );
   let version: '2.0' | '3.0' | '3.1' | 'llmops';
   if (doc.swagger !== undefined) {
     if (doc.swagger !== '2.0')
