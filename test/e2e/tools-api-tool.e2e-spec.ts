@@ -471,6 +471,25 @@ describe('API tools (e2e)', () => {
       expect(fake.requests).toHaveLength(0); // nothing fetched, ever
     });
 
+    it('takes a document of almost 1 MB characters (past BODY_LIMIT in bytes) and refuses a larger one', async () => {
+      const a = await createAccount(t);
+      const doc = JSON.parse(fake.openapi30()) as { info: Record<string, unknown> };
+      const size = fake.openapi30().length;
+      doc.info['x-padding'] = 'é'.repeat(990_000 - size); // one character, two bytes in the body
+      const big = JSON.stringify(doc);
+      expect(big.length).toBeGreaterThan(980_000);
+      expect(
+        (await post(a, '/api-tools', { name: 'big', icon: ICON, openapi_schema: big })).code,
+      ).toBe('success');
+      const tooBig = `${big}${' '.repeat(1_000_001 - big.length)}`;
+      const res = await post(a, '/api-tools/validate-openapi-schema', { openapi_schema: tooBig });
+      expect(res).toMatchObject({
+        code: 'validate_error',
+        message: 'openapi_schema must be at most 1000000 characters',
+      });
+      expect(await rows(a.id)).toEqual([1, 9]);
+    });
+
     it('a good document validates with its tools listed', async () => {
       const res = await post(acc, '/api-tools/validate-openapi-schema', {
         openapi_schema: fake.openapi31(),
