@@ -2,6 +2,9 @@ import YAML from 'yaml';
 import { OpenApiDocumentError, type ParsedApiDocument } from './api-tool.types';
 import { OPENAPI_LIMITS, parseApiDocument } from './openapi-parser';
 import { pythonTypeOf } from './schema-convert';
+import { ToolArgsValidator } from 'src/modules/tool/runtime/tool-args.validator';
+
+const validator = new ToolArgsValidator();
 
 const v30 = (extra: Record<string, unknown> = {}) => ({
   openapi: '3.0.3',
@@ -128,17 +131,38 @@ describe('parseApiDocument', () => {
       expect.objectContaining({ name: 'body', arg: 'body', in: 'body', required: false }),
     ]);
     expect(post.input_schema.properties.body).toMatchObject({ type: 'array' });
+    for (const o of doc.operations) expect(validator.schemaProblem(o.input_schema)).toBeNull();
+    expect(validator.check(get.input_schema, { id: 1, 'X-Trace': null }).ok).toBe(true);
   });
 
-  it('reads OpenAPI 3.1 YAML with the 2020-12 dialect and type arrays', async () => {
+  it('reads OpenAPI 3.1 YAML with type arrays', async () => {
     const doc = v30({ openapi: '3.1.0' });
     const pet = doc.components.schemas.Pet.properties;
     (pet.tag as Record<string, unknown>).type = ['string', 'null'];
     const parsed = await parseApiDocument(YAML.stringify(doc));
     expect(parsed.format).toBe('openapi-3.1');
     const put = op(parsed, 'updatePet');
-    expect(put.input_schema.$schema).toContain('2020-12');
+    expect(put.input_schema.$schema).toBeUndefined();
     expect(put.input_schema.properties.tag).toEqual({ type: ['string', 'null'] });
+  });
+
+  it('turns draft-04 exclusive bounds (OpenAPI 3.0) into JSON Schema numbers', async () => {
+    const doc = v30();
+    Object.assign(doc.components.schemas.Pet.properties, {
+      age: { type: 'integer', minimum: 0, exclusiveMinimum: true, maximum: 30 },
+      weight: { type: 'number', maximum: 99, exclusiveMaximum: false },
+    });
+    const put = op(await parseApiDocument(JSON.stringify(doc)), 'updatePet');
+    expect(put.input_schema.properties.age).toEqual({
+      type: 'integer',
+      exclusiveMinimum: 0,
+      maximum: 30,
+    });
+    expect(put.input_schema.properties.weight).toEqual({ type: 'number', maximum: 99 });
+    expect(validator.schemaProblem(put.input_schema)).toBeNull();
+    expect(validator.check(put.input_schema, { id: 1, name: 'a', age: 0 }).errors).toHaveProperty(
+      'age',
+    );
   });
 
   it('keeps the body as one argument when a property collides with a parameter', async () => {

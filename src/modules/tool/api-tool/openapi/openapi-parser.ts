@@ -239,7 +239,6 @@ interface RawBody {
 function assemble(
   params: RawParam[],
   body: RawBody | null,
-  dialect2020: boolean,
 ): Pick<ParsedOperation, 'parameters' | 'input_schema' | 'body_type' | 'body_content_type'> {
   const used = new Set<string>();
   const argName = (wanted: string[]): string => {
@@ -309,8 +308,9 @@ function assemble(
         : p.schema;
     if (p.required) required.push(p.arg);
   }
+  // No `$schema`: model APIs receive this schema as function parameters, and some refuse
+  // keywords they do not know; the draft-07 checks read 3.1 schemas well enough for arguments.
   const input_schema: ToolInputSchema = {
-    ...(dialect2020 ? { $schema: 'https://json-schema.org/draft/2020-12/schema' } : {}),
     type: 'object',
     properties,
     required,
@@ -489,7 +489,7 @@ function fromOpenApi(api: Json, version: '2.0' | '3.0' | '3.1'): ParsedApiDocume
         method: method.toUpperCase(),
         server_url: server,
         path: p,
-        ...assemble(params, body, version === '3.1'),
+        ...assemble(params, body),
       });
     }
   }
@@ -573,7 +573,7 @@ function fromLlmops(doc: Json): ParsedApiDocument {
         method: method.toUpperCase(),
         server_url: server,
         path: p,
-        ...assemble(params, body, false),
+        ...assemble(params, body),
       });
     }
   }
