@@ -371,6 +371,15 @@ describe('parseApiDocument', () => {
       let deep: unknown = {};
       for (let i = 0; i < OPENAPI_LIMITS.maxDepth + 5; i++) deep = { a: deep };
       await rejects(v30({ 'x-deep': deep }), '', /deeper than/);
+      // YAML flow nesting is refused before the YAML parser recurses into it.
+      const started = Date.now();
+      await rejects(`a: ${'['.repeat(500_000)}`, '', /deeper than/);
+      await rejects(`a: it's\nb: ${'{'.repeat(100)}`, '', /deeper than/);
+      expect(Date.now() - started).toBeLessThan(1000);
+      // Brackets inside quoted strings do not count.
+      await expect(
+        parseApiDocument(YAML.stringify(v30({ 'x-note': '['.repeat(100) }))),
+      ).resolves.toBeDefined();
       const paths: Record<string, unknown> = {};
       for (let i = 0; i <= OPENAPI_LIMITS.maxOperations; i++)
         paths[`/p${i}`] = {

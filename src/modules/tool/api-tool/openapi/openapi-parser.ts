@@ -48,6 +48,28 @@ function fail(path: string, reason: string): never {
   throw new OpenApiDocumentError(path, reason);
 }
 
+/**
+ * Nesting of YAML flow collections (`[[[...`), counted on the text: the YAML parser recurses on
+ * them and spends seconds before it overflows the stack. Quotes are followed only on one line and
+ * only where a quoted scalar can start, so an apostrophe in plain text cannot hide what follows.
+ */
+function checkFlowDepth(text: string): void {
+  let depth = 0;
+  let quote = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '\n') quote = '';
+    else if (quote) {
+      if (c === '\\' && quote === '"') i++;
+      else if (c === quote) quote = '';
+    } else if ((c === '"' || c === "'") && (i === 0 || /[\s:,[{]/.test(text[i - 1]))) quote = c;
+    else if (c === '[' || c === '{') {
+      if (++depth > OPENAPI_LIMITS.maxDepth)
+        fail('', `the document is nested deeper than ${OPENAPI_LIMITS.maxDepth} levels`);
+    } else if ((c === ']' || c === '}') && depth > 0) depth--;
+  }
+}
+
 /** Text -> object: JSON when it looks like JSON (clearer errors), else YAML. */
 function parseText(text: string): unknown {
   const trimmed = text.trim();
@@ -59,6 +81,7 @@ function parseText(text: string): unknown {
       fail('', `invalid JSON: ${(e as Error).message}`);
     }
   }
+  checkFlowDepth(trimmed);
   try {
     // Alias expansion is the YAML bomb: keep it small (anchors are rare in API documents).
     return YAML.parse(trimmed, { maxAliasCount: 100, prettyErrors: false });
