@@ -7,7 +7,12 @@ import { json, RequestHandler, Router, urlencoded } from 'express';
  * e.g. `/workflows/:workflow_id/draft-graph`). Every other route keeps the small limit, so a big
  * body costs an attacker a 413 after BODY_LIMIT bytes.
  */
-export const LARGE_BODY_ROUTES: readonly string[] = [];
+export const LARGE_BODY_ROUTES: readonly string[] = [
+  // API tool documents may be up to 1 MB of text, more once JSON-escaped in the body.
+  '/api-tools',
+  '/api-tools/validate-openapi-schema',
+  '/api-tools/:provider_id',
+];
 
 export interface BodyParserOptions {
   limit: string;
