@@ -1,4 +1,13 @@
+import { SecretBox } from '@app/common';
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { McpProviderEntity } from './mcp/entities/mcp-provider.entity';
+import { McpToolEntity } from './mcp/entities/mcp-tool.entity';
+import { McpConnector } from './mcp/mcp-connector';
+import { McpProviderRepository } from './mcp/mcp-provider.repository';
+import { McpProviderService } from './mcp/mcp-provider.service';
+import { McpToolSource } from './mcp/mcp-tool.source';
+import { McpToolsController } from './mcp/mcp-tools.controller';
 import { ToolRuntime } from './runtime/tool-runtime.service';
 
 /**
@@ -7,8 +16,16 @@ import { ToolRuntime } from './runtime/tool-runtime.service';
  * ToolRuntime only; each kind registers itself with it as a ToolSource.
  */
 @Module({
-  controllers: [],
-  providers: [ToolRuntime],
+  imports: [TypeOrmModule.forFeature([McpProviderEntity, McpToolEntity])],
+  controllers: [McpToolsController],
+  providers: [
+    ToolRuntime,
+    SecretBox,
+    McpConnector,
+    McpProviderRepository,
+    McpProviderService,
+    McpToolSource,
+  ],
   exports: [ToolRuntime],
 })
 export class ToolModule {}
