@@ -1,7 +1,9 @@
 import { FakeMcpServer } from '@test/fakes/fake-mcp-server';
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount, TestAccount } from '@test/support/auth';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer } from 'node:net';
+import { ToolRuntime } from 'src/modules/tool/runtime/tool-runtime.service';
 import { DataSource } from 'typeorm';
 
 /**
@@ -20,6 +22,16 @@ async function envelope(res: Res): Promise<any> {
 
 const SECRET = 'mcp-secret-key-0123456789';
 const TOOL_NAMES = ['add', 'echo', 'fail', 'hang', 'whoami'];
+
+/** Answers every request with a 307 to `target` + the same path. */
+async function redirector(host: string, target: () => string): Promise<Server> {
+  const srv = createHttpServer((req, res) => {
+    res.writeHead(307, { location: `${target()}${req.url ?? '/'}` }).end();
+  });
+  await new Promise<void>((r) => srv.listen(0, host, r));
+  return srv;
+}
+const portOf = (srv: Server) => (srv.address() as { port: number }).port;
 
 /** A port nothing listens on. */
 async function closedPort(): Promise<number> {
@@ -213,6 +225,44 @@ describe('MCP tool providers', () => {
       });
       expect((await get(a, `/mcp-tools/${p.id}/tools/nope`)).code).toBe('not_found');
       expect((await invoke(a, p.id, 'nope')).code).toBe('not_found');
+    });
+
+    it('is a LangChain tool for agents through the runtime, schema in the server order', async () => {
+      const runtime = t.app.get(ToolRuntime);
+      const tool = await runtime.resolve(a.id, { type: 'mcp_tool', provider: p.id, tool: 'echo' });
+      expect(Object.keys(tool.inputSchema.properties)).toEqual(['text', 'times', 'loud']);
+      const lc = runtime.toLangChain(a.id, tool);
+      expect(lc.name).toBe('echo');
+      expect(await lc.invoke({ text: 'yo' })).toBe('yo\n[image image/png, 3 bytes]');
+      // Bad arguments reach the model as an error it can read, never as an exception.
+      const bad = await runtime.invoke(
+        a.id,
+        { type: 'mcp_tool', provider: p.id, tool: 'add' },
+        {
+          a: 1,
+        },
+      );
+      expect(bad).toMatchObject({ ok: false, error: expect.stringMatching(/b is required/) });
+      await expect(
+        runtime.resolve(b.id, { type: 'mcp_tool', provider: p.id, tool: 'echo' }),
+      ).rejects.toMatchObject({ code: 'not_found' });
+    });
+
+    it('follows a redirect to the server, hop by hop', async () => {
+      const hop = await redirector('127.0.0.1', () => fake.origin);
+      fake.reset();
+      try {
+        const r = await create(a, `http://127.0.0.1:${portOf(hop)}/mcp`);
+        expect(r).toMatchObject({ transport: 'streamable_http', status: 'ok' });
+        expect((await invoke(a, r.id, 'add', { a: 1, b: 2 })).data.data).toEqual({ sum: 3 });
+        // The provider's headers were meant for the redirector's origin only.
+        expect((await invoke(a, r.id, 'whoami')).data.output).toBe('anonymous');
+        expect(fake.requests.length).toBeGreaterThan(0);
+        expect(fake.requests.some((q) => q.headers['x-api-key'])).toBe(false);
+      } finally {
+        hop.closeAllConnections();
+        await new Promise((r) => hop.close(r));
+      }
     });
 
     it('refresh picks up a tool the server added', async () => {
@@ -436,4 +486,45 @@ describe('MCP tool providers without OUTBOUND_ALLOW_HOSTS', () => {
     const list = await envelope(t.http().get('/mcp-tools').set(a.auth));
     expect(list.data.list).toEqual([]);
   });
+});
+
+describe('MCP tool providers: a redirect to a host that is not allow-listed', () => {
+  let fake: FakeMcpServer;
+  let hop: Server;
+  let t: TestApp;
+  let a: TestAccount;
+
+  beforeAll(async () => {
+    fake = await FakeMcpServer.create();
+    hop = await redirector('127.0.0.2', () => fake.origin);
+    // Only the redirector is allowed; the server it points to (127.0.0.1) is not.
+    t = await createTestApp({ env: { OUTBOUND_ALLOW_HOSTS: '127.0.0.2' } });
+    a = await createAccount(t);
+  });
+  afterAll(async () => {
+    await t?.close();
+    hop?.closeAllConnections();
+    await new Promise((r) => hop?.close(r));
+    await fake?.close();
+  });
+
+  it.each(['mcp', 'sse'])(
+    'refuses the hop to loopback (/%s) without reaching the server',
+    async (path) => {
+      const res = await envelope(
+        t
+          .http()
+          .post('/mcp-tools')
+          .set(a.auth)
+          .send({
+            name: `hop-${path}`,
+            icon: 'https://example.test/i.png',
+            url: `http://127.0.0.2:${portOf(hop)}/${path}`,
+          }),
+      );
+      expect(res.code).toBe('validate_error');
+      expect(res.data.url[0]).toMatch(/127\.0\.0\.1.*loopback.*not allowed/);
+      expect(fake.requests).toHaveLength(0);
+    },
+  );
 });

@@ -90,12 +90,14 @@ export class McpToolItemDto {
   @ApiProperty({ type: [McpToolInputDto] }) inputs: McpToolInputDto[];
 }
 
-class McpProviderFields {
+/** A list item and `GET /mcp-tools/:provider_id`: the API-tool item plus the server's state. */
+export class McpProviderDto {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty() name: string;
   @ApiProperty() icon: string;
   @ApiProperty() description: string;
   @ApiProperty({ type: [McpHeaderDto], description: 'Values masked' }) headers: McpHeaderDto[];
+  @ApiProperty({ type: () => [McpToolItemDto] }) tools: McpToolItemDto[];
   @ApiProperty() url: string;
   @ApiProperty({ enum: ['streamable_http', 'sse'] }) transport: string;
   @ApiProperty({
@@ -107,11 +109,6 @@ class McpProviderFields {
   @ApiProperty({ description: 'Unix seconds of the last successful tool listing; 0 never' })
   tools_refreshed_at: number;
   @ApiProperty({ description: 'Unix seconds' }) created_at: number;
-}
-
-/** A list item and `GET /mcp-tools/:provider_id`. */
-export class McpProviderDto extends McpProviderFields {
-  @ApiProperty({ type: [McpToolItemDto] }) tools: McpToolItemDto[];
 }
 
 export class McpToolProviderRefDto {
