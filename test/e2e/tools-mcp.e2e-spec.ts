@@ -488,24 +488,53 @@ describe('MCP tool providers without OUTBOUND_ALLOW_HOSTS', () => {
   });
 });
 
-describe('MCP tool providers: a redirect to a host that is not allow-listed', () => {
+describe('MCP tool providers: a redirect to a host that is not allow-listed, a silent server', () => {
   let fake: FakeMcpServer;
   let hop: Server;
+  let silent: Server;
   let t: TestApp;
   let a: TestAccount;
 
   beforeAll(async () => {
     fake = await FakeMcpServer.create();
     hop = await redirector('127.0.0.2', () => fake.origin);
-    // Only the redirector is allowed; the server it points to (127.0.0.1) is not.
-    t = await createTestApp({ env: { OUTBOUND_ALLOW_HOSTS: '127.0.0.2' } });
+    // Accepts every request and never answers.
+    silent = createHttpServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.2', r));
+    // Only 127.0.0.2 is allowed; the server the redirector points to (127.0.0.1) is not.
+    t = await createTestApp({
+      env: { OUTBOUND_ALLOW_HOSTS: '127.0.0.2', TOOL_TIMEOUT_MS: '1000' },
+    });
     a = await createAccount(t);
   });
   afterAll(async () => {
     await t?.close();
-    hop?.closeAllConnections();
-    await new Promise((r) => hop?.close(r));
+    for (const s of [hop, silent]) {
+      s?.closeAllConnections();
+      await new Promise((r) => s?.close(r));
+    }
     await fake?.close();
+  });
+
+  it('a server that never answers initialize: a clear timeout, nothing stored', async () => {
+    const started = Date.now();
+    const res = await envelope(
+      t
+        .http()
+        .post('/mcp-tools')
+        .set(a.auth)
+        .send({
+          name: 'silent',
+          icon: 'https://example.test/i.png',
+          url: `http://127.0.0.2:${portOf(silent)}/mcp`,
+        }),
+    );
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(res.code).toBe('validate_error');
+    expect(res.data.url).toEqual([
+      `The MCP server at 127.0.0.2:${portOf(silent)} did not answer within 1000 ms`,
+    ]);
+    expect((await envelope(t.http().get('/mcp-tools').set(a.auth))).data.list).toEqual([]);
   });
 
   it.each(['mcp', 'sse'])(

@@ -245,14 +245,16 @@ export class McpConnector implements OnApplicationShutdown {
       if (!connected) return;
       if (kind === 'sse' || /stream disconnected/i.test(err.message)) fail(err);
     };
-    client.onclose = () => fail(new McpError(ErrorCode.ConnectionClosed, 'Connection closed'));
     try {
-      await client.connect(transport, { timeout: this.timeoutMs, signal });
+      // Raced with `broken`: a server that drops while answering initialize fails at once.
+      await Promise.race([client.connect(transport, { timeout: this.timeoutMs, signal }), broken]);
     } catch (err) {
       await client.close().catch(() => undefined);
       throw explain(err);
     }
     connected = true;
+    // Not before: a failed connect closes the client, and that failure must win the race.
+    client.onclose = closed;
     const close = async (): Promise<void> => {
       client.onclose = undefined;
       client.onerror = undefined;
