@@ -280,6 +280,15 @@ describe('MCP tool providers', () => {
       expect(dup.data.name[0]).toMatch(/already exists/);
       const long = await post(a, '/mcp-tools', form(fake.streamableUrl, { name: 'x'.repeat(31) }));
       expect(long.code).toBe('validate_error');
+      const blank = await post(a, '/mcp-tools', form(fake.streamableUrl, { name: '   ' }));
+      expect(blank.data.name).toEqual(['name must be 1-30 characters']);
+      // Surrounding spaces are not part of the name.
+      const spaced = await post(
+        a,
+        '/mcp-tools',
+        form(fake.streamableUrl, { name: ' main-server ' }),
+      );
+      expect(spaced.data.name[0]).toMatch(/already exists/);
       // Another account may use the same name.
       const other = await post(b, '/mcp-tools', form(fake.streamableUrl, { name: 'main-server' }));
       expect(other.code).toBe('success');

@@ -1,6 +1,6 @@
 import { SearchPaginatorReqDto } from '@app/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { Transform, Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
@@ -11,6 +11,9 @@ import {
   MaxLength,
   ValidateNested,
 } from 'class-validator';
+
+const trim = () =>
+  Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value));
 
 export class McpHeaderDto {
   @ApiProperty({ description: 'Header name, e.g. `Authorization`', maxLength: 100 })
@@ -32,13 +35,15 @@ export class McpHeaderDto {
 /** Body of `POST /mcp-tools` and `POST /mcp-tools/:provider_id` (extra form keys are dropped). */
 export class SaveMcpProviderDto {
   @ApiProperty({ description: 'Unique per account', minLength: 1, maxLength: 30 })
+  @trim()
   @IsString({ message: 'name must be a string' })
   @Length(1, 30, { message: 'name must be 1-30 characters' })
   name: string;
 
   @ApiProperty({ description: 'Icon URL', maxLength: 1000 })
+  @trim()
   @IsString({ message: 'icon must be a string' })
-  @MaxLength(1000, { message: 'icon must be at most 1000 characters' })
+  @Length(1, 1000, { message: 'icon must be 1-1000 characters' })
   icon: string;
 
   @ApiProperty({
@@ -46,6 +51,7 @@ export class SaveMcpProviderDto {
     maxLength: 2000,
     example: 'https://mcp.example.com/mcp',
   })
+  @trim()
   @IsString({ message: 'url must be a string' })
   @Length(1, 2000, { message: 'url must be 1-2000 characters' })
   url: string;
