@@ -426,6 +426,37 @@ describe('MCP tool providers', () => {
       expect(await count(a)).toBe(before);
     });
 
+    it('follows the tools/list cursor; refuses over 200 tools, duplicates and unusable schemas', async () => {
+      const tool = (name: string, inputSchema: object = {}) => ({
+        name,
+        inputSchema: { type: 'object' as const, ...inputSchema },
+      });
+      fake.pagedTools = ['t1', 't2', 't3', 't4', 't5'].map((x) => tool(x));
+      const paged = await create(a, fake.pagedUrl);
+      expect(paged.tools.map((x: any) => x.name)).toEqual(['t1', 't2', 't3', 't4', 't5']);
+      expect(paged.tools[0].inputs).toEqual([]);
+      // Three pages of two.
+      const lists = fake.requests.filter((r) => r.method === 'POST').length;
+      expect(lists).toBeGreaterThanOrEqual(5); // initialize, initialized, 3 x tools/list
+
+      const before = await count(a);
+      fake.pageSize = 50;
+      fake.pagedTools = Array.from({ length: 201 }, (_, i) => tool(`t${i}`));
+      const many = await post(a, '/mcp-tools', form(fake.pagedUrl));
+      expect(many.code).toBe('validate_error');
+      expect(many.data.url).toEqual([
+        'The MCP server offers more than 200 tools; at most 200 are supported',
+      ]);
+      fake.pagedTools = [tool('same'), tool('other'), tool('same')];
+      const dup = await post(a, '/mcp-tools', form(fake.pagedUrl));
+      expect(dup.data['tools.same']).toEqual(['The server lists the tool "same" twice']);
+      fake.pagedTools = [tool('ok'), tool('bad', { properties: { a: { type: 'nonsense' } } })];
+      const bad = await post(a, '/mcp-tools', form(fake.pagedUrl));
+      expect(bad.code).toBe('validate_error');
+      expect(bad.data['tools.bad'][0]).toMatch(/^The input schema of "bad" cannot be used: /);
+      expect(await count(a)).toBe(before);
+    });
+
     it('another account: not_found on every route, and its list stays empty', async () => {
       const p = await create(a, fake.streamableUrl);
       const routes: Array<() => Promise<any>> = [

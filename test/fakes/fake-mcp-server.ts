@@ -1,6 +1,12 @@
+import { Server as LowLevelServer } from '@modelcontextprotocol/sdk/server/index.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import {
+  CallToolRequestSchema,
+  ListToolsRequestSchema,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
 import { randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -21,6 +27,12 @@ export interface ReceivedRequest {
  */
 export class FakeMcpServer {
   readonly requests: ReceivedRequest[] = [];
+  /**
+   * Tools served as raw JSON on `/paged` (a low-level SDK Server), `pageSize` per tools/list page
+   * with a cursor: for pagination, caps and schemas the McpServer class would never produce.
+   */
+  pagedTools: Tool[] = [];
+  pageSize = 2;
   /** Tools added after start (a server that changed: refresh must pick them up). */
   private readonly extra = new Set<string>();
   private readonly streamable = new Map<string, StreamableHTTPServerTransport>();
@@ -44,6 +56,11 @@ export class FakeMcpServer {
     return `${this.origin}/mcp`;
   }
 
+  /** Streamable HTTP endpoint serving `pagedTools`. */
+  get pagedUrl(): string {
+    return `${this.origin}/paged`;
+  }
+
   /** Legacy SSE endpoint (a POST there answers 405, as old servers do). */
   get sseUrl(): string {
     return `${this.origin}/sse`;
@@ -56,6 +73,8 @@ export class FakeMcpServer {
   reset(): void {
     this.requests.length = 0;
     this.extra.clear();
+    this.pagedTools = [];
+    this.pageSize = 2;
   }
 
   /** Stops listening and cuts every open connection (streams included). */
@@ -146,6 +165,25 @@ export class FakeMcpServer {
     return mcp;
   }
 
+  private buildPaged(): LowLevelServer {
+    const server = new LowLevelServer(
+      { name: 'fake-mcp-paged', version: '1.0.0' },
+      { capabilities: { tools: {} } },
+    );
+    server.setRequestHandler(ListToolsRequestSchema, (req) => {
+      const start = Number(req.params?.cursor ?? 0);
+      const end = start + this.pageSize;
+      return {
+        tools: this.pagedTools.slice(start, end),
+        ...(end < this.pagedTools.length ? { nextCursor: String(end) } : {}),
+      };
+    });
+    server.setRequestHandler(CallToolRequestSchema, (req) => ({
+      content: [{ type: 'text', text: `${req.params.name} ran` }],
+    }));
+    return server;
+  }
+
   private async listen(port = 0): Promise<void> {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch(() => {
@@ -163,7 +201,8 @@ export class FakeMcpServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.origin);
     this.requests.push({ method: req.method ?? '', path: url.pathname, headers: req.headers });
-    if (url.pathname === '/mcp') return this.handleStreamable(req, res);
+    if (url.pathname === '/mcp' || url.pathname === '/paged')
+      return this.handleStreamable(req, res, url.pathname === '/paged');
     if (url.pathname === '/sse' && req.method === 'GET') {
       const transport = new SSEServerTransport('/messages', res);
       this.sse.set(transport.sessionId, transport);
@@ -179,7 +218,11 @@ export class FakeMcpServer {
     res.writeHead(url.pathname === '/sse' ? 405 : 404).end();
   }
 
-  private async handleStreamable(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async handleStreamable(
+    req: IncomingMessage,
+    res: ServerResponse,
+    paged: boolean,
+  ): Promise<void> {
     const sid = req.headers['mcp-session-id'];
     if (typeof sid === 'string') {
       const transport = this.streamable.get(sid);
@@ -194,7 +237,7 @@ export class FakeMcpServer {
     transport.onclose = () => {
       if (transport.sessionId) this.streamable.delete(transport.sessionId);
     };
-    await this.buildServer().connect(transport);
+    await (paged ? this.buildPaged() : this.buildServer()).connect(transport);
     await transport.handleRequest(req, res);
   }
 }

@@ -54,8 +54,11 @@ export class McpConnectionError extends Error {
 
 /** More than this many tools is refused rather than cut silently. */
 export const MAX_MCP_TOOLS = 200;
-/** Pages of tools/list followed before giving up on a server whose cursor never ends. */
-const MAX_LIST_PAGES = 50;
+/**
+ * Pages of tools/list followed before giving up on a cursor that never ends: a page with a tool
+ * in it meets the tool cap first, so only a server sending empty pages meets this one.
+ */
+const MAX_LIST_PAGES = MAX_MCP_TOOLS + 1;
 const FALLBACK_STATUSES = new Set([400, 404, 405]);
 const CLIENT_INFO = { name: 'llmops', version: '1.0.0' };
 

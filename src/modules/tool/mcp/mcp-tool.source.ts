@@ -88,7 +88,8 @@ export class McpToolSource implements ToolSource, OnModuleInit {
           result = await this.connector.call(endpoint, tool.name, args, ctx.signal);
         } catch (err) {
           if (!(err instanceof McpConnectionError)) throw err;
-          await this.providers.recordConnection(provider, err.message);
+          // A stopped run or the runtime's timeout says nothing about the server's health.
+          if (!ctx.signal.aborted) await this.providers.recordConnection(provider, err.message);
           throw new ToolCallError(err.message);
         }
         await this.providers.recordConnection(provider, null);
