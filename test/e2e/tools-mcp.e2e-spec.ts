@@ -21,7 +21,7 @@ async function envelope(res: Res): Promise<any> {
 }
 
 const SECRET = 'mcp-secret-key-0123456789';
-const TOOL_NAMES = ['add', 'echo', 'fail', 'hang', 'whoami'];
+const TOOL_NAMES = ['add', 'big', 'echo', 'fail', 'hang', 'whoami'];
 
 /** Answers every request with a 307 to `target` + the same path. */
 async function redirector(host: string, target: () => string): Promise<Server> {
@@ -51,7 +51,11 @@ describe('MCP tool providers', () => {
   beforeAll(async () => {
     fake = await FakeMcpServer.create();
     t = await createTestApp({
-      env: { OUTBOUND_ALLOW_HOSTS: '127.0.0.1', TOOL_TIMEOUT_MS: '8000' },
+      env: {
+        OUTBOUND_ALLOW_HOSTS: '127.0.0.1',
+        TOOL_TIMEOUT_MS: '8000',
+        OUTBOUND_MAX_RESPONSE_BYTES: String(256 * 1024),
+      },
     });
     a = await createAccount(t);
     b = await createAccount(t);
@@ -160,6 +164,21 @@ describe('MCP tool providers', () => {
       const echo = await invoke(a, p.id, 'echo', { text: 'hi', times: 2, loud: true });
       expect(echo.data.output).toBe('HI\nHI\n[image image/png, 3 bytes]');
       expect(echo.data.data).toBe(echo.data.output);
+    });
+
+    it('caps what the server sends at OUTBOUND_MAX_RESPONSE_BYTES', async () => {
+      const fits = await invoke(a, p.id, 'big', { kb: 100 });
+      expect(fits.data.ok).toBe(true);
+      // The data in full; what the model reads is capped by the runtime.
+      expect((fits.data.data as string).length).toBe(100 * 1024);
+      expect(fits.data.output).toMatch(/\[output truncated at 20000 characters\]$/);
+      const started = Date.now();
+      const over = await invoke(a, p.id, 'big', { kb: 300 });
+      expect(Date.now() - started).toBeLessThan(4000);
+      expect(over.data).toMatchObject({
+        ok: false,
+        error: `The MCP server sent more than ${256 * 1024} bytes in one response`,
+      });
     });
 
     it('checks arguments against the stored schema: bad ones are a validate_error', async () => {

@@ -146,6 +146,11 @@ export class FakeMcpServer {
         },
       ],
     }));
+    mcp.registerTool(
+      'big',
+      { description: 'Answers with a lot of text', inputSchema: { kb: z.number().int() } },
+      ({ kb }) => ({ content: [{ type: 'text', text: 'x'.repeat(kb * 1024) }] }),
+    );
     // Never answers: for a server that drops in the middle of a call.
     mcp.registerTool(
       'hang',

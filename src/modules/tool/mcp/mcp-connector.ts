@@ -218,9 +218,15 @@ export class McpConnector implements OnApplicationShutdown {
     // EventSource keeps only the text of a fetch error (and not even its cause under some
     // runtimes): the error itself is kept here so a refused connection can say so.
     let fetchError: unknown;
+    // A body over the cap reaches the SDK's stream reader, which reports only its text.
+    let tooLarge: OutboundRequestError | undefined;
     const explain = (err: unknown): unknown =>
-      err instanceof SseError && err.code === undefined && fetchError ? fetchError : err;
-    const guarded = this.fetchFor(Object.keys(headers), closed);
+      tooLarge ??
+      (err instanceof SseError && err.code === undefined && fetchError ? fetchError : err);
+    const guarded = this.fetchFor(Object.keys(headers), closed, (err) => {
+      tooLarge = err;
+      fail(err);
+    });
     const fetch: typeof guarded = (input, init) =>
       guarded(input, init).catch((err: unknown) => {
         fetchError = err;
@@ -276,7 +282,11 @@ export class McpConnector implements OnApplicationShutdown {
   }
 
   /** Our fetch: the SSRF guard on every hop, no retries, a time backstop and a size cap. */
-  private fetchFor(headerNames: string[], onUnanswered: () => void): typeof fetch {
+  private fetchFor(
+    headerNames: string[],
+    onUnanswered: () => void,
+    onTooLarge: (err: OutboundRequestError) => void,
+  ): typeof fetch {
     const inner = createPolicyFetch({
       guard: { policy: this.policy, dispatcher: this.agent },
       maxRetries: 0,
@@ -287,7 +297,7 @@ export class McpConnector implements OnApplicationShutdown {
     });
     const max = this.config.env.OUTBOUND_MAX_RESPONSE_BYTES;
     return async (input, init) =>
-      watchAnswer(capBody(await inner(input, init), max), init, onUnanswered);
+      watchAnswer(capBody(await inner(input, init), max, onTooLarge), init, onUnanswered);
   }
 
   /** Any failure as an McpConnectionError with a message a user can act on. */
@@ -372,7 +382,11 @@ function networkCode(err: unknown): string | undefined {
 }
 
 /** The same response with a body that errors once more than `max` bytes have arrived. */
-function capBody(res: Response, max: number): Response {
+function capBody(
+  res: Response,
+  max: number,
+  onTooLarge: (err: OutboundRequestError) => void,
+): Response {
   if (!res.body) return res;
   const reader = res.body.getReader();
   let seen = 0;
@@ -383,9 +397,12 @@ function capBody(res: Response, max: number): Response {
       seen += value.byteLength;
       if (seen > max) {
         await reader.cancel().catch(() => undefined);
-        return controller.error(
-          new OutboundRequestError('too_large', `The MCP server sent more than ${max} bytes`),
+        const err = new OutboundRequestError(
+          'too_large',
+          `The MCP server sent more than ${max} bytes in one response`,
         );
+        onTooLarge(err);
+        return controller.error(err);
       }
       controller.enqueue(value);
     },
