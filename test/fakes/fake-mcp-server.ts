@@ -33,6 +33,8 @@ export class FakeMcpServer {
    */
   pagedTools: Tool[] = [];
   pageSize = 2;
+  /** Calls of the `hang` tool received so far. */
+  hangs = 0;
   /** Tools added after start (a server that changed: refresh must pick them up). */
   private readonly extra = new Set<string>();
   private readonly streamable = new Map<string, StreamableHTTPServerTransport>();
@@ -152,16 +154,14 @@ export class FakeMcpServer {
       ({ kb }) => ({ content: [{ type: 'text', text: 'x'.repeat(kb * 1024) }] }),
     );
     // Never answers: for a server that drops in the middle of a call.
-    mcp.registerTool(
-      'hang',
-      { description: 'Never answers' },
-      (extra) =>
-        new Promise((resolve) =>
-          extra.signal.addEventListener('abort', () =>
-            resolve({ content: [{ type: 'text', text: 'aborted' }] }),
-          ),
+    mcp.registerTool('hang', { description: 'Never answers' }, (extra) => {
+      this.hangs++;
+      return new Promise((resolve) =>
+        extra.signal.addEventListener('abort', () =>
+          resolve({ content: [{ type: 'text', text: 'aborted' }] }),
         ),
-    );
+      );
+    });
     for (const name of this.extra) {
       mcp.registerTool(name, { description: `Added later: ${name}` }, () => ({
         content: [{ type: 'text', text: `${name} ran` }],
