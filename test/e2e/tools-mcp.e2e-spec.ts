@@ -345,18 +345,23 @@ describe('MCP tool providers', () => {
       expect(after.headers[0].value).not.toContain('brand-new');
     });
 
-    it('refuses a header given twice', async () => {
-      const res = await post(
-        a,
-        '/mcp-tools',
-        form(fake.streamableUrl, {
-          headers: [
-            { key: 'X-A', value: '1' },
-            { key: 'x-a', value: '2' },
-          ],
-        }),
-      );
-      expect(res.code).toBe('validate_error');
+    it('refuses a header given twice, one the transport sets, and broken names or values', async () => {
+      const tryHeaders = (headers: unknown[]) =>
+        post(a, '/mcp-tools', form(fake.streamableUrl, { headers }));
+      const twice = await tryHeaders([
+        { key: 'X-A', value: '1' },
+        { key: 'x-a', value: '2' },
+      ]);
+      expect(twice.data.headers).toEqual(['Header "x-a" is given twice']);
+      const reserved = await tryHeaders([{ key: 'Mcp-Session-Id', value: 'mine' }]);
+      expect(reserved.data.headers).toEqual([
+        'Header "Mcp-Session-Id" is set by the MCP transport',
+      ]);
+      const badName = await tryHeaders([{ key: 'X A', value: '1' }]);
+      expect(badName.code).toBe('validate_error');
+      const badValue = await tryHeaders([{ key: 'X-A', value: 'a\r\nHost: evil' }]);
+      expect(badValue.code).toBe('validate_error');
+      expect(fake.requests).toHaveLength(0);
     });
   });
 

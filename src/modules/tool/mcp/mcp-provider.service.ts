@@ -40,6 +40,18 @@ interface Header {
 }
 
 const TOOL_MISSING = 'The MCP tool does not exist';
+/** Headers the transport sets itself: a provider's own value would break the protocol. */
+const RESERVED_HEADERS = new Set([
+  'accept',
+  'connection',
+  'content-length',
+  'content-type',
+  'host',
+  'last-event-id',
+  'mcp-protocol-version',
+  'mcp-session-id',
+  'transfer-encoding',
+]);
 const MAX_TOOL_NAME = 200;
 const MAX_TOOL_DESCRIPTION = 4000;
 const MAX_SCHEMA_CHARS = 64 * 1024;
@@ -249,6 +261,8 @@ export class McpProviderService {
     const seen = new Set<string>();
     for (const h of headers) {
       const key = h.key.toLowerCase();
+      if (RESERVED_HEADERS.has(key))
+        throw new ValidateError({ headers: [`Header "${h.key}" is set by the MCP transport`] });
       if (seen.has(key)) throw new ValidateError({ headers: [`Header "${h.key}" is given twice`] });
       seen.add(key);
     }

@@ -29,6 +29,8 @@ export class McpHeaderDto {
   })
   @IsString({ message: 'headers.value must be a string' })
   @MaxLength(4000, { message: 'headers.value must be at most 4000 characters' })
+  // Line breaks would split the header (fetch refuses them at call time, far from the form).
+  @Matches(/^[^\r\n\0]*$/, { message: 'headers.value must be on one line' })
   value: string;
 }
 
