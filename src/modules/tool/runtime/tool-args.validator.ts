@@ -42,15 +42,31 @@ function messageOf(field: string, e: ErrorObject): string {
   }
 }
 
+interface Compiled {
+  fn: ValidateFunction;
+  ajv: Ajv;
+  /** The object ajv compiled (and keeps in its own cache until removed). */
+  schema: object;
+}
+
+/** Distinct schemas kept compiled; the least recently used beyond this are dropped. */
+export const MAX_COMPILED_SCHEMAS = 1000;
+
 /**
  * Checks tool arguments against the tool's JSON Schema (draft-07, or 2020-12 when the schema
- * says so). Compiled validators are cached per schema object, so a tool resolved once is checked
- * at the cost of a function call.
+ * says so). Compiled validators are cached by the schema's JSON text, since sources build a new
+ * schema object for every resolve (from a database row): equal schemas compile once, and the
+ * cache is bounded, each eviction also removing the schema from ajv's own cache.
  */
 export class ToolArgsValidator {
   private readonly draft7 = makeAjv(Ajv);
   private readonly draft2020 = makeAjv(Ajv2020);
-  private readonly compiled = new WeakMap<object, ValidateFunction>();
+  private readonly compiled = new Map<string, Compiled>();
+
+  /** Schemas currently compiled (for tests and metrics). */
+  get size(): number {
+    return this.compiled.size;
+  }
 
   check(schema: JsonSchema, args: unknown): ArgsCheck {
     const validate = this.compile(schema);
@@ -74,8 +90,14 @@ export class ToolArgsValidator {
   }
 
   private compile(schema: JsonSchema): ValidateFunction {
-    const hit = this.compiled.get(schema);
-    if (hit) return hit;
+    const key = JSON.stringify(schema);
+    const hit = this.compiled.get(key);
+    if (hit) {
+      // Most recently used last: Map keeps insertion order.
+      this.compiled.delete(key);
+      this.compiled.set(key, hit);
+      return hit.fn;
+    }
     const declared = typeof schema.$schema === 'string' ? schema.$schema : '';
     // Ids and declared meta-schemas would collide across tools in one ajv instance; the
     // dialect is chosen here instead.
@@ -86,11 +108,17 @@ export class ToolArgsValidator {
     try {
       fn = ajv.compile(body);
     } catch (err) {
+      ajv.removeSchema(body);
       throw new Error(
         `The tool's input schema is not valid JSON Schema: ${(err as Error).message}`,
       );
     }
-    this.compiled.set(schema, fn);
+    this.compiled.set(key, { fn, ajv, schema: body });
+    if (this.compiled.size > MAX_COMPILED_SCHEMAS) {
+      const [oldestKey, oldest] = this.compiled.entries().next().value as [string, Compiled];
+      this.compiled.delete(oldestKey);
+      oldest.ajv.removeSchema(oldest.schema);
+    }
     return fn;
   }
 }
