@@ -1,0 +1,93 @@
+import { FailException } from '@app/common';
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { EmbeddingService } from 'src/modules/model/runtime/embedding.service';
+import { DatasetEntity } from '../entities/dataset.entity';
+import { searchTerms } from '../indexing/keywords';
+import { VectorIndexService } from '../retrieval/vector-index.service';
+
+/** Segments embedded and written per round trip: bounds memory and gives steady progress. */
+export const INDEX_CHUNK = 512;
+
+export interface IndexOptions {
+  accountId: string;
+  signal?: AbortSignal;
+  /** After each chunk: segments written so far. */
+  onProgress?: (done: number, total: number) => Promise<void> | void;
+}
+
+/** The vectors' dimensions do not match the dataset's: indexing would mix spaces. */
+export class EmbeddingDimensionsError extends FailException {}
+
+/**
+ * Makes segments searchable: full-text terms (jieba) always, embeddings in high_quality mode, in
+ * chunks, each chunk one UPDATE that also marks its segments completed — so a crash loses at most
+ * one chunk, and a re-run only does what is left.
+ */
+@Injectable()
+export class SegmentIndexer {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly embeddings: EmbeddingService,
+    private readonly vectorIndex: VectorIndexService,
+  ) {}
+
+  async index(
+    dataset: DatasetEntity,
+    rows: Array<{ id: string; content: string }>,
+    opts: IndexOptions,
+  ): Promise<void> {
+    let done = 0;
+    for (let i = 0; i < rows.length; i += INDEX_CHUNK) {
+      opts.signal?.throwIfAborted();
+      const chunk = rows.slice(i, i + INDEX_CHUNK);
+      const terms = chunk.map((r) => searchTerms(r.content));
+      let vectors: string[] | null = null;
+      let dims: number | null = null;
+      if (dataset.indexing_mode === 'high_quality') {
+        const embedded = await this.embeddings.embedDocuments(
+          { provider: dataset.embedding_provider, model: dataset.embedding_model },
+          chunk.map((r) => r.content),
+          { accountId: opts.accountId, source: 'dataset.indexing', signal: opts.signal },
+        );
+        dims = embedded[0].length;
+        await this.fixDimensions(dataset, dims);
+        vectors = embedded.map((v) => `[${v.join(',')}]`);
+      }
+      await this.dataSource.query(
+        `UPDATE segments s
+            SET search_vector = to_tsvector('simple', v.terms),
+                embedding = v.embedding::vector,
+                embedding_dims = $4,
+                status = 'completed', error = '',
+                indexing_completed_at = now(), completed_at = now(), updated_at = now()
+           FROM unnest($1::uuid[], $2::text[], $3::text[]) AS v(id, terms, embedding)
+          WHERE s.id = v.id`,
+        [chunk.map((r) => r.id), terms, vectors ?? chunk.map(() => null), dims],
+      );
+      done += chunk.length;
+      await opts.onProgress?.(done, rows.length);
+    }
+  }
+
+  /** The first vectors fix the dataset's dimensions (and their index); later ones must match. */
+  private async fixDimensions(dataset: DatasetEntity, dims: number): Promise<void> {
+    if (dataset.embedding_dims === dims) return;
+    if (dataset.embedding_dims === null) {
+      await this.vectorIndex.ensureVectorIndex(dims);
+      await this.dataSource.query(
+        `UPDATE datasets SET embedding_dims = $2 WHERE id = $1 AND embedding_dims IS NULL`,
+        [dataset.id, dims],
+      );
+      const [row] = (await this.dataSource.query(
+        `SELECT embedding_dims FROM datasets WHERE id = $1`,
+        [dataset.id],
+      )) as Array<{ embedding_dims: number | null }>;
+      dataset.embedding_dims = row?.embedding_dims ?? dims;
+      if (dataset.embedding_dims === dims) return;
+    }
+    throw new EmbeddingDimensionsError(
+      `The embedding model returned ${dims}-dimensional vectors, but this dataset holds ${dataset.embedding_dims}-dimensional ones; use the model the dataset was indexed with`,
+    );
+  }
+}
