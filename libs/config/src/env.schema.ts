@@ -31,6 +31,13 @@ const int = (def: number, min: number, max: number) =>
     .max(max, { error: `must be an integer between ${min} and ${max}` })
     .default(def);
 
+/** An http(s) URL with a default, without a trailing slash. */
+const httpUrl = (def: string) =>
+  z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .default(def)
+    .transform((v) => v.replace(/\/+$/, ''));
+
 /**
  * Secrets that were once shipped as defaults (and any `change-me...` placeholder): whoever read
  * the repository knows them, so they are refused wherever they are configured.
@@ -167,6 +174,24 @@ export const envSchema = z
     ),
     TOOL_TIMEOUT_MS: int(30_000, 100, 600_000),
     TOOL_OUTPUT_MAX_CHARS: int(20_000, 100, 1_000_000),
+    // Builtin tools: the public services by default; tests point them at fakes on loopback.
+    SERPER_API_KEY: optionalString,
+    SERPER_BASE_URL: httpUrl('https://google.serper.dev'),
+    GAODE_API_KEY: optionalString,
+    GAODE_BASE_URL: httpUrl('https://restapi.amap.com'),
+    // Unset: OPENAI_API_KEY, and OPENAI_API_BASE then https://api.openai.com/v1.
+    DALLE_API_KEY: optionalString,
+    DALLE_BASE_URL: optionalString.pipe(
+      z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+    ),
+    DUCKDUCKGO_BASE_URL: httpUrl('https://html.duckduckgo.com'),
+    // `{lang}` is replaced by the tool's language setting.
+    WIKIPEDIA_BASE_URL: z
+      .string()
+      .default('https://{lang}.wikipedia.org')
+      .refine((v) => URL.canParse(v.replaceAll('{lang}', 'en')) && /^https?:\/\//.test(v), {
+        error: 'must be an http(s) URL (it may contain {lang})',
+      }),
     QUEUE_CONCURRENCY: int(4, 1, 256),
     JOB_TIMEOUT_MS: int(3_600_000, 1000, 7 * 24 * 3_600_000),
     SHUTDOWN_TIMEOUT_MS: int(10_000, 0, 600_000),

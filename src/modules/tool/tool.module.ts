@@ -1,4 +1,7 @@
 import { Module } from '@nestjs/common';
+import { BuiltinCatalog } from './builtin/builtin-catalog.service';
+import { BuiltinToolSource } from './builtin/builtin-tool.source';
+import { BuiltinToolsController } from './builtin/builtin-tools.controller';
 import { ToolRuntime } from './runtime/tool-runtime.service';
 
 /**
@@ -7,8 +10,8 @@ import { ToolRuntime } from './runtime/tool-runtime.service';
  * ToolRuntime only; each kind registers itself with it as a ToolSource.
  */
 @Module({
-  controllers: [],
-  providers: [ToolRuntime],
-  exports: [ToolRuntime],
+  controllers: [BuiltinToolsController],
+  providers: [ToolRuntime, BuiltinCatalog, BuiltinToolSource],
+  exports: [ToolRuntime, BuiltinCatalog],
 })
 export class ToolModule {}
