@@ -97,9 +97,15 @@ export function buildZip(entries: ZipEntry[]): Buffer {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
+  // Many identical small parts (a test of the entry limit) deflate once.
+  const packedText = new Map<string, Buffer>();
   for (const e of entries) {
     const data = Buffer.isBuffer(e.data) ? e.data : Buffer.from(e.data, 'utf8');
-    const packed = deflateRawSync(data);
+    let packed = typeof e.data === 'string' ? packedText.get(e.data) : undefined;
+    if (!packed) {
+      packed = deflateRawSync(data);
+      if (typeof e.data === 'string' && e.data.length < 64) packedText.set(e.data, packed);
+    }
     const name = Buffer.from(e.name, 'utf8');
     const size = e.declaredSize ?? data.length;
     const crc = crc32(data);
@@ -193,4 +199,92 @@ export function docxEntries(body?: string): ZipEntry[] {
       data: `<?xml version="1.0" encoding="UTF-8"?><w:document ${W}><w:body>${document}</w:body></w:document>`,
     },
   ];
+}
+
+/**
+ * A Word 97-2003 .doc: an OLE compound file (512-byte sectors: FAT, directory, then the
+ * WordDocument and 1Table streams, each padded to 4096 bytes so neither lives in the mini
+ * stream) whose FIB points at one Unicode piece of text. `loop` makes the WordDocument chain
+ * point back on itself two sectors later (a malicious file).
+ */
+export function buildDoc(text: string, opts: { loop?: boolean } = {}): Buffer {
+  const END = -2;
+  const FREE = -1;
+  const FATSECT = -3;
+  const body = Buffer.from(text.replace(/\n/g, '\r'), 'utf16le');
+  const TEXT_AT = 0x800;
+  const word = Buffer.alloc(Math.max(4096, TEXT_AT + body.length + 512));
+  word.writeUInt16LE(0xa5ec, 0); // wIdent
+  word.writeUInt16LE(0x0200, 0x0a); // fWhichTblStm: the table stream is "1Table"
+  word.writeUInt32LE(TEXT_AT, 0x18); // fcMin
+  word.writeUInt32LE(text.length, 0x4c); // ccpText
+  word.writeUInt32LE(0, 0x1a2); // fcClx: the piece table starts the table stream
+  body.copy(word, TEXT_AT);
+  const table = Buffer.alloc(4096);
+  table.writeUInt8(2, 0); // Pcdt
+  table.writeUInt32LE(16, 1); // lcb: two CPs and one 8-byte piece descriptor
+  table.writeUInt32LE(0, 5);
+  table.writeUInt32LE(text.length, 9);
+  table.writeUInt32LE(TEXT_AT, 13 + 2); // fc, without the "compressed" bit: UTF-16
+  const wordSectors = Math.ceil(word.length / 512);
+  const tableSectors = table.length / 512;
+
+  const fat = new Int32Array(128).fill(FREE);
+  fat[0] = FATSECT;
+  fat[1] = END;
+  const chain = (first: number, count: number): void => {
+    for (let i = 0; i < count; i++) fat[first + i] = i === count - 1 ? END : first + i + 1;
+  };
+  chain(2, wordSectors);
+  chain(2 + wordSectors, tableSectors);
+  if (opts.loop) fat[4] = 2;
+
+  const header = Buffer.alloc(512);
+  Buffer.from('d0cf11e0a1b11ae1', 'hex').copy(header, 0);
+  header.writeUInt16LE(0x3e, 0x18);
+  header.writeUInt16LE(3, 0x1a);
+  header.writeUInt16LE(0xfffe, 0x1c);
+  header.writeUInt16LE(9, 0x1e);
+  header.writeUInt16LE(6, 0x20);
+  header.writeInt32LE(1, 0x2c); // one FAT sector
+  header.writeInt32LE(1, 0x30); // directory at sector 1
+  header.writeUInt32LE(4096, 0x38); // mini stream cutoff
+  header.writeInt32LE(END, 0x3c); // no mini FAT
+  header.writeInt32LE(0, 0x40);
+  header.writeInt32LE(END, 0x44); // no DIFAT sectors
+  header.writeInt32LE(0, 0x48);
+  for (let i = 0; i < 109; i++) header.writeInt32LE(i === 0 ? 0 : FREE, 0x4c + i * 4);
+
+  const entry = (
+    name: string,
+    type: number,
+    links: { left?: number; right?: number; child?: number },
+    start: number,
+    size: number,
+  ): Buffer => {
+    const e = Buffer.alloc(128);
+    if (name) {
+      e.write(name, 0, 'utf16le');
+      e.writeUInt16LE((name.length + 1) * 2, 0x40);
+    }
+    e.writeUInt8(type, 0x42);
+    e.writeUInt8(1, 0x43);
+    e.writeInt32LE(links.left ?? FREE, 0x44);
+    e.writeInt32LE(links.right ?? FREE, 0x48);
+    e.writeInt32LE(links.child ?? FREE, 0x4c);
+    e.writeInt32LE(start, 0x74);
+    e.writeUInt32LE(size, 0x78);
+    return e;
+  };
+  const directory = Buffer.concat([
+    entry('Root Entry', 5, { child: 1 }, END, 0),
+    entry('WordDocument', 2, { left: 2 }, 2, word.length),
+    entry('1Table', 2, {}, 2 + wordSectors, table.length),
+    entry('', 0, {}, FREE, 0),
+  ]);
+  const fatSector = Buffer.alloc(512);
+  fat.forEach((v, i) => fatSector.writeInt32LE(v, i * 4));
+  const pad = (b: Buffer): Buffer =>
+    Buffer.concat([b, Buffer.alloc((512 - (b.length % 512)) % 512)]);
+  return Buffer.concat([header, fatSector, directory, pad(word), table]);
 }

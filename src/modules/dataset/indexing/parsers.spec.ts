@@ -1,4 +1,5 @@
 import {
+  buildDoc,
   buildZip,
   docxEntries,
   encryptedPdf,
@@ -225,10 +226,36 @@ describe('parseDocument', () => {
   });
 
   describe('doc', () => {
+    it('reads the text of a Word 97-2003 document', async () => {
+      const doc = buildDoc('旧版文档 Legacy document\n第二段 second paragraph\n');
+      expect(await parse(doc, 'doc')).toBe('旧版文档 Legacy document\n第二段 second paragraph');
+    });
+
     it('refuses a file that is not a Word 97-2003 document', async () => {
       await expectParseError(
         parse('not an OLE file', 'doc', {}, 'old.doc'),
-        /^"old.doc" could not be read as a Word 97-2003 document \(/,
+        /^"old.doc" could not be read as a Word 97-2003 document \(it is not an OLE compound file\)$/,
+      );
+      // An OLE file without a WordDocument stream: word-extractor's own error.
+      const other = buildDoc('x');
+      other.write('Other', 128 * 1 + 512 * 2, 'utf16le');
+      await expectParseError(
+        parse(other, 'doc', {}, 'other.doc'),
+        /^"other.doc" could not be read as a Word 97-2003 document \(.+\)$/,
+      );
+    });
+
+    // word-extractor follows a looping chain forever (the process dies out of memory).
+    it('refuses a file whose sector chains loop, before word-extractor reads it', async () => {
+      await expectParseError(
+        parse(buildDoc('x', { loop: true }), 'doc', {}, 'loop.doc'),
+        /^"loop.doc" could not be read as a Word 97-2003 document \(its sector chains loop\)$/,
+      );
+      const claims = buildDoc('x');
+      claims.writeInt32LE(1 << 20, 0x2c); // a million FAT sectors in a 10 KB file
+      await expectParseError(
+        parse(claims, 'doc', {}, 'claims.doc'),
+        /\(its header claims more sectors than it has\)$/,
       );
     });
   });

@@ -3,6 +3,7 @@ import ExcelJS from 'exceljs';
 import mammoth from 'mammoth';
 import WordExtractor from 'word-extractor';
 import { htmlToMarkdown } from './html-markdown';
+import { assertOleSane } from './ole-guard';
 import { DocumentParseError, type ParseInput, type ParseOptions } from './pipeline.types';
 import { assertZipWithinLimits, DEFAULT_ZIP_LIMITS } from './zip-guard';
 
@@ -276,6 +277,7 @@ async function parseDocx(input: ParseInput, sink: TextSink, opts: ParseOptions):
 }
 
 async function parseDoc(input: ParseInput, sink: TextSink): Promise<void> {
+  assertOleSane(input.bytes, input.name);
   let doc: WordExtractor.Document;
   try {
     doc = await new WordExtractor().extract(input.bytes);
