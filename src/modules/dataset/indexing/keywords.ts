@@ -15,6 +15,8 @@ const HAN_ALL = /\p{Script=Han}+/gu;
 // separates words, as PostgreSQL's parser mostly does, so no term needs quoting in a tsquery.
 const WORD = /[\p{L}\p{M}\p{N}]+/gu;
 const DIGITS = /^\p{N}+$/u;
+const WHOLE_WORD = /^[\p{L}\p{M}\p{N}]+$/u;
+const NO_WORD = /^[^\p{L}\p{M}\p{N}]*$/u;
 
 function isUseful(word: string): boolean {
   return word.length >= 2 && !DIGITS.test(word) && !STOPWORDS.has(word);
@@ -73,7 +75,9 @@ function terms(text: string): string[] {
   // jieba is only needed for Han runs; other text is split on non-word characters directly.
   const pieces = HAN.test(normalized) ? load().jieba.cutForSearch(normalized, true) : [normalized];
   for (const piece of pieces) {
-    for (const m of piece.matchAll(WORD)) out.push(m[0]);
+    // Most pieces are one word or one separator; only mixed ones need the word regex.
+    if (WHOLE_WORD.test(piece)) out.push(piece);
+    else if (!NO_WORD.test(piece)) for (const m of piece.matchAll(WORD)) out.push(m[0]);
   }
   return out;
 }
