@@ -48,6 +48,8 @@ export interface ParseOptions {
   signal?: AbortSignal;
   /** Stop with DocumentParseError when the text grows beyond this many characters. */
   maxChars?: number;
+  /** docx/xlsx: most bytes the archive may unpack to (default 100 MB); zip bombs are refused. */
+  maxUnzippedBytes?: number;
 }
 
 /** A file that cannot be turned into text, with a message the user can act on. */
