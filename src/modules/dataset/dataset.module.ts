@@ -3,10 +3,14 @@ import { FILE_STORAGE, type FileStorage } from '@app/storage';
 import { Module } from '@nestjs/common';
 import { MulterModule } from '@nestjs/platform-express';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { ModelModule } from 'src/modules/model/model.module';
 import { DatasetQueryEntity } from './entities/dataset-query.entity';
 import { DatasetEntity } from './entities/dataset.entity';
 import { DocumentEntity } from './entities/document.entity';
 import { SegmentEntity } from './entities/segment.entity';
+import { RetrievalController } from './retrieval/retrieval.controller';
+import { RetrievalRepository } from './retrieval/retrieval.repository';
+import { RetrievalService } from './retrieval/retrieval.service';
 import { UploadFileEntity } from './uploads/entities/upload-file.entity';
 import { UploadFileController } from './uploads/upload-file.controller';
 import { UploadFileService } from './uploads/upload-file.service';
@@ -18,6 +22,7 @@ import { UploadStorageEngine } from './uploads/upload-storage.engine';
  */
 @Module({
   imports: [
+    ModelModule,
     TypeOrmModule.forFeature([
       UploadFileEntity,
       DatasetEntity,
@@ -42,8 +47,8 @@ import { UploadStorageEngine } from './uploads/upload-storage.engine';
       }),
     }),
   ],
-  controllers: [UploadFileController],
-  providers: [UploadFileService],
-  exports: [UploadFileService],
+  controllers: [UploadFileController, RetrievalController],
+  providers: [UploadFileService, RetrievalRepository, RetrievalService],
+  exports: [UploadFileService, RetrievalService, RetrievalRepository],
 })
 export class DatasetModule {}
