@@ -111,6 +111,16 @@ async function seedSegments(
   return out;
 }
 
+/**
+ * On a few rows the planner rightly prefers reading the dataset and sorting; these settings make
+ * it take an ordered index path when one matches, as it does on a big table (bench/retrieval).
+ */
+async function forceIndexPath(m: Queryable): Promise<void> {
+  await m.query('SET LOCAL enable_seqscan = off');
+  await m.query('SET LOCAL enable_bitmapscan = off');
+  await m.query('SET LOCAL enable_sort = off');
+}
+
 const ENGLISH = [
   'cats purr softly on the sofa',
   'dogs bark loudly at night',
@@ -250,9 +260,49 @@ describe('dataset retrieval', () => {
       expect(res.body.data[0].score).toBeCloseTo(1, 5);
     });
 
+    it('keeps scanning the index when filters drop the nearest neighbours (iterative scan)', async () => {
+      const datasetId = await seedDataset(db, alice.id);
+      const documentId = await seedDocument(db, alice.id, datasetId);
+      // 400 distinct hidden segments (the subquery is correlated with g, so it runs per row)
+      // nearer to the query than anything visible: more than ef_search.
+      await db.query(
+        `INSERT INTO segments (account_id, dataset_id, document_id, position, content, hash, enabled, status, embedding, embedding_dims)
+         SELECT $1, $2, $3, 1000 + g, 'hidden', 'h', false, 'completed',
+                (SELECT array_agg(x + (random() - 0.5) * 0.1 ORDER BY i) FROM unnest($4::real[]) WITH ORDINALITY AS u(x, i) WHERE g > 0)::vector, 8
+         FROM generate_series(1, 400) g`,
+        [alice.id, datasetId, documentId, fakeEmbedding('needle', 8)],
+      );
+      const visible = await seedSegments(db, alice.id, datasetId, documentId, ENGLISH);
+      await db.query('ANALYZE segments');
+      const hits = await db.transaction(async (m) => {
+        await forceIndexPath(m);
+        expect(
+          await repo.explainSemantic(
+            { accountId: alice.id, datasetIds: [datasetId], k: 3 },
+            fakeEmbedding('needle', 8),
+            m,
+          ),
+        ).toMatch(/Index Scan using idx_segments_embedding_8/);
+        return repo.semantic(
+          { accountId: alice.id, datasetIds: [datasetId], k: 3 },
+          fakeEmbedding('needle', 8),
+          m,
+        );
+      });
+      // The premise: every hidden segment is nearer than every visible one.
+      const [far] = await db.query<Array<{ hidden: number; visible: number }>>(
+        `SELECT max(d) FILTER (WHERE NOT enabled) AS hidden, min(d) FILTER (WHERE enabled) AS visible
+         FROM (SELECT enabled, embedding::vector(8) <=> $2::vector(8) AS d FROM segments WHERE dataset_id = $1) x`,
+        [datasetId, `[${fakeEmbedding('needle', 8).join(',')}]`],
+      );
+      expect(far.hidden).toBeLessThan(far.visible);
+      expect(hits).toHaveLength(3);
+      expect(hits.every((h) => [...visible.values()].includes(h.id))).toBe(true);
+    });
+
     it('is planned on the partial HNSW index of its dimension', async () => {
       const plan = await db.transaction(async (m) => {
-        await m.query('SET LOCAL enable_seqscan = off');
+        await forceIndexPath(m);
         return repo.explainSemantic(
           { accountId: alice.id, datasetIds: [main.datasetId], k: 3 },
           fakeEmbedding('cats', 8),
@@ -499,7 +549,7 @@ describe('dataset retrieval', () => {
       5,
     );
     const plan = await db.transaction(async (m) => {
-      await m.query('SET LOCAL enable_seqscan = off');
+      await forceIndexPath(m);
       return repo.explainSemantic(
         { accountId: alice.id, datasetIds: [large], k: 3 },
         fakeEmbedding('red apples', 16),
@@ -621,7 +671,7 @@ describe('dataset retrieval', () => {
 
       // A 3072-dimension search uses the halfvec index.
       const plan = await db.transaction(async (m) => {
-        await m.query('SET LOCAL enable_seqscan = off');
+        await forceIndexPath(m);
         return repo.explainSemantic(
           { accountId: alice.id, datasetIds: [main.datasetId], k: 3 },
           fakeEmbedding('x', 3072),
@@ -665,7 +715,7 @@ describe('retrieval on PGlite (embedded mode)', () => {
     const sem = await repo.semantic(scope, fakeEmbedding('cats purr softly on the sofa', 8));
     expect(sem[0].id).toBe(segs.get('cats purr softly on the sofa'));
     const plan = await ds.transaction(async (m) => {
-      await m.query('SET LOCAL enable_seqscan = off');
+      await forceIndexPath(m);
       return repo.explainSemantic(scope, fakeEmbedding('cats purr', 8), m);
     });
     expect(plan).toMatch(/Index Scan using idx_segments_embedding_8/);
