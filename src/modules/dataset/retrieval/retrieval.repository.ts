@@ -46,6 +46,8 @@ export interface SearchScope {
   datasetIds: string[];
   /** How many hits at most. */
   k: number;
+  /** HNSW candidate list size (default HNSW_EF_SEARCH; never below k). The benchmark sweeps it. */
+  efSearch?: number;
 }
 
 /** A segment id with its score (0..1), best first. */
@@ -161,7 +163,7 @@ export class RetrievalRepository {
   ): Promise<ScoredId[]> {
     if (!scope.datasetIds.length || !vector.length) return [];
     const { sql, params } = this.semanticSql(scope, vector);
-    const rows = await this.inSearchTransaction(scope.k, manager, (m) =>
+    const rows = await this.inSearchTransaction(scope, manager, (m) =>
       m.query<Array<{ id: string; distance: number }>>(sql, params),
     );
     // relaxed_order may return neighbours slightly out of order: sort the k we got.
@@ -177,7 +179,7 @@ export class RetrievalRepository {
     manager?: EntityManager,
   ): Promise<string> {
     const { sql, params } = this.semanticSql(scope, vector);
-    const rows = await this.inSearchTransaction(scope.k, manager, (m) =>
+    const rows = await this.inSearchTransaction(scope, manager, (m) =>
       m.query<Array<{ 'QUERY PLAN': string }>>(`EXPLAIN ${sql}`, params),
     );
     return rows.map((r) => r['QUERY PLAN']).join('\n');
@@ -200,13 +202,17 @@ export class RetrievalRepository {
 
   /** Runs a vector search with iterative scans and an ef_search of at least k, in a transaction. */
   private async inSearchTransaction<T>(
-    k: number,
+    scope: SearchScope,
     manager: EntityManager | undefined,
     work: (m: EntityManager) => Promise<T>,
   ): Promise<T> {
+    const ef = Math.max(limit(scope.efSearch ?? HNSW_EF_SEARCH), limit(scope.k));
     const run = async (m: EntityManager) => {
-      await m.query(`SET LOCAL hnsw.ef_search = ${Math.max(HNSW_EF_SEARCH, limit(k))}`);
-      await m.query(`SET LOCAL hnsw.iterative_scan = relaxed_order`);
+      // Transaction-local (set_config(..., true) = SET LOCAL), one round trip for both.
+      await m.query(
+        `SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)`,
+        [String(ef)],
+      );
       return work(m);
     };
     return manager ? run(manager) : this.dataSource.transaction(run);
