@@ -164,10 +164,10 @@ async function runMode(
 
 /** The id of the one indexing job this run enqueued. */
 async function findJob(app: NestExpressApplication): Promise<string> {
-  const rows = (await app
+  const rows = await app
     .get(DataSource)
-    .query(
+    .query<Array<{ id: string }>>(
       `SELECT id FROM queue_jobs WHERE name = 'dataset.index-document' ORDER BY created_at DESC LIMIT 1`,
-    )) as Array<{ id: string }>;
+    );
   return rows[0].id;
 }

@@ -44,6 +44,8 @@ describe('Datasets, documents and segments', () => {
         MODEL_MAX_RETRIES: '0',
         MODEL_TIMEOUT_MS: '5000',
         EMBEDDING_BATCH_SIZE: '4',
+        // One embeddings request per committed chunk: the resume test counts what is redone.
+        DATASET_INDEX_CHUNK: '4',
       },
     });
     [a, b] = await Promise.all([createAccount(t), createAccount(t)]);
@@ -497,20 +499,31 @@ describe('Datasets, documents and segments', () => {
 
     it('resumes where it stopped: a retry embeds only what the failed attempt left', async () => {
       const ds = await newDataset(a);
-      // Two requests succeed, the third fails: the first attempt stops part-way.
-      openai.enqueue([{ type: 'error', status: 400, message: 'bad batch' }], {
+      // Small segments (many of them); the third embeddings request fails with a 500, so the
+      // first attempt stops part-way and the job's retry must pick up from there.
+      openai.enqueue([{ type: 'error', status: 500, message: 'upstream hiccup' }], {
         endpoint: 'embeddings',
         when: () => openai.requestsTo('embeddings').length === 3,
       });
-      const id = await upload(a, markdown(20), 'long.md');
+      const id = await upload(a, markdown(30), 'long.md');
       const r = await post(a, `/datasets/${ds.id}/documents`, {
         upload_file_ids: [id],
-        process_type: 'automatic',
+        process_type: 'custom',
+        rule: {
+          pre_process_rules: [
+            { id: 'remove_extra_space', enabled: true },
+            { id: 'remove_url_and_email', enabled: true },
+          ],
+          segment: { separators: ['\n\n', '\n'], chunk_size: 100, chunk_overlap: 0 },
+        },
       });
       const [row] = await waitForBatch(a, ds.id, r.data.batch);
       expect(row.status).toBe('completed');
-      const texts = openai.requestsTo('embeddings').flatMap((c) => c.body.input as string[]);
-      // Every segment embedded once, plus the 4 of the failed request sent again.
+      expect(row.segment_count).toBeGreaterThan(12);
+      const calls = openai.requestsTo('embeddings');
+      const texts = calls.flatMap((c) => c.body.input as string[]);
+      // Two batches of 4 done before the failure are not embedded again: every segment once,
+      // plus the 4 of the failed request sent again.
       expect(texts.length).toBe(row.segment_count + 4);
       const [{ n, distinct }] = await sql(
         'SELECT count(*)::int AS n, count(DISTINCT position)::int AS distinct FROM segments WHERE document_id = $1',
@@ -519,20 +532,18 @@ describe('Datasets, documents and segments', () => {
       expect({ n, distinct }).toEqual({ n: row.segment_count, distinct: row.segment_count });
     });
 
-    it('says what to do when the embedding model cannot be used', async () => {
-      const ds = await newDataset(a, { embedding_model: 'moonshot/moonshot-v1-embedding' }).catch(
-        () => null,
-      );
-      const target =
-        ds ?? (await newDataset(a, { embedding_model: 'openai/text-embedding-3-large' }));
-      if (!ds)
-        openai.enqueue(
-          { type: 'error', status: 401, message: 'Incorrect API key provided' },
-          { endpoint: 'embeddings' },
-        );
-      const { rows } = await indexed(a, target.id, [['some text to embed', 'x.txt']]);
+    it('says what to do when the embedding model cannot be used, without retrying', async () => {
+      // Gemini has no key in this app: the failure is the user's to fix, so it is not retried.
+      const ds = await newDataset(a, { embedding_model: 'gemini/text-embedding-004' });
+      const { rows } = await indexed(a, ds.id, [['some text to embed', 'x.txt']]);
       expect(rows[0].status).toBe('error');
-      expect(rows[0].error).not.toBe('');
+      expect(rows[0].error).toMatch(/gemini|Gemini|credential|key/i);
+      expect(rows[0].stopped_at).toBeGreaterThan(0);
+      const [job] = await sql(
+        `SELECT status, attempts FROM queue_jobs WHERE key = $1 ORDER BY created_at DESC LIMIT 1`,
+        [`${rows[0].id}:index`],
+      );
+      expect(job).toMatchObject({ status: 'failed', attempts: 1 });
     });
   });
 

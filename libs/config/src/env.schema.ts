@@ -168,6 +168,7 @@ export const envSchema = z
       .regex(/^[a-z0-9_]+\/.+$/, 'must be provider/model, e.g. openai/text-embedding-3-small')
       .default('openai/text-embedding-3-small'),
     DATASET_MAX_DOCUMENT_CHARS: int(20_000_000, 1000, 1_000_000_000),
+    DATASET_INDEX_CHUNK: int(512, 1, 10_000),
     UPLOAD_MAX_BYTES: int(15 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     PUBLIC_BASE_URL: optionalString.pipe(
       z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),

@@ -12,6 +12,9 @@ import { DocumentEntity } from './entities/document.entity';
 import { SegmentEntity } from './entities/segment.entity';
 import { IndexDocumentProcessor } from './jobs/index-document.processor';
 import { PurgeDatasetProcessor, PurgeDocumentProcessor } from './jobs/purge.processors';
+import { RetrievalController } from './retrieval/retrieval.controller';
+import { RetrievalRepository } from './retrieval/retrieval.repository';
+import { RetrievalService } from './retrieval/retrieval.service';
 import { SegmentController } from './segment.controller';
 import { DatasetService } from './services/dataset.service';
 import { DocumentService } from './services/document.service';
@@ -53,7 +56,13 @@ import { UploadStorageEngine } from './uploads/upload-storage.engine';
       }),
     }),
   ],
-  controllers: [UploadFileController, DatasetController, DocumentController, SegmentController],
+  controllers: [
+    UploadFileController,
+    DatasetController,
+    DocumentController,
+    SegmentController,
+    RetrievalController,
+  ],
   providers: [
     UploadFileService,
     DatasetService,
@@ -63,7 +72,9 @@ import { UploadStorageEngine } from './uploads/upload-storage.engine';
     IndexDocumentProcessor,
     PurgeDatasetProcessor,
     PurgeDocumentProcessor,
+    RetrievalRepository,
+    RetrievalService,
   ],
-  exports: [UploadFileService, DatasetService],
+  exports: [UploadFileService, DatasetService, RetrievalService],
 })
 export class DatasetModule {}

@@ -148,14 +148,14 @@ export class IndexDocumentProcessor implements JobProcessor<'dataset.index-docum
     const hashes = pieces.map((p) => sha256(p.content));
     return this.dataSource.transaction(async (m) => {
       // Holding the document row: a concurrent delete waits, and then its purge job sees our rows.
-      const locked = (await m.query('SELECT id FROM documents WHERE id = $1 FOR UPDATE', [
+      const locked = await m.query<unknown[]>('SELECT id FROM documents WHERE id = $1 FOR UPDATE', [
         doc.id,
-      ])) as unknown[];
+      ]);
       if (locked.length === 0) return null;
-      const existing = (await m.query(
+      const existing = await m.query<Array<{ position: number; hash: string; status: string }>>(
         'SELECT position, hash, status FROM segments WHERE document_id = $1 ORDER BY position',
         [doc.id],
-      )) as Array<{ position: number; hash: string; status: string }>;
+      );
       const same =
         existing.length === hashes.length &&
         existing.every((s, i) => s.position === i + 1 && s.hash === hashes[i]);

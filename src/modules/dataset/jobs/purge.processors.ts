@@ -15,7 +15,7 @@ async function deleteInBatches(
   let total = 0;
   for (;;) {
     signal.throwIfAborted();
-    const res = (await dataSource.query(sql, [...params, BATCH])) as [unknown[], number];
+    const res = await dataSource.query<[unknown[], number]>(sql, [...params, BATCH]);
     const n = Array.isArray(res) && typeof res[1] === 'number' ? res[1] : 0;
     total += n;
     if (n < BATCH) return total;
@@ -40,10 +40,10 @@ export class PurgeDatasetProcessor implements JobProcessor<'dataset.purge-datase
       ctx.signal,
     );
     await ctx.progress(60);
-    const docs = (await this.dataSource.query(
+    const docs = await this.dataSource.query<Array<{ upload_file_id: string }>>(
       'SELECT DISTINCT upload_file_id FROM documents WHERE dataset_id = $1',
       [id],
-    )) as Array<{ upload_file_id: string }>;
+    );
     const documents = await deleteInBatches(
       this.dataSource,
       'DELETE FROM documents WHERE id IN (SELECT id FROM documents WHERE dataset_id = $1 LIMIT $2)',

@@ -1,13 +1,11 @@
 import { FailException } from '@app/common';
+import { AppConfig } from '@app/config';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { EmbeddingService } from 'src/modules/model/runtime/embedding.service';
 import { DatasetEntity } from '../entities/dataset.entity';
 import { searchTerms } from '../indexing/keywords';
-import { VectorIndexService } from '../retrieval/vector-index.service';
-
-/** Segments embedded and written per round trip: bounds memory and gives steady progress. */
-export const INDEX_CHUNK = 512;
+import { RetrievalRepository } from '../retrieval/retrieval.repository';
 
 export interface IndexOptions {
   accountId: string;
@@ -29,7 +27,8 @@ export class SegmentIndexer {
   constructor(
     private readonly dataSource: DataSource,
     private readonly embeddings: EmbeddingService,
-    private readonly vectorIndex: VectorIndexService,
+    private readonly vectorIndex: RetrievalRepository,
+    private readonly config: AppConfig,
   ) {}
 
   async index(
@@ -38,9 +37,12 @@ export class SegmentIndexer {
     opts: IndexOptions,
   ): Promise<void> {
     let done = 0;
-    for (let i = 0; i < rows.length; i += INDEX_CHUNK) {
+    // Segments embedded and committed together (DATASET_INDEX_CHUNK): bounds memory, gives steady
+    // progress, and a failure or restart redoes at most one chunk.
+    const size = this.config.env.DATASET_INDEX_CHUNK;
+    for (let i = 0; i < rows.length; i += size) {
       opts.signal?.throwIfAborted();
-      const chunk = rows.slice(i, i + INDEX_CHUNK);
+      const chunk = rows.slice(i, i + size);
       const terms = chunk.map((r) => searchTerms(r.content));
       let vectors: string[] | null = null;
       let dims: number | null = null;
@@ -79,10 +81,10 @@ export class SegmentIndexer {
         `UPDATE datasets SET embedding_dims = $2 WHERE id = $1 AND embedding_dims IS NULL`,
         [dataset.id, dims],
       );
-      const [row] = (await this.dataSource.query(
+      const [row] = await this.dataSource.query<Array<{ embedding_dims: number | null }>>(
         `SELECT embedding_dims FROM datasets WHERE id = $1`,
         [dataset.id],
-      )) as Array<{ embedding_dims: number | null }>;
+      );
       dataset.embedding_dims = row?.embedding_dims ?? dims;
       if (dataset.embedding_dims === dims) return;
     }

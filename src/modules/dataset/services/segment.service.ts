@@ -77,10 +77,10 @@ export class SegmentService {
     const row = await this.segments.manager.transaction(async (m) => {
       // Positions are per document; the document row lock serializes concurrent additions.
       await m.query('SELECT id FROM documents WHERE id = $1 FOR UPDATE', [doc.id]);
-      const [{ max }] = (await m.query(
+      const [{ max }] = await m.query<Array<{ max: number }>>(
         'SELECT COALESCE(MAX(position), 0) AS max FROM segments WHERE document_id = $1',
         [doc.id],
-      )) as Array<{ max: number }>;
+      );
       return m.save(
         m.create(SegmentEntity, {
           account_id: accountId,

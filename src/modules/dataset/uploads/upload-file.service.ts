@@ -110,13 +110,13 @@ export class UploadFileService {
    * was deleted.
    */
   async deleteIfUnused(id: string): Promise<boolean> {
-    const rows = (await this.repo.query(
+    const rows = await this.repo.query<[Array<{ key: string }>, number] | Array<{ key: string }>>(
       `DELETE FROM upload_files f
         WHERE f.id = $1 AND f.kind = 'document'
           AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.upload_file_id = f.id)
         RETURNING f.key`,
       [id],
-    )) as [Array<{ key: string }>, number] | Array<{ key: string }>;
+    );
     // TypeORM's postgres driver answers [rows, count] for DELETE … RETURNING.
     const deleted = (Array.isArray(rows[0]) ? rows[0] : rows) as Array<{ key: string }>;
     for (const r of deleted) await this.storage.delete(r.key);
