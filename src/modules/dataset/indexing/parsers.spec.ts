@@ -344,6 +344,19 @@ describe('parseDocument', () => {
       );
     });
 
+    it('skips rows that do not exist (a lone cell far down) and aligns cells by column', async () => {
+      const wb = new ExcelJS.Workbook();
+      const sheet = wb.addWorksheet('Sparse');
+      sheet.getCell('A1').value = 'Key';
+      sheet.getCell('C1').value = 'Value';
+      sheet.getCell('C200000').value = 'far away';
+      const started = performance.now();
+      expect(await parse(Buffer.from(await wb.xlsx.writeBuffer()), 'xlsx')).toBe(
+        '# Sparse\nValue: far away',
+      );
+      expect(performance.now() - started).toBeLessThan(2000);
+    });
+
     it('refuses a corrupt workbook and a zip bomb', async () => {
       const notXlsx = buildZip([{ name: 'hello.txt', data: 'hi' }]);
       await expectParseError(

@@ -402,18 +402,20 @@ async function parseXlsx(input: ParseInput, sink: TextSink, opts: ParseOptions):
   for (const sheet of workbook.worksheets) {
     let headers: string[] | undefined;
     let wroteName = false;
-    // eachRow cannot be left early; a plain loop can, when the sink refuses more text.
-    for (let r = 1; r <= sheet.rowCount; r++) {
-      const row = sheet.getRow(r);
-      if (!row.hasValues) continue;
+    // eachRow visits only rows that exist (a lone cell far down does not cost a million empty
+    // rows); the sink's throw (too much text, or aborted) leaves it early.
+    sheet.eachRow((row) => {
       const cells: string[] = [];
-      for (let c = 1; c <= row.cellCount; c++) cells.push(cellText(row.getCell(c).value));
+      row.eachCell((cell, col) => {
+        cells[col - 1] = cellText(cell.value);
+      });
+      for (let c = 0; c < cells.length; c++) cells[c] ??= '';
       if (!headers) {
         headers = headerNames(cells);
-        continue;
+        return;
       }
       const line = rowLine(headers, cells);
-      if (!line) continue;
+      if (!line) return;
       if (!wroteName) {
         // The sheet's name heads its rows, a blank line apart from the previous sheet.
         sink.add(`${first ? '' : '\n'}# ${sheet.name}`);
@@ -421,7 +423,7 @@ async function parseXlsx(input: ParseInput, sink: TextSink, opts: ParseOptions):
         first = false;
       }
       sink.add(line);
-    }
+    });
     if (headers && !wroteName && headers.some((h, i) => h !== `Column ${i + 1}`)) {
       sink.add(`${first ? '' : '\n'}# ${sheet.name}`);
       sink.add(headers.join('; '));
