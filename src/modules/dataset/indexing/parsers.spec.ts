@@ -5,6 +5,7 @@ import {
   encryptedPdf,
   scannedPdf,
   textPdf,
+  unmappedCjkPdf,
 } from '@test/support/document-fixtures';
 import ExcelJS from 'exceljs';
 import { detectDelimiter, parseDocument } from './parsers';
@@ -139,6 +140,13 @@ describe('parseDocument', () => {
       await expectParseError(
         parse(scannedPdf(), 'pdf', {}, 'scan.pdf'),
         /^"scan.pdf" has no text layer .*OCR\) is not supported$/,
+      );
+    });
+
+    it('tells text it cannot decode apart from a missing text layer', async () => {
+      await expectParseError(
+        parse(unmappedCjkPdf(), 'pdf', {}, 'gb.pdf'),
+        /^"gb.pdf" draws its text with fonts that carry no Unicode mapping/,
       );
     });
 

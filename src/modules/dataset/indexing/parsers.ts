@@ -233,6 +233,13 @@ async function parsePdf(input: ParseInput, sink: TextSink, signal?: AbortSignal)
       chars += text.length;
       sink.add(text);
     }
+    if (chars === 0 && (await drawsText(pdf, signal))) {
+      throw new DocumentParseError(
+        `"${input.name}" draws its text with fonts that carry no Unicode mapping (a Chinese or ` +
+          'Japanese font not embedded in the file, for example), so the text cannot be read; ' +
+          'export it again as PDF with embedded fonts, or upload it as .docx or .txt',
+      );
+    }
     if (chars === 0) {
       throw new DocumentParseError(
         `"${input.name}" has no text layer (it looks like a scanned or image-only PDF); ` +
@@ -242,6 +249,37 @@ async function parsePdf(input: ParseInput, sink: TextSink, signal?: AbortSignal)
   } finally {
     await pdf.destroy().catch(() => undefined);
   }
+}
+
+// pdf.js operator ids (OPS) of the four text-showing operators: Tj, TJ, ' and ".
+const SHOW_TEXT_OPS = new Set([44, 45, 46, 47]);
+
+/**
+ * Whether the first pages draw text at all. Called only when no text came out, to tell a scanned
+ * PDF from one whose fonts pdf.js cannot map to Unicode (non-embedded CJK fonts need character
+ * maps that are not installed). A few pages only: building operator lists decodes images.
+ */
+async function drawsText(
+  pdf: { numPages: number; getPage(n: number): Promise<PdfPage> },
+  signal?: AbortSignal,
+): Promise<boolean> {
+  for (let n = 1; n <= Math.min(pdf.numPages, 3); n++) {
+    signal?.throwIfAborted();
+    try {
+      const page = await pdf.getPage(n);
+      const ops = await page.getOperatorList();
+      page.cleanup();
+      if (ops.fnArray.some((op) => SHOW_TEXT_OPS.has(op))) return true;
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
+
+interface PdfPage {
+  getOperatorList(): Promise<{ fnArray: number[] }>;
+  cleanup(): unknown;
 }
 
 function pdfError(name: string, err: unknown): DocumentParseError {
