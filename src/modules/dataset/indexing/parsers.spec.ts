@@ -3,6 +3,7 @@ import {
   buildZip,
   docxEntries,
   encryptedPdf,
+  flatePdf,
   scannedPdf,
   textPdf,
   unmappedCjkPdf,
@@ -162,6 +163,17 @@ describe('parseDocument', () => {
       await expectParseError(
         parse(textPdf().subarray(0, 300), 'pdf', {}, 'cut.pdf'),
         /^"cut.pdf" could not be read as a PDF \(.+\)$/,
+      );
+    });
+
+    it('reads deflated content and refuses a deflate bomb before pdf.js inflates it', async () => {
+      const text = 'BT /F1 12 Tf 72 720 Td (Compressed page) Tj ET\n';
+      expect(await parse(flatePdf(text), 'pdf')).toBe('Compressed page');
+      const bomb = flatePdf(text + '%'.repeat(3 << 20));
+      expect(bomb.length).toBeLessThan(64 * 1024);
+      await expectParseError(
+        parse(bomb, 'pdf', { maxUnzippedBytes: 1 << 20 }, 'bomb.pdf'),
+        /^"bomb.pdf" unpacks to more than 1 MB of page data/,
       );
     });
 

@@ -4,6 +4,7 @@ import mammoth from 'mammoth';
 import WordExtractor from 'word-extractor';
 import { htmlToMarkdown } from './html-markdown';
 import { assertOleSane } from './ole-guard';
+import { assertPdfStreamsWithinLimit } from './pdf-guard';
 import { DocumentParseError, type ParseInput, type ParseOptions } from './pipeline.types';
 import { assertZipWithinLimits, DEFAULT_ZIP_LIMITS } from './zip-guard';
 
@@ -69,7 +70,7 @@ async function parseByExtension(input: ParseInput, opts: ParseOptions): Promise<
       parseJson(input, sink);
       return sink.join('\n');
     case 'pdf':
-      await parsePdf(input, sink, signal);
+      await parsePdf(input, sink, opts);
       return sink.join('\n\n');
     case 'docx':
       await parseDocx(input, sink, opts);
@@ -200,7 +201,10 @@ interface PdfTextItem {
   hasEOL?: boolean;
 }
 
-async function parsePdf(input: ParseInput, sink: TextSink, signal?: AbortSignal): Promise<void> {
+async function parsePdf(input: ParseInput, sink: TextSink, opts: ParseOptions): Promise<void> {
+  const { signal } = opts;
+  const limit = opts.maxUnzippedBytes ?? DEFAULT_ZIP_LIMITS.maxUnzippedBytes;
+  await assertPdfStreamsWithinLimit(input.bytes, input.name, limit, signal);
   const { getDocumentProxy } = await import('unpdf');
   let pdf: Awaited<ReturnType<typeof getDocumentProxy>>;
   try {
