@@ -89,8 +89,9 @@ async function parseByExtension(input: ParseInput, opts: ParseOptions): Promise<
       await parseXlsx(input, sink, opts);
       return sink.join('\n');
     case 'xls':
-      // No maintained .xls reader on npm: SheetJS's npm release (xlsx 0.18.5) is years old with
-      // known CVEs (prototype pollution, ReDoS), newer builds only come from its own CDN.
+      // No maintained .xls reader on npm: SheetJS's npm release (xlsx 0.18.5, 2022) has known
+      // CVEs (CVE-2023-30533 prototype pollution, CVE-2024-22363 ReDoS); fixed builds are only
+      // published on SheetJS's own CDN, outside the registry.
       throw new DocumentParseError(
         `"${input.name}" is an Excel 97-2003 workbook (.xls), which cannot be read: open it in ` +
           'Excel, WPS or LibreOffice, save it as .xlsx and upload that file',
