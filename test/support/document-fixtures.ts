@@ -3,7 +3,7 @@
  * text layer (English, and Chinese through a ToUnicode CMap), image-only and encrypted PDFs, and
  * zips (docx parts) that may lie about their sizes.
  */
-import { crc32, deflateRawSync } from 'node:zlib';
+import { crc32, deflateRawSync, deflateSync } from 'node:zlib';
 
 /** A PDF from object bodies (1-based ids in order), with a correct xref table. */
 export function buildPdf(objects: string[], trailerExtra = ''): Buffer {
@@ -287,4 +287,32 @@ export function buildDoc(text: string, opts: { loop?: boolean } = {}): Buffer {
   const pad = (b: Buffer): Buffer =>
     Buffer.concat([b, Buffer.alloc((512 - (b.length % 512)) % 512)]);
   return Buffer.concat([header, fatSector, directory, pad(word), table]);
+}
+
+/**
+ * A PDF drawing Chinese with a non-embedded font through a predefined CMap (UniGB-UCS2-H) and no
+ * ToUnicode: readers need Adobe's character maps, which pdf.js here does not have.
+ */
+export function unmappedCjkPdf(): Buffer {
+  return buildPdf([
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>',
+    stream('BT /F1 24 Tf 72 720 Td <77E58BC6> Tj ET'),
+    '<< /Type /Font /Subtype /Type0 /BaseFont /STSong-Light /Encoding /UniGB-UCS2-H /DescendantFonts [6 0 R] >>',
+    '<< /Type /Font /Subtype /CIDFontType0 /BaseFont /STSong-Light /CIDSystemInfo << /Registry (Adobe) /Ordering (GB1) /Supplement 2 >> /FontDescriptor 7 0 R >>',
+    '<< /Type /FontDescriptor /FontName /STSong-Light /Flags 6 /FontBBox [0 -200 1000 900] /ItalicAngle 0 /Ascent 880 /Descent -120 /CapHeight 880 /StemV 93 >>',
+  ]);
+}
+
+/** One page whose content stream is deflated (FlateDecode): `content` is the raw operators. */
+export function flatePdf(content: string): Buffer {
+  const packed = deflateSync(Buffer.from(content, 'latin1')).toString('latin1');
+  return buildPdf([
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>',
+    `<< /Length ${packed.length} /Filter /FlateDecode >>\nstream\n${packed}\nendstream`,
+    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
+  ]);
 }

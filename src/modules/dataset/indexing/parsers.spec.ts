@@ -3,8 +3,10 @@ import {
   buildZip,
   docxEntries,
   encryptedPdf,
+  flatePdf,
   scannedPdf,
   textPdf,
+  unmappedCjkPdf,
 } from '@test/support/document-fixtures';
 import ExcelJS from 'exceljs';
 import { detectDelimiter, parseDocument } from './parsers';
@@ -142,6 +144,13 @@ describe('parseDocument', () => {
       );
     });
 
+    it('tells text it cannot decode apart from a missing text layer', async () => {
+      await expectParseError(
+        parse(unmappedCjkPdf(), 'pdf', {}, 'gb.pdf'),
+        /^"gb.pdf" draws its text with fonts that carry no Unicode mapping/,
+      );
+    });
+
     it('refuses encrypted, corrupt and truncated PDFs', async () => {
       await expectParseError(
         parse(encryptedPdf(), 'pdf', {}, 'secret.pdf'),
@@ -154,6 +163,17 @@ describe('parseDocument', () => {
       await expectParseError(
         parse(textPdf().subarray(0, 300), 'pdf', {}, 'cut.pdf'),
         /^"cut.pdf" could not be read as a PDF \(.+\)$/,
+      );
+    });
+
+    it('reads deflated content and refuses a deflate bomb before pdf.js inflates it', async () => {
+      const text = 'BT /F1 12 Tf 72 720 Td (Compressed page) Tj ET\n';
+      expect(await parse(flatePdf(text), 'pdf')).toBe('Compressed page');
+      const bomb = flatePdf(text + '%'.repeat(3 << 20));
+      expect(bomb.length).toBeLessThan(64 * 1024);
+      await expectParseError(
+        parse(bomb, 'pdf', { maxUnzippedBytes: 1 << 20 }, 'bomb.pdf'),
+        /^"bomb.pdf" unpacks to more than 1 MB of page data/,
       );
     });
 
@@ -342,6 +362,19 @@ describe('parseDocument', () => {
           'Name: 张三; Role: engineer',
         ].join('\n'),
       );
+    });
+
+    it('skips rows that do not exist (a lone cell far down) and aligns cells by column', async () => {
+      const wb = new ExcelJS.Workbook();
+      const sheet = wb.addWorksheet('Sparse');
+      sheet.getCell('A1').value = 'Key';
+      sheet.getCell('C1').value = 'Value';
+      sheet.getCell('C200000').value = 'far away';
+      const started = performance.now();
+      expect(await parse(Buffer.from(await wb.xlsx.writeBuffer()), 'xlsx')).toBe(
+        '# Sparse\nValue: far away',
+      );
+      expect(performance.now() - started).toBeLessThan(2000);
     });
 
     it('refuses a corrupt workbook and a zip bomb', async () => {

@@ -4,6 +4,7 @@ import mammoth from 'mammoth';
 import WordExtractor from 'word-extractor';
 import { htmlToMarkdown } from './html-markdown';
 import { assertOleSane } from './ole-guard';
+import { assertPdfStreamsWithinLimit } from './pdf-guard';
 import { DocumentParseError, type ParseInput, type ParseOptions } from './pipeline.types';
 import { assertZipWithinLimits, DEFAULT_ZIP_LIMITS } from './zip-guard';
 
@@ -69,7 +70,7 @@ async function parseByExtension(input: ParseInput, opts: ParseOptions): Promise<
       parseJson(input, sink);
       return sink.join('\n');
     case 'pdf':
-      await parsePdf(input, sink, signal);
+      await parsePdf(input, sink, opts);
       return sink.join('\n\n');
     case 'docx':
       await parseDocx(input, sink, opts);
@@ -88,8 +89,9 @@ async function parseByExtension(input: ParseInput, opts: ParseOptions): Promise<
       await parseXlsx(input, sink, opts);
       return sink.join('\n');
     case 'xls':
-      // No maintained .xls reader on npm: SheetJS's npm release (xlsx 0.18.5) is years old with
-      // known CVEs (prototype pollution, ReDoS), newer builds only come from its own CDN.
+      // No maintained .xls reader on npm: SheetJS's npm release (xlsx 0.18.5, 2022) has known
+      // CVEs (CVE-2023-30533 prototype pollution, CVE-2024-22363 ReDoS); fixed builds are only
+      // published on SheetJS's own CDN, outside the registry.
       throw new DocumentParseError(
         `"${input.name}" is an Excel 97-2003 workbook (.xls), which cannot be read: open it in ` +
           'Excel, WPS or LibreOffice, save it as .xlsx and upload that file',
@@ -200,7 +202,10 @@ interface PdfTextItem {
   hasEOL?: boolean;
 }
 
-async function parsePdf(input: ParseInput, sink: TextSink, signal?: AbortSignal): Promise<void> {
+async function parsePdf(input: ParseInput, sink: TextSink, opts: ParseOptions): Promise<void> {
+  const { signal } = opts;
+  const limit = opts.maxUnzippedBytes ?? DEFAULT_ZIP_LIMITS.maxUnzippedBytes;
+  await assertPdfStreamsWithinLimit(input.bytes, input.name, limit, signal);
   const { getDocumentProxy } = await import('unpdf');
   let pdf: Awaited<ReturnType<typeof getDocumentProxy>>;
   try {
@@ -233,6 +238,13 @@ async function parsePdf(input: ParseInput, sink: TextSink, signal?: AbortSignal)
       chars += text.length;
       sink.add(text);
     }
+    if (chars === 0 && (await drawsText(pdf, signal))) {
+      throw new DocumentParseError(
+        `"${input.name}" draws its text with fonts that carry no Unicode mapping (a Chinese or ` +
+          'Japanese font not embedded in the file, for example), so the text cannot be read; ' +
+          'export it again as PDF with embedded fonts, or upload it as .docx or .txt',
+      );
+    }
     if (chars === 0) {
       throw new DocumentParseError(
         `"${input.name}" has no text layer (it looks like a scanned or image-only PDF); ` +
@@ -242,6 +254,37 @@ async function parsePdf(input: ParseInput, sink: TextSink, signal?: AbortSignal)
   } finally {
     await pdf.destroy().catch(() => undefined);
   }
+}
+
+// pdf.js operator ids (OPS) of the four text-showing operators: Tj, TJ, ' and ".
+const SHOW_TEXT_OPS = new Set([44, 45, 46, 47]);
+
+/**
+ * Whether the first pages draw text at all. Called only when no text came out, to tell a scanned
+ * PDF from one whose fonts pdf.js cannot map to Unicode (non-embedded CJK fonts need character
+ * maps that are not installed). A few pages only: building operator lists decodes images.
+ */
+async function drawsText(
+  pdf: { numPages: number; getPage(n: number): Promise<PdfPage> },
+  signal?: AbortSignal,
+): Promise<boolean> {
+  for (let n = 1; n <= Math.min(pdf.numPages, 3); n++) {
+    signal?.throwIfAborted();
+    try {
+      const page = await pdf.getPage(n);
+      const ops = await page.getOperatorList();
+      page.cleanup();
+      if (ops.fnArray.some((op) => SHOW_TEXT_OPS.has(op))) return true;
+    } catch {
+      return false;
+    }
+  }
+  return false;
+}
+
+interface PdfPage {
+  getOperatorList(): Promise<{ fnArray: number[] }>;
+  cleanup(): unknown;
 }
 
 function pdfError(name: string, err: unknown): DocumentParseError {
@@ -402,18 +445,20 @@ async function parseXlsx(input: ParseInput, sink: TextSink, opts: ParseOptions):
   for (const sheet of workbook.worksheets) {
     let headers: string[] | undefined;
     let wroteName = false;
-    // eachRow cannot be left early; a plain loop can, when the sink refuses more text.
-    for (let r = 1; r <= sheet.rowCount; r++) {
-      const row = sheet.getRow(r);
-      if (!row.hasValues) continue;
+    // eachRow visits only rows that exist (a lone cell far down does not cost a million empty
+    // rows); the sink's throw (too much text, or aborted) leaves it early.
+    sheet.eachRow((row) => {
       const cells: string[] = [];
-      for (let c = 1; c <= row.cellCount; c++) cells.push(cellText(row.getCell(c).value));
+      row.eachCell((cell, col) => {
+        cells[col - 1] = cellText(cell.value);
+      });
+      for (let c = 0; c < cells.length; c++) cells[c] ??= '';
       if (!headers) {
         headers = headerNames(cells);
-        continue;
+        return;
       }
       const line = rowLine(headers, cells);
-      if (!line) continue;
+      if (!line) return;
       if (!wroteName) {
         // The sheet's name heads its rows, a blank line apart from the previous sheet.
         sink.add(`${first ? '' : '\n'}# ${sheet.name}`);
@@ -421,7 +466,7 @@ async function parseXlsx(input: ParseInput, sink: TextSink, opts: ParseOptions):
         first = false;
       }
       sink.add(line);
-    }
+    });
     if (headers && !wroteName && headers.some((h, i) => h !== `Column ${i + 1}`)) {
       sink.add(`${first ? '' : '\n'}# ${sheet.name}`);
       sink.add(headers.join('; '));

@@ -48,7 +48,10 @@ export interface ParseOptions {
   signal?: AbortSignal;
   /** Stop with DocumentParseError when the text grows beyond this many characters. */
   maxChars?: number;
-  /** docx/xlsx: most bytes the archive may unpack to (default 100 MB); zip bombs are refused. */
+  /**
+   * Most bytes a docx/xlsx may unpack to, or a PDF's compressed streams (images aside) may
+   * inflate to (default 100 MB): bombs are refused before a library inflates them.
+   */
   maxUnzippedBytes?: number;
 }
 

@@ -149,6 +149,18 @@ describe('splitText', () => {
     for (const s of segments) expect(s.content).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
   });
 
+  it('refuses separators shaped for catastrophic backtracking, and overlong ones', () => {
+    for (const bad of ['(a+)+', '(\\s*)*$', '(x|y+){2,}']) {
+      expect(() => compileSeparators([bad])).toThrow(
+        `The separator "${bad}" repeats a repeated group, which can take too long`,
+      );
+    }
+    expect(() => compileSeparators(['x'.repeat(101)])).toThrow(/longer than 100 characters/);
+    // The default rule and plain groups pass.
+    expect(compileSeparators(DEFAULT_PROCESS_RULE.segment.separators)).toHaveLength(8);
+    expect(compileSeparators(['(\\+)+', '(a|b)+', '\\d{2,}'])).toHaveLength(3);
+  });
+
   it('refuses a separator that is not a regex', async () => {
     expect(() => compileSeparators(['\n', '(unclosed'])).toThrow(InvalidSeparatorError);
     await expect(splitText('a b c', rule({ separators: ['[z-a]'] }))).rejects.toThrow(

@@ -4,21 +4,36 @@ import { countTokens } from './token-counter';
 
 export { countTokens } from './token-counter';
 
-/** A separator of a segment rule that is not a valid regular expression. */
+/** A separator of a segment rule that is not a valid regular expression, or a risky one. */
 export class InvalidSeparatorError extends Error {
-  constructor(readonly separator: string) {
-    super(`The separator "${separator}" is not a valid regular expression`);
+  constructor(
+    readonly separator: string,
+    why = 'is not a valid regular expression',
+  ) {
+    super(`The separator "${separator}" ${why}`);
     this.name = 'InvalidSeparatorError';
   }
 }
 
+// A repeated group that itself repeats ("(a+)+", "(\\s*)*", "(x|y+){2,}"): the shape of
+// catastrophic backtracking, which would stall the worker on one document. JS regexes cannot be
+// interrupted, so such separators are refused up front.
+const NESTED_REPEAT = /\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*(?:[+*]|\{\d+,\d*\})/;
+const MAX_SEPARATOR_LENGTH = 100;
+
 /**
  * Compiles the rule's separators as the original does (Python `re`, is_separator_regex=True), so
- * the integrator can reject a bad rule up front. No `u` flag: the default rule's `\!` is an
+ * the integrator can reject a bad rule up front (throws InvalidSeparatorError). No `u` flag: the default rule's `\!` is an
  * identity escape that Unicode mode refuses.
  */
 export function compileSeparators(separators: string[]): RegExp[] {
   return separators.map((s) => {
+    if (s.length > MAX_SEPARATOR_LENGTH) {
+      throw new InvalidSeparatorError(s, `is longer than ${MAX_SEPARATOR_LENGTH} characters`);
+    }
+    if (NESTED_REPEAT.test(s)) {
+      throw new InvalidSeparatorError(s, 'repeats a repeated group, which can take too long');
+    }
     try {
       // A lookahead keeps each separator at the start of the piece after it (keep_separator).
       return new RegExp(`(?=${s})`, 'g');

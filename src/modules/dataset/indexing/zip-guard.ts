@@ -71,7 +71,9 @@ export async function assertZipWithinLimits(
       if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge();
       throw corrupt(name, `part "${entry.name}" does not inflate`);
     }
-    if (inflated.length !== entry.size) throw tooLarge();
+    if (inflated.length !== entry.size) {
+      throw corrupt(name, `part "${entry.name}" is not the size it declares`);
+    }
   }
 }
 
