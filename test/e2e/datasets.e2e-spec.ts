@@ -355,14 +355,14 @@ describe('Datasets, documents and segments', () => {
         ],
         [
           { ...base, rule: { pre_process_rules: pre, segment: { ...segment, separators: ['('] } } },
-          '"(" is not a valid regular expression',
+          'The separator "(" is not a valid regular expression',
         ],
         [
           {
             ...base,
             rule: { pre_process_rules: pre, segment: { ...segment, separators: ['(a+)+'] } },
           },
-          '"(a+)+" repeats a repeated group, which can take forever on some texts',
+          'The separator "(a+)+" repeats a repeated group, which can take too long',
         ],
         [
           { upload_file_ids: [], process_type: 'automatic' },

@@ -26,6 +26,7 @@ import { DatasetEntity } from '../entities/dataset.entity';
 import { DocumentEntity } from '../entities/document.entity';
 import { SegmentEntity } from '../entities/segment.entity';
 import { DEFAULT_PROCESS_RULE, type ProcessRule } from '../indexing/pipeline.types';
+import { compileSeparators, InvalidSeparatorError } from '../indexing/splitter';
 import { UploadFileService } from '../uploads/upload-file.service';
 import { DOCUMENT_RULES } from '../uploads/upload-rules';
 import { DatasetService } from './dataset.service';
@@ -35,21 +36,6 @@ function newBatch(now = new Date()): string {
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
   const stamp = `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}`;
   return `${stamp}${p(randomInt(0, 1_000_000), 6)}`;
-}
-
-/**
- * A separator is a regular expression run over whole documents: it must compile, and nested
- * quantifiers (`(a+)+`), the classic catastrophic-backtracking shape, are refused.
- */
-export function separatorProblem(source: string): string | null {
-  try {
-    new RegExp(source);
-  } catch {
-    return `"${source}" is not a valid regular expression`;
-  }
-  if (/\([^)]*[+*}][^)]*\)\s*[+*{]/.test(source))
-    return `"${source}" repeats a repeated group, which can take forever on some texts`;
-  return null;
 }
 
 /** Checks the cross-field rules of a custom rule and returns the rule to store. */
@@ -77,9 +63,12 @@ export function resolveProcessRule(
         `chunk_overlap must be at most half of chunk_size (${Math.floor(chunk_size / 2)})`,
       ],
     });
-  for (const s of separators) {
-    const problem = separatorProblem(s);
-    if (problem) throw new ValidateError({ 'rule.segment.separators': [problem] });
+  try {
+    compileSeparators(separators);
+  } catch (err) {
+    if (err instanceof InvalidSeparatorError)
+      throw new ValidateError({ 'rule.segment.separators': [err.message] });
+    throw err;
   }
   return {
     pre_process_rules: rule.pre_process_rules.map((r) => ({ id: r.id, enabled: r.enabled })),
