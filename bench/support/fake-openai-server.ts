@@ -28,12 +28,21 @@ async function main(): Promise<void> {
     chunks,
     usage: { prompt_tokens: 12, completion_tokens: chunkCount },
   };
+  const dims = Number(process.env.BENCH_FAKE_EMBEDDING_DIMS ?? 8);
+  const vector = Array.from({ length: dims }, (_, i) => ((i % 7) + 1) / 10);
   const fake = await FakeOpenAI.create({
-    embeddingDimensions: Number(process.env.BENCH_FAKE_EMBEDDING_DIMS ?? 8),
+    embeddingDimensions: dims,
   });
-  fake.fallback = () => {
+  fake.fallback = (req) => {
     // The fake records every request; keep that bounded over thousands of streams.
     if (fake.requests.length > 256) fake.requests.length = 0;
+    // Embeddings answer at once: one fixed vector per input (no per-text work in the fake).
+    if (req.endpoint === 'embeddings') {
+      const inputs = Array.isArray(req.body?.input)
+        ? (req.body.input as unknown[])
+        : [req.body?.input];
+      return { type: 'embeddings', vectors: inputs.map(() => vector) };
+    }
     return answer;
   };
 

@@ -10,7 +10,6 @@ import { DatasetEntity } from '../entities/dataset.entity';
 import { DocumentEntity, type DocumentStatus } from '../entities/document.entity';
 import { SegmentEntity } from '../entities/segment.entity';
 import { cleanText } from '../indexing/cleaner';
-import { extractKeywords } from '../indexing/keywords';
 import { parseDocument } from '../indexing/parsers';
 import { DocumentParseError, type TextSegment } from '../indexing/pipeline.types';
 import { splitText } from '../indexing/splitter';
@@ -18,7 +17,7 @@ import { EmbeddingDimensionsError, SegmentIndexer } from '../services/segment-in
 import { sha256 } from '../services/segment.service';
 import { UploadFileService } from '../uploads/upload-file.service';
 
-/** Rows per INSERT (12 parameters each; PostgreSQL allows 65,535 per statement). */
+/** Rows per INSERT (11 parameters each; PostgreSQL allows 65,535 per statement). */
 const INSERT_CHUNK = 1000;
 /** Progress shares of the steps before embedding; embedding fills the rest. */
 const PARSED = 10;
@@ -38,7 +37,7 @@ function isPermanent(err: unknown): boolean {
 }
 
 /**
- * Indexes one document: parse -> clean -> split -> keywords -> embeddings in chunks. The
+ * Indexes one document: parse -> clean -> split -> keywords and embeddings in chunks. The
  * document row records each step (status, timestamps, counts, error) and the account's sockets
  * hear `document_status_change`. Re-runs (retries, a restart) keep segments already indexed
  * when the text splits the same way, so nothing is duplicated or done twice.
@@ -169,7 +168,6 @@ export class IndexDocumentProcessor implements JobProcessor<'dataset.index-docum
           position: i + j + 1,
           content: p.content,
           hash: hashes[i + j],
-          keywords: extractKeywords(p.content, 10),
           character_count: p.content.length,
           token_count: p.token_count,
           status: 'waiting' as const,

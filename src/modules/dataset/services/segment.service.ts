@@ -96,7 +96,7 @@ export class SegmentService {
         }),
       );
     });
-    await this.reindex(accountId, dataset.id, row, content);
+    await this.reindex(accountId, dataset.id, row, content, keywords);
     await this.refreshDocumentCounts(doc.id);
     return this.detail(await this.entity(accountId, datasetId, documentId, row.id));
   }
@@ -125,7 +125,7 @@ export class SegmentService {
     );
     if (!res.affected)
       throw new FailException('The segment is being changed by another request; try again');
-    await this.reindex(accountId, datasetId, seg, content);
+    await this.reindex(accountId, datasetId, seg, content, keywords);
     await this.refreshDocumentCounts(documentId);
     return this.detail(await this.entity(accountId, datasetId, documentId, id));
   }
@@ -203,10 +203,11 @@ export class SegmentService {
     datasetId: string,
     seg: SegmentEntity,
     content: string,
+    keywords: string[],
   ): Promise<void> {
     const dataset = await this.datasets.entity(accountId, datasetId);
     try {
-      await this.indexer.index(dataset, [{ id: seg.id, content }], { accountId });
+      await this.indexer.index(dataset, [{ id: seg.id, content, keywords }], { accountId });
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       await this.segments.update({ id: seg.id }, { status: 'error', error: reason.slice(0, 2000) });
