@@ -177,10 +177,14 @@ export class RetrievalRepository {
     scope: SearchScope,
     vector: number[],
     manager?: EntityManager,
+    analyze = false,
   ): Promise<string> {
     const { sql, params } = this.semanticSql(scope, vector);
     const rows = await this.inSearchTransaction(scope, manager, (m) =>
-      m.query<Array<{ 'QUERY PLAN': string }>>(`EXPLAIN ${sql}`, params),
+      m.query<Array<{ 'QUERY PLAN': string }>>(
+        `EXPLAIN ${analyze ? '(ANALYZE) ' : ''}${sql}`,
+        params,
+      ),
     );
     return rows.map((r) => r['QUERY PLAN']).join('\n');
   }
