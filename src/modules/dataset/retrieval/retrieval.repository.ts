@@ -177,10 +177,14 @@ export class RetrievalRepository {
     scope: SearchScope,
     vector: number[],
     manager?: EntityManager,
+    analyze = false,
   ): Promise<string> {
     const { sql, params } = this.semanticSql(scope, vector);
     const rows = await this.inSearchTransaction(scope, manager, (m) =>
-      m.query<Array<{ 'QUERY PLAN': string }>>(`EXPLAIN ${sql}`, params),
+      m.query<Array<{ 'QUERY PLAN': string }>>(
+        `EXPLAIN ${analyze ? '(ANALYZE) ' : ''}${sql}`,
+        params,
+      ),
     );
     return rows.map((r) => r['QUERY PLAN']).join('\n');
   }
@@ -224,12 +228,11 @@ export class RetrievalRepository {
    * OR-ed in SQL: user text never passes through tsquery syntax.
    */
   async fullText(scope: SearchScope, terms: string[]): Promise<ScoredId[]> {
-    const words = [...new Set(terms.filter((t) => t.trim()))].slice(0, MAX_QUERY_TERMS);
+    const words = queryWords(terms);
     if (!scope.datasetIds.length || !words.length) return [];
-    const query = words.map((_, i) => `plainto_tsquery('simple', $${i + 3})`).join(' || ');
     const rows = await this.dataSource.query<Array<{ id: string; rank: number }>>(
       `SELECT s.id, ts_rank_cd(s.search_vector, q.q, 32) AS rank
-       FROM segments s, (SELECT ${query} AS q) q
+       FROM segments s, (SELECT ${orTsquery(words.length, 3)} AS q) q
        WHERE s.search_vector @@ q.q AND ${VISIBLE}
        ORDER BY rank DESC, s.id
        LIMIT ${limit(scope.k)}`,
@@ -269,26 +272,33 @@ export class RetrievalRepository {
     const missingText = ids.filter((id) => !textRank.has(id));
     const dims = checkDims(vector.length);
     const type = vectorType(dims);
-    if (missingSem.length) {
-      const rows = await this.dataSource.query<Array<{ id: string; distance: number | null }>>(
-        `SELECT id, CASE WHEN embedding_dims = ${dims} THEN embedding::${type} <=> $2::${type} END AS distance
-         FROM segments WHERE id = ANY($1::uuid[])`,
-        [missingSem, toVectorLiteral(vector)],
-      );
-      for (const r of rows) {
-        semScore.set(r.id, r.distance === null ? 0 : clamp01(1 - Number(r.distance)));
-      }
-    }
-    const words = [...new Set(terms.filter((t) => t.trim()))].slice(0, MAX_QUERY_TERMS);
-    if (missingText.length && words.length) {
-      const query = words.map((_, i) => `plainto_tsquery('simple', $${i + 2})`).join(' || ');
-      const rows = await this.dataSource.query<Array<{ id: string; rank: number }>>(
-        `SELECT s.id, CASE WHEN s.search_vector @@ q.q THEN ts_rank_cd(s.search_vector, q.q, 32) ELSE 0 END AS rank
-         FROM segments s, (SELECT ${query} AS q) q WHERE s.id = ANY($1::uuid[])`,
-        [missingText, ...words],
-      );
-      for (const r of rows) textRank.set(r.id, clamp01(Number(r.rank)));
-    }
+    const words = queryWords(terms);
+    // Both lookups at once (separate pool connections on PostgreSQL).
+    await Promise.all([
+      missingSem.length &&
+        this.dataSource
+          .query<Array<{ id: string; distance: number | null }>>(
+            `SELECT id, CASE WHEN embedding_dims = ${dims} THEN embedding::${type} <=> $2::${type} END AS distance
+             FROM segments WHERE id = ANY($1::uuid[])`,
+            [missingSem, toVectorLiteral(vector)],
+          )
+          .then((rows) => {
+            for (const r of rows) {
+              semScore.set(r.id, r.distance === null ? 0 : clamp01(1 - Number(r.distance)));
+            }
+          }),
+      missingText.length &&
+        words.length &&
+        this.dataSource
+          .query<Array<{ id: string; rank: number }>>(
+            `SELECT s.id, CASE WHEN s.search_vector @@ q.q THEN ts_rank_cd(s.search_vector, q.q, 32) ELSE 0 END AS rank
+             FROM segments s, (SELECT ${orTsquery(words.length, 2)} AS q) q WHERE s.id = ANY($1::uuid[])`,
+            [missingText, ...words],
+          )
+          .then((rows) => {
+            for (const r of rows) textRank.set(r.id, clamp01(Number(r.rank)));
+          }),
+    ]);
     const best = Math.max(0, ...textRank.values());
     return ids
       .map((id) => {
@@ -378,6 +388,21 @@ export class RetrievalRepository {
       [accountId, datasetId, limit],
     );
   }
+}
+
+/** The distinct non-blank terms of a query, bounded. */
+function queryWords(terms: string[]): string[] {
+  return [...new Set(terms.filter((t) => t.trim()))].slice(0, MAX_QUERY_TERMS);
+}
+
+/**
+ * `plainto_tsquery('simple', $first) || …` for `count` bound terms: plainto_tsquery takes plain
+ * text (no operators), so whatever a term contains it only ever matches words.
+ */
+function orTsquery(count: number, first: number): string {
+  return Array.from({ length: count }, (_, i) => `plainto_tsquery('simple', $${first + i})`).join(
+    ' || ',
+  );
 }
 
 /** A positive integer limit, bounded (it is written into SQL). */
