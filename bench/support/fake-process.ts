@@ -21,11 +21,15 @@ export class FakeProcess {
   }
 
   /** Forks the fake; every completion streams `chunks` content chunks. */
-  static async start(chunks = 20): Promise<FakeProcess> {
+  static async start(chunks = 20, embeddingDims = 8): Promise<FakeProcess> {
     const child = fork(path.join(__dirname, 'fake-openai-server.ts'), [], {
       execPath: process.execPath,
       execArgv: ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register'],
-      env: { ...process.env, BENCH_FAKE_CHUNKS: String(chunks) },
+      env: {
+        ...process.env,
+        BENCH_FAKE_CHUNKS: String(chunks),
+        BENCH_FAKE_EMBEDDING_DIMS: String(embeddingDims),
+      },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const baseURL = await new Promise<string>((resolve, reject) => {

@@ -153,7 +153,9 @@ describe('Uploads (/upload-files)', () => {
     expect(twoFiles.body.code).toBe('validate_error');
     const wrongField = await upload(a, 'file', 'x', 'x.txt', 'document');
     expect(wrongField.body).toMatchObject({ code: 'validate_error' });
-    expect(wrongField.body.message).toMatch(/multipart field named "file" \(Unexpected (file )?field/);
+    expect(wrongField.body.message).toMatch(
+      /multipart field named "file" \(Unexpected (file )?field/,
+    );
     expect({ rows: await rows(a.id), files: filesOf(a.id).length }).toEqual(before);
   });
 

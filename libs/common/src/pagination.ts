@@ -103,3 +103,8 @@ export async function paginate<E extends ObjectLiteral, T = E>(
 export function toUnix(date: Date | null | undefined): number {
   return date ? Math.floor(date.getTime() / 1000) : 0;
 }
+
+/** Escapes LIKE/ILIKE wildcards so a search word matches literally (use with the default `\` escape). */
+export function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}

@@ -163,6 +163,12 @@ export const envSchema = z
     OUTBOUND_TIMEOUT_MS: int(30_000, 100, 3_600_000),
     OUTBOUND_MAX_RESPONSE_BYTES: int(10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     OUTBOUND_MAX_RETRIES: int(2, 0, 10),
+    DATASET_EMBEDDING_MODEL: z
+      .string()
+      .regex(/^[a-z0-9_]+\/.+$/, 'must be provider/model, e.g. openai/text-embedding-3-small')
+      .default('openai/text-embedding-3-small'),
+    DATASET_MAX_DOCUMENT_CHARS: int(20_000_000, 1000, 1_000_000_000),
+    DATASET_INDEX_CHUNK: int(512, 1, 10_000),
     UPLOAD_MAX_BYTES: int(15 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     PUBLIC_BASE_URL: optionalString.pipe(
       z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),

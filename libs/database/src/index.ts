@@ -6,3 +6,4 @@ export * from './pglite';
 export * from './snake-naming.strategy';
 export * from './transaction.service';
 export * from './ownership';
+export * from './errors';

@@ -1,5 +1,6 @@
 import { FailException, MetricsRegistry, NotFoundError } from '@app/common';
 import { AppConfig } from '@app/config';
+import { isUniqueViolation } from '@app/database';
 import {
   BeforeApplicationShutdown,
   Inject,
@@ -398,11 +399,6 @@ function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
-  return e?.code === '23505' || e?.driverError?.code === '23505';
 }
 
 function errorMessage(err: unknown): string {

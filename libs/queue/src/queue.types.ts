@@ -27,6 +27,12 @@ export interface JobPayloads {
   'maintenance.purge-jobs': { older_than_days: number };
   /** Deletes expired sessions and tokens, used OAuth states and stale login-failure counters. */
   'maintenance.purge-auth': Record<string, never>;
+  /** Parses, splits, keywords and embeds one document; resumes what a previous run finished. */
+  'dataset.index-document': { document_id: string };
+  /** Removes what a deleted dataset left: documents, segments (and vectors), query log. */
+  'dataset.purge-dataset': { dataset_id: string };
+  /** Removes a deleted document's segments and, when nothing else uses it, its upload. */
+  'dataset.purge-document': { document_id: string; upload_file_id: string };
 }
 export type JobName = keyof JobPayloads;
 

@@ -3,21 +3,35 @@ import { FILE_STORAGE, type FileStorage } from '@app/storage';
 import { Module } from '@nestjs/common';
 import { MulterModule } from '@nestjs/platform-express';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { ModelModule } from '../model/model.module';
+import { DatasetController } from './dataset.controller';
+import { DocumentController } from './document.controller';
 import { DatasetQueryEntity } from './entities/dataset-query.entity';
 import { DatasetEntity } from './entities/dataset.entity';
 import { DocumentEntity } from './entities/document.entity';
 import { SegmentEntity } from './entities/segment.entity';
+import { IndexDocumentProcessor } from './jobs/index-document.processor';
+import { PurgeDatasetProcessor, PurgeDocumentProcessor } from './jobs/purge.processors';
+import { RetrievalController } from './retrieval/retrieval.controller';
+import { RetrievalRepository } from './retrieval/retrieval.repository';
+import { RetrievalService } from './retrieval/retrieval.service';
+import { SegmentController } from './segment.controller';
+import { DatasetService } from './services/dataset.service';
+import { DocumentService } from './services/document.service';
+import { SegmentIndexer } from './services/segment-indexer.service';
+import { SegmentService } from './services/segment.service';
 import { UploadFileEntity } from './uploads/entities/upload-file.entity';
 import { UploadFileController } from './uploads/upload-file.controller';
 import { UploadFileService } from './uploads/upload-file.service';
 import { UploadStorageEngine } from './uploads/upload-storage.engine';
 
 /**
- * Knowledge: uploaded files (documents and images) and, on them, datasets, documents, segments,
- * indexing and retrieval. Other modules use UploadFileService (and later the retrieval service).
+ * Knowledge: uploaded files (documents and images), datasets, documents, segments, the indexing
+ * jobs and retrieval. Other modules use UploadFileService, DatasetService and RetrievalService.
  */
 @Module({
   imports: [
+    ModelModule,
     TypeOrmModule.forFeature([
       UploadFileEntity,
       DatasetEntity,
@@ -42,8 +56,25 @@ import { UploadStorageEngine } from './uploads/upload-storage.engine';
       }),
     }),
   ],
-  controllers: [UploadFileController],
-  providers: [UploadFileService],
-  exports: [UploadFileService],
+  controllers: [
+    UploadFileController,
+    DatasetController,
+    DocumentController,
+    SegmentController,
+    RetrievalController,
+  ],
+  providers: [
+    UploadFileService,
+    DatasetService,
+    DocumentService,
+    SegmentService,
+    SegmentIndexer,
+    IndexDocumentProcessor,
+    PurgeDatasetProcessor,
+    PurgeDocumentProcessor,
+    RetrievalRepository,
+    RetrievalService,
+  ],
+  exports: [UploadFileService, DatasetService, RetrievalService],
 })
 export class DatasetModule {}

@@ -1,4 +1,4 @@
-import { AuthPrincipal, Page, paginate, SecretBox, toUnix } from '@app/common';
+import { AuthPrincipal, escapeLike, Page, paginate, SecretBox, toUnix } from '@app/common';
 import { findOwnedOrFail } from '@app/database';
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
@@ -101,8 +101,4 @@ export class ApiKeyService {
       return undefined;
     }
   }
-}
-
-function escapeLike(s: string): string {
-  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }

@@ -2,7 +2,8 @@ import { AppBaseEntity } from '@app/database';
 import { Column, Entity, Index } from 'typeorm';
 import type { ProcessRule } from '../indexing/pipeline.types';
 
-export type DocumentStatus = 'waiting' | 'parsing' | 'splitting' | 'indexing' | 'completed' | 'error';
+export type DocumentStatus =
+  'waiting' | 'parsing' | 'splitting' | 'indexing' | 'completed' | 'error';
 
 /** An uploaded file in a dataset, and where its indexing stands. */
 @Entity({ name: 'documents' })

@@ -48,6 +48,11 @@ export interface ParseOptions {
   signal?: AbortSignal;
   /** Stop with DocumentParseError when the text grows beyond this many characters. */
   maxChars?: number;
+  /**
+   * Most bytes a docx/xlsx may unpack to, or a PDF's compressed streams (images aside) may
+   * inflate to (default 100 MB): bombs are refused before a library inflates them.
+   */
+  maxUnzippedBytes?: number;
 }
 
 /** A file that cannot be turned into text, with a message the user can act on. */

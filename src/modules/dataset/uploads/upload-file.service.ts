@@ -100,6 +100,29 @@ export class UploadFileService {
       .getMany();
   }
 
+  /** An upload by id whoever owns it (jobs that already checked ownership). */
+  async byId(id: string): Promise<UploadFileEntity | null> {
+    return this.repo.findOneBy({ id });
+  }
+
+  /**
+   * Deletes a document upload that no document uses any more (row and bytes). Returns whether it
+   * was deleted.
+   */
+  async deleteIfUnused(id: string): Promise<boolean> {
+    const rows = await this.repo.query<[Array<{ key: string }>, number] | Array<{ key: string }>>(
+      `DELETE FROM upload_files f
+        WHERE f.id = $1 AND f.kind = 'document'
+          AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.upload_file_id = f.id)
+        RETURNING f.key`,
+      [id],
+    );
+    // TypeORM's postgres driver answers [rows, count] for DELETE … RETURNING.
+    const deleted = (Array.isArray(rows[0]) ? rows[0] : rows) as Array<{ key: string }>;
+    for (const r of deleted) await this.storage.delete(r.key);
+    return deleted.length > 0;
+  }
+
   /** The file's bytes (parsers, the owner's download). */
   open(file: UploadFileEntity): Promise<Readable> {
     return this.storage.read(file.key);

@@ -1,0 +1,173 @@
+import { AppConfig, parseEnv } from '@app/config';
+import { JobQueue } from '@app/queue';
+import { FILE_STORAGE, type FileStorage } from '@app/storage';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import OpenAI from 'openai';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { AppModule } from 'src/app.module';
+import { AccountService } from 'src/modules/auth/services/account.service';
+import { DatasetService } from 'src/modules/dataset/services/dataset.service';
+import { DocumentService } from 'src/modules/dataset/services/document.service';
+import { UploadFileService } from 'src/modules/dataset/uploads/upload-file.service';
+import { FakeProcess } from './support/fake-process';
+
+/** Corpus size (MB) per mode; the issue's figure is 20 MB on PostgreSQL. */
+const MB_SCALE = Number(process.env.BENCH_INDEX_MB ?? 20);
+const MB_EMBEDDED = Number(process.env.BENCH_INDEX_MB_EMBEDDED ?? 5);
+const DIMS = Number(process.env.BENCH_EMBEDDING_DIMS ?? 384);
+/** Issue 7's target: segments per second with an embedding server that answers at once. */
+const TARGET_SEGMENTS_PER_S = 2000;
+const ADMIN_DATABASE_URL =
+  process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+const WORDS =
+  'retrieval augmented generation embeds segments and searches them by meaning while keywords catch exact names numbers and codes agents cite the passages they used'.split(
+    ' ',
+  );
+const HANZI =
+  '知识库让模型引用文档回答问题向量检索关键词分词段落嵌入相似度排序召回精确名称数字代码'.split('');
+
+/** A deterministic mixed English/Chinese corpus of about `mb` megabytes (UTF-8). */
+function corpus(mb: number): string {
+  let seed = 42;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  const parts: string[] = [];
+  let bytes = 0;
+  let p = 0;
+  while (bytes < mb * 1024 * 1024) {
+    const zh = p % 3 === 2;
+    const n = 40 + Math.floor(rnd() * 80);
+    const para = zh
+      ? Array.from({ length: n }, () => HANZI[Math.floor(rnd() * HANZI.length)]).join('') + '。'
+      : Array.from({ length: n }, () => WORDS[Math.floor(rnd() * WORDS.length)]).join(' ') + '.';
+    parts.push(`## Part ${p}\n\n${para}\n`);
+    bytes += Buffer.byteLength(para) + 16;
+    p++;
+  }
+  return parts.join('\n');
+}
+
+/**
+ * Indexing throughput: a text corpus through the whole job (parse, clean, split, keywords,
+ * embeddings in batches from a fake server in another process, segment writes). The baseline in
+ * the same run is the embedding calls alone (the same texts and batches through the openai SDK),
+ * so the ratio shows what the pipeline adds around them.
+ */
+export async function run(): Promise<void> {
+  const fake = await FakeProcess.start(1, DIMS);
+  const admin = new Client({ connectionString: ADMIN_DATABASE_URL });
+  await admin.connect();
+  const dbName = `llmops_bench_${randomBytes(4).toString('hex')}`;
+  try {
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    const u = new URL(ADMIN_DATABASE_URL);
+    u.pathname = `/${dbName}`;
+    await runMode('scale (PostgreSQL)', fake, u.toString(), MB_SCALE);
+    await runMode('embedded (PGlite)', fake, undefined, MB_EMBEDDED);
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin.end();
+    await fake.close();
+  }
+}
+
+async function runMode(
+  label: string,
+  fake: FakeProcess,
+  databaseUrl: string | undefined,
+  mb: number,
+): Promise<void> {
+  const storage = mkdtempSync(path.join(tmpdir(), 'llmops-bench-'));
+  const config = new AppConfig(
+    parseEnv({
+      NODE_ENV: 'test',
+      STORAGE_DIR: storage,
+      LOG_LEVEL: 'silent',
+      OPENAI_API_KEY: 'sk-bench',
+      OPENAI_API_BASE: fake.baseURL,
+      OUTBOUND_ALLOW_HOSTS: '127.0.0.1',
+      UPLOAD_MAX_BYTES: String(64 * 1024 * 1024),
+      JWT_SECRET: randomBytes(32).toString('hex'),
+      ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    }),
+  );
+  let app: NestExpressApplication | undefined;
+  try {
+    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+      bodyParser: false,
+      logger: false,
+    });
+    await app.init();
+    const account = await app.get(AccountService).create({
+      email: `bench-${randomBytes(4).toString('hex')}@example.test`,
+      name: 'Bench',
+      passwordHash: 'x',
+    });
+    const text = corpus(mb);
+    const files: FileStorage = app.get(FILE_STORAGE);
+    const stored = await files.write(`uploads/${account.id}/corpus.txt`, Buffer.from(text));
+    const upload = await app
+      .get(UploadFileService)
+      .accept(account.id, 'document', { originalname: 'corpus.txt', ...stored });
+    const dataset = await app.get(DatasetService).create(account.id, {
+      name: 'bench',
+      embedding_model: 'openai/text-embedding-3-small',
+    });
+    const t0 = performance.now();
+    await app.get(DocumentService).create(account.id, dataset.id, {
+      upload_file_ids: [upload.id],
+      process_type: 'automatic',
+    });
+    const jobs = app.get(JobQueue);
+    const job = await findJob(app);
+    const done = await jobs.waitFor(job, 30 * 60_000);
+    const seconds = (performance.now() - t0) / 1000;
+    if (done.status !== 'completed') throw new Error(`indexing ${done.status}: ${done.error}`);
+    const segments = (done.result as { segments: number }).segments;
+
+    // Baseline: the same number of texts embedded in the same batches, nothing else.
+    const client = new OpenAI({ baseURL: fake.baseURL, apiKey: 'sk-bench', maxRetries: 0 });
+    const sample = text.slice(0, 2000);
+    const batch = config.env.EMBEDDING_BATCH_SIZE;
+    const b0 = performance.now();
+    const pending: Array<Promise<unknown>> = [];
+    for (let i = 0; i < segments; i += batch) {
+      pending.push(
+        client.embeddings.create({
+          model: 'text-embedding-3-small',
+          input: Array.from({ length: Math.min(batch, segments - i) }, () => sample),
+        }),
+      );
+      if (pending.length >= config.env.EMBEDDING_CONCURRENCY) await pending.shift();
+    }
+    await Promise.all(pending);
+    const baseSeconds = (performance.now() - b0) / 1000;
+
+    const rate = segments / seconds;
+    console.log(
+      `${label}: ${mb} MB -> ${segments} segments of ${DIMS} dims in ${seconds.toFixed(1)} s = ${rate.toFixed(0)} segments/s ` +
+        `(embedding calls alone: ${(segments / baseSeconds).toFixed(0)} segments/s; pipeline/baseline ratio ${(baseSeconds / seconds).toFixed(2)}) ` +
+        `target >= ${TARGET_SEGMENTS_PER_S}/s: ${rate >= TARGET_SEGMENTS_PER_S ? 'PASS' : 'FAIL'}`,
+    );
+  } finally {
+    await app?.close();
+    rmSync(storage, { recursive: true, force: true });
+  }
+}
+
+/** The id of the one indexing job this run enqueued. */
+async function findJob(app: NestExpressApplication): Promise<string> {
+  const rows = await app
+    .get(DataSource)
+    .query<Array<{ id: string }>>(
+      `SELECT id FROM queue_jobs WHERE name = 'dataset.index-document' ORDER BY created_at DESC LIMIT 1`,
+    );
+  return rows[0].id;
+}

@@ -1,0 +1,103 @@
+import { Jieba, TfIdf } from '@node-rs/jieba';
+import { dict, idf } from '@node-rs/jieba/dict';
+import { STOPWORDS } from './stopwords';
+
+/** Loading the dictionaries takes about a second, so it happens once, on first use. */
+let loaded: { jieba: Jieba; tfidf: TfIdf } | undefined;
+function load(): { jieba: Jieba; tfidf: TfIdf } {
+  loaded ??= { jieba: Jieba.withDict(dict), tfidf: TfIdf.withDict(idf) };
+  return loaded;
+}
+
+const HAN = /\p{Script=Han}/u;
+const HAN_ALL = /\p{Script=Han}+/gu;
+// A word: letters, combining marks and digits. Everything else (punctuation, "_", "-", ".")
+// separates words, as PostgreSQL's parser mostly does, so no term needs quoting in a tsquery.
+const WORD = /[\p{L}\p{M}\p{N}]+/gu;
+const DIGITS = /^\p{N}+$/u;
+const WHOLE_WORD = /^[\p{L}\p{M}\p{N}]+$/u;
+const NO_WORD = /^[^\p{L}\p{M}\p{N}]*$/u;
+
+function isUseful(word: string): boolean {
+  return word.length >= 2 && !DIGITS.test(word) && !STOPWORDS.has(word);
+}
+
+/**
+ * Up to `max` keywords of a segment: Chinese words by TF-IDF (jieba), other words lowercased by
+ * frequency, stopwords and numbers left out. The two lists share the slots in proportion to how
+ * much of the text is Chinese, then are ordered by their relative score.
+ */
+export function extractKeywords(text: string, max = 10): string[] {
+  if (max <= 0 || !text.trim()) return [];
+  const normalized = text.normalize('NFKC');
+
+  const hanChars = (normalized.match(HAN_ALL) ?? []).join('').length;
+  const chinese: Array<{ word: string; score: number }> = [];
+  if (hanChars > 0) {
+    const { jieba, tfidf } = load();
+    const found = tfidf.extractKeywords(jieba, normalized, max * 4 + 20);
+    const top = found[0]?.weight || 1;
+    for (const k of found) {
+      if (HAN.test(k.keyword) && isUseful(k.keyword)) {
+        chinese.push({ word: k.keyword, score: k.weight / top });
+      }
+    }
+  }
+
+  // Non-Chinese words: Han runs become spaces so "PostgreSQL数据库" still yields "postgresql".
+  const counts = new Map<string, number>();
+  let otherChars = 0;
+  for (const m of normalized.replace(HAN_ALL, ' ').matchAll(WORD)) {
+    otherChars += m[0].length;
+    const word = m[0].toLowerCase();
+    if (isUseful(word)) counts.set(word, (counts.get(word) ?? 0) + 1);
+  }
+  const topCount = Math.max(1, ...counts.values());
+  // Map keeps first-seen order, and sort is stable: ties go to the earlier word.
+  const other = [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([word, n]) => ({ word, score: n / topCount }));
+
+  const share = hanChars / Math.max(1, hanChars + otherChars);
+  let zhSlots = Math.min(chinese.length, Math.round(max * share));
+  const otherSlots = Math.min(other.length, max - zhSlots);
+  zhSlots = Math.min(chinese.length, max - otherSlots);
+  const picked = [...chinese.slice(0, zhSlots), ...other.slice(0, otherSlots)].sort(
+    (a, b) => b.score - a.score,
+  );
+  return [...new Set(picked.map((k) => k.word))].slice(0, max);
+}
+
+/** Lowercased words of `text`, Chinese cut by jieba in search mode (words and their parts). */
+function terms(text: string): string[] {
+  const normalized = text.normalize('NFKC').toLowerCase();
+  const out: string[] = [];
+  // jieba is only needed for Han runs; other text is split on non-word characters directly.
+  const pieces = HAN.test(normalized) ? load().jieba.cutForSearch(normalized, true) : [normalized];
+  for (const piece of pieces) {
+    // Most pieces are one word or one separator; only mixed ones need the word regex.
+    if (WHOLE_WORD.test(piece)) out.push(piece);
+    else if (!NO_WORD.test(piece)) for (const m of piece.matchAll(WORD)) out.push(m[0]);
+  }
+  return out;
+}
+
+/**
+ * The text as space-separated terms for `to_tsvector('simple', …)`: Chinese is segmented by
+ * jieba (search mode, so "知识库" indexes "知识" and "知识库"), everything is lowercased and
+ * punctuation is dropped. A query passed through searchQuery matches it term for term.
+ */
+export function searchTerms(text: string): string {
+  return terms(text).join(' ');
+}
+
+/**
+ * The distinct terms of a query, segmented as searchTerms segments documents, without stopwords
+ * (unless the query is nothing but stopwords). Terms contain only letters, marks and digits, so
+ * they are safe to join into a tsquery ("a | b" or "a & b").
+ */
+export function searchQuery(query: string): string[] {
+  const all = [...new Set(terms(query))];
+  const useful = all.filter((t) => !STOPWORDS.has(t));
+  return useful.length > 0 ? useful : all;
+}

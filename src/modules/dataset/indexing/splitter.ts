@@ -1,0 +1,146 @@
+import { RecursiveCharacterTextSplitter } from '@langchain/textsplitters';
+import type { SegmentRule, TextSegment } from './pipeline.types';
+import { countTokens } from './token-counter';
+
+export { countTokens } from './token-counter';
+
+/** A separator of a segment rule that is not a valid regular expression, or a risky one. */
+export class InvalidSeparatorError extends Error {
+  constructor(
+    readonly separator: string,
+    why = 'is not a valid regular expression',
+  ) {
+    super(`The separator "${separator}" ${why}`);
+    this.name = 'InvalidSeparatorError';
+  }
+}
+
+// A repeated group that itself repeats ("(a+)+", "(\\s*)*", "(x|y+){2,}"): the shape of
+// catastrophic backtracking, which would stall the worker on one document. JS regexes cannot be
+// interrupted, so such separators are refused up front.
+const NESTED_REPEAT = /\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*(?:[+*]|\{\d+,\d*\})/;
+const MAX_SEPARATOR_LENGTH = 100;
+
+/**
+ * Compiles the rule's separators as the original does (Python `re`, is_separator_regex=True), so
+ * the integrator can reject a bad rule up front (throws InvalidSeparatorError). No `u` flag: the default rule's `\!` is an
+ * identity escape that Unicode mode refuses.
+ */
+export function compileSeparators(separators: string[]): RegExp[] {
+  return separators.map((s) => {
+    if (s.length > MAX_SEPARATOR_LENGTH) {
+      throw new InvalidSeparatorError(s, `is longer than ${MAX_SEPARATOR_LENGTH} characters`);
+    }
+    if (NESTED_REPEAT.test(s)) {
+      throw new InvalidSeparatorError(s, 'repeats a repeated group, which can take too long');
+    }
+    try {
+      // A lookahead keeps each separator at the start of the piece after it (keep_separator).
+      return new RegExp(`(?=${s})`, 'g');
+    } catch {
+      throw new InvalidSeparatorError(s);
+    }
+  });
+}
+
+/**
+ * LangChain JS's RecursiveCharacterTextSplitter treats separators as literal strings (it has no
+ * isSeparatorRegex), so separator choice and splitting are redone here with regexes; merging
+ * (mergeSplits, with its overlap) stays LangChain's. Lengths are tokens, memoised per call: the
+ * splitter measures every piece two or three times.
+ */
+class RegexSeparatorSplitter extends RecursiveCharacterTextSplitter {
+  private readonly patterns: Map<string, RegExp>;
+
+  constructor(rule: SegmentRule, patterns: Map<string, RegExp>, length: (s: string) => number) {
+    super({
+      chunkSize: rule.chunk_size,
+      chunkOverlap: rule.chunk_overlap,
+      separators: rule.separators,
+      keepSeparator: true,
+      lengthFunction: length,
+    });
+    this.patterns = patterns;
+  }
+
+  protected override splitOnSeparator(text: string, separator: string): string[] {
+    // "" splits into characters; by code point so a surrogate pair is never cut in half.
+    if (separator === '') return Array.from(text);
+    const pattern = this.patterns.get(separator) as RegExp;
+    pattern.lastIndex = 0;
+    return text.split(pattern).filter((s) => s !== '');
+  }
+
+  override async splitText(text: string): Promise<string[]> {
+    return this.recurse(text, this.separators);
+  }
+
+  // Python LangChain's _split_text with regex separators (the original's behaviour).
+  private async recurse(text: string, separators: string[]): Promise<string[]> {
+    const chunks: string[] = [];
+    let separator = separators[separators.length - 1];
+    let rest: string[] | undefined;
+    for (let i = 0; i < separators.length; i++) {
+      const s = separators[i];
+      if (s === '') {
+        separator = s;
+        break;
+      }
+      // As Python's re.search: a match anywhere, even at the start, selects the separator.
+      if (new RegExp(s).test(text)) {
+        separator = s;
+        rest = separators.slice(i + 1);
+        break;
+      }
+    }
+    const splits = this.splitOnSeparator(text, separator);
+    let good: string[] = [];
+    for (const s of splits) {
+      if ((await this.lengthFunction(s)) < this.chunkSize) {
+        good.push(s);
+        continue;
+      }
+      if (good.length) {
+        chunks.push(...(await this.mergeSplits(good, '')));
+        good = [];
+      }
+      if (rest?.length) chunks.push(...(await this.recurse(s, rest)));
+      else chunks.push(s);
+    }
+    if (good.length) chunks.push(...(await this.mergeSplits(good, '')));
+    return chunks;
+  }
+}
+
+/**
+ * Splits text into segments of at most chunk_size tokens with chunk_overlap tokens of overlap,
+ * trying the rule's separators (regexes) in order. Whitespace-only segments are dropped.
+ *
+ * Unlike the original, "" is always the last resort even if the rule omits it, so a long run
+ * without any of the rule's separators still ends up within chunk_size (embedding models refuse
+ * oversized inputs).
+ */
+export async function splitText(text: string, rule: SegmentRule): Promise<TextSegment[]> {
+  const separators = rule.separators.includes('')
+    ? rule.separators.slice(0, rule.separators.indexOf('') + 1)
+    : [...rule.separators, ''];
+  const compiled = compileSeparators(separators);
+  const patterns = new Map(separators.map((s, i) => [s, compiled[i]]));
+  const memo = new Map<string, number>();
+  const length = (s: string): number => {
+    let n = memo.get(s);
+    if (n === undefined) {
+      n = countTokens(s);
+      memo.set(s, n);
+    }
+    return n;
+  };
+  const splitter = new RegexSeparatorSplitter({ ...rule, separators }, patterns, length);
+  const chunks = await splitter.splitText(text);
+  const segments: TextSegment[] = [];
+  for (const content of chunks) {
+    if (content.trim() === '') continue;
+    segments.push({ content, token_count: countTokens(content) });
+  }
+  return segments;
+}

@@ -1,0 +1,215 @@
+import { ApiException, safeError } from '@app/common';
+import { AppConfig } from '@app/config';
+import { JobContext, JobProcessor, Processor, UnrecoverableJobError } from '@app/queue';
+import { RealtimeEmitter } from '@app/realtime';
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Readable } from 'node:stream';
+import { DataSource, Not, Repository } from 'typeorm';
+import { DatasetEntity } from '../entities/dataset.entity';
+import { DocumentEntity, type DocumentStatus } from '../entities/document.entity';
+import { SegmentEntity } from '../entities/segment.entity';
+import { cleanText } from '../indexing/cleaner';
+import { parseDocument } from '../indexing/parsers';
+import { DocumentParseError, type TextSegment } from '../indexing/pipeline.types';
+import { splitText } from '../indexing/splitter';
+import { EmbeddingDimensionsError, SegmentIndexer } from '../services/segment-indexer.service';
+import { sha256 } from '../services/segment.service';
+import { UploadFileService } from '../uploads/upload-file.service';
+
+/** Rows per INSERT (11 parameters each; PostgreSQL allows 65,535 per statement). */
+const INSERT_CHUNK = 1000;
+/** Progress shares of the steps before embedding; embedding fills the rest. */
+const PARSED = 10;
+const SPLIT = 20;
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Failures that another attempt cannot fix: the user must act (file, model, credentials). */
+function isPermanent(err: unknown): boolean {
+  if (err instanceof DocumentParseError || err instanceof EmbeddingDimensionsError) return true;
+  // Our own API errors (no credentials, unknown model, validation) do not heal by retrying.
+  return err instanceof ApiException && err.status < 500 && err.status !== 429;
+}
+
+/**
+ * Indexes one document: parse -> clean -> split -> keywords and embeddings in chunks. The
+ * document row records each step (status, timestamps, counts, error) and the account's sockets
+ * hear `document_status_change`. Re-runs (retries, a restart) keep segments already indexed
+ * when the text splits the same way, so nothing is duplicated or done twice.
+ */
+@Injectable()
+@Processor('dataset.index-document')
+export class IndexDocumentProcessor implements JobProcessor<'dataset.index-document'> {
+  private readonly logger = new Logger('IndexDocument');
+
+  constructor(
+    private readonly dataSource: DataSource,
+    @InjectRepository(DocumentEntity) private readonly documents: Repository<DocumentEntity>,
+    @InjectRepository(SegmentEntity) private readonly segments: Repository<SegmentEntity>,
+    @InjectRepository(DatasetEntity) private readonly datasets: Repository<DatasetEntity>,
+    private readonly uploads: UploadFileService,
+    private readonly indexer: SegmentIndexer,
+    private readonly realtime: RealtimeEmitter,
+    private readonly config: AppConfig,
+  ) {}
+
+  async process(ctx: JobContext<'dataset.index-document'>): Promise<Record<string, unknown>> {
+    const doc = await this.documents.findOneBy({ id: ctx.payload.document_id });
+    const dataset = doc ? await this.datasets.findOneBy({ id: doc.dataset_id }) : null;
+    if (!doc || !dataset) return { skipped: 'deleted' };
+    if (doc.status === 'completed') return { skipped: 'completed' };
+    try {
+      return await this.run(ctx, doc, dataset);
+    } catch (err) {
+      if (ctx.signal.aborted) throw err; // cancelled or shutting down: the next run resumes
+      const message = this.userMessage(err);
+      if (isPermanent(err) || ctx.attempt >= ctx.maxAttempts) {
+        await this.step(doc, 'error', 0, { error: message, stopped_at: new Date() });
+        throw new UnrecoverableJobError(message);
+      }
+      throw err;
+    }
+  }
+
+  private async run(
+    ctx: JobContext<'dataset.index-document'>,
+    doc: DocumentEntity,
+    dataset: DatasetEntity,
+  ): Promise<Record<string, unknown>> {
+    const { signal } = ctx;
+    await this.step(doc, 'parsing', 0, {
+      processing_started_at: doc.processing_started_at ?? new Date(),
+      error: '',
+      stopped_at: null,
+    });
+    const file = await this.uploads.byId(doc.upload_file_id);
+    if (!file)
+      throw new DocumentParseError(`The file of "${doc.name}" no longer exists; upload it again`);
+    const bytes = await readAll(await this.uploads.open(file));
+    const raw = await parseDocument(
+      { bytes, extension: file.extension, name: file.name },
+      { signal, maxChars: this.config.env.DATASET_MAX_DOCUMENT_CHARS },
+    );
+    const text = cleanText(raw, doc.process_rule);
+    if (!text.trim()) throw new DocumentParseError(`"${doc.name}" contains no text to index`);
+    await this.step(doc, 'splitting', PARSED, { parsing_completed_at: new Date() });
+    await ctx.progress(PARSED, 'parsed');
+
+    signal.throwIfAborted();
+    const pieces = await splitText(text, doc.process_rule.segment);
+    if (pieces.length === 0)
+      throw new DocumentParseError(`"${doc.name}" contains no text to index`);
+    const kept = await this.syncSegments(doc, pieces);
+    if (kept === null) return { skipped: 'deleted' };
+    await this.step(doc, 'indexing', SPLIT, {
+      splitting_completed_at: new Date(),
+      character_count: pieces.reduce((n, p) => n + p.content.length, 0),
+      token_count: pieces.reduce((n, p) => n + p.token_count, 0),
+    });
+    await ctx.progress(SPLIT, `${pieces.length} segments`);
+
+    const todo = await this.segments.find({
+      select: { id: true, content: true },
+      where: { document_id: doc.id, status: Not('completed') },
+      order: { position: 'ASC' },
+    });
+    let last = 0;
+    await this.indexer.index(dataset, todo, {
+      accountId: doc.account_id,
+      signal,
+      onProgress: async (done, total) => {
+        const percent = SPLIT + ((kept + done) / (kept + total)) * (100 - SPLIT);
+        await ctx.progress(percent, `${kept + done}/${kept + total} segments`);
+        // A few socket events a second at most.
+        if (Date.now() - last > 250 || done === total) {
+          last = Date.now();
+          this.emit(doc, 'indexing', percent, null);
+        }
+      },
+    });
+    const now = new Date();
+    await this.step(doc, 'completed', 100, { indexing_completed_at: now, completed_at: now });
+    return { segments: pieces.length, reused: kept };
+  }
+
+  /**
+   * Writes the split into segment rows. When the document's existing segments hash the same,
+   * position by position (a re-run), they stay with their finished work; otherwise they are
+   * replaced in one transaction. Returns how many already-completed segments were kept, or null
+   * when the document was deleted meanwhile.
+   */
+  private async syncSegments(doc: DocumentEntity, pieces: TextSegment[]): Promise<number | null> {
+    const hashes = pieces.map((p) => sha256(p.content));
+    return this.dataSource.transaction(async (m) => {
+      // Holding the document row: a concurrent delete waits, and then its purge job sees our rows.
+      const locked = await m.query<unknown[]>('SELECT id FROM documents WHERE id = $1 FOR UPDATE', [
+        doc.id,
+      ]);
+      if (locked.length === 0) return null;
+      const existing = await m.query<Array<{ position: number; hash: string; status: string }>>(
+        'SELECT position, hash, status FROM segments WHERE document_id = $1 ORDER BY position',
+        [doc.id],
+      );
+      const same =
+        existing.length === hashes.length &&
+        existing.every((s, i) => s.position === i + 1 && s.hash === hashes[i]);
+      if (same) return existing.filter((s) => s.status === 'completed').length;
+      await m.query('DELETE FROM segments WHERE document_id = $1', [doc.id]);
+      for (let i = 0; i < pieces.length; i += INSERT_CHUNK) {
+        const rows = pieces.slice(i, i + INSERT_CHUNK).map((p, j) => ({
+          account_id: doc.account_id,
+          dataset_id: doc.dataset_id,
+          document_id: doc.id,
+          position: i + j + 1,
+          content: p.content,
+          hash: hashes[i + j],
+          character_count: p.content.length,
+          token_count: p.token_count,
+          status: 'waiting' as const,
+        }));
+        await m
+          .createQueryBuilder()
+          .insert()
+          .into(SegmentEntity)
+          .values(rows)
+          .updateEntity(false)
+          .execute();
+      }
+      return 0;
+    });
+  }
+
+  private async step(
+    doc: DocumentEntity,
+    status: DocumentStatus,
+    progress: number,
+    fields: Partial<DocumentEntity>,
+  ): Promise<void> {
+    await this.documents.update({ id: doc.id }, { status, ...fields });
+    Object.assign(doc, { status, ...fields });
+    this.emit(doc, status, progress, status === 'error' ? (fields.error ?? doc.error) : null);
+  }
+
+  private emit(doc: DocumentEntity, status: string, progress: number, error: string | null): void {
+    this.realtime.toAccount(doc.account_id, 'document_status_change', {
+      document_id: doc.id,
+      status,
+      progress: Math.round(progress * 100) / 100,
+      error,
+    });
+  }
+
+  /** What the user reads in the document's `error`. */
+  private userMessage(err: unknown): string {
+    if (err instanceof DocumentParseError || err instanceof ApiException)
+      return err.message.slice(0, 2000);
+    this.logger.warn({ err: safeError(err) }, 'Indexing failed');
+    const reason = err instanceof Error ? err.message : String(err);
+    return `Indexing failed: ${reason}`.slice(0, 2000);
+  }
+}

@@ -1,0 +1,144 @@
+import { FailException } from '@app/common';
+import { AppConfig } from '@app/config';
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { EmbeddingService } from 'src/modules/model/runtime/embedding.service';
+import { DatasetEntity } from '../entities/dataset.entity';
+import { extractKeywords, searchTerms } from '../indexing/keywords';
+import { RetrievalRepository } from '../retrieval/retrieval.repository';
+
+export interface IndexOptions {
+  accountId: string;
+  signal?: AbortSignal;
+  /** After each chunk: segments written so far. */
+  onProgress?: (done: number, total: number) => Promise<void> | void;
+}
+
+interface PreparedChunk {
+  ids: string[];
+  /** JSON arrays. */
+  keywords: string[];
+  terms: string[];
+  vectors: Array<string | null>;
+  dims: number | null;
+}
+
+/** The vectors' dimensions do not match the dataset's: indexing would mix spaces. */
+export class EmbeddingDimensionsError extends FailException {}
+
+/**
+ * Makes segments searchable: keywords and full-text terms (jieba) always, embeddings in
+ * high_quality mode, in chunks, each chunk one UPDATE that also marks its segments completed — so
+ * a crash loses at most one chunk, and a re-run only does what is left.
+ */
+@Injectable()
+export class SegmentIndexer {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly embeddings: EmbeddingService,
+    private readonly vectorIndex: RetrievalRepository,
+    private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * Indexes `rows` in chunks of DATASET_INDEX_CHUNK (bounded memory, steady progress; a failure
+   * or restart redoes at most one chunk). Rows without `keywords` get ten extracted. The chunks
+   * are pipelined: while PostgreSQL writes one chunk (vector index inserts are the costly part),
+   * the next one is keyworded, segmented for full text and embedded.
+   */
+  async index(
+    dataset: DatasetEntity,
+    rows: Array<{ id: string; content: string; keywords?: string[] }>,
+    opts: IndexOptions,
+  ): Promise<void> {
+    const size = this.config.env.DATASET_INDEX_CHUNK;
+    let done = 0;
+    let writing: Promise<void> | undefined;
+    try {
+      for (let i = 0; i < rows.length; i += size) {
+        opts.signal?.throwIfAborted();
+        const chunk = rows.slice(i, i + size);
+        const prepared = await this.prepare(dataset, chunk, opts);
+        await writing;
+        writing = this.write(prepared).then(async () => {
+          done += chunk.length;
+          await opts.onProgress?.(done, rows.length);
+        });
+      }
+      await writing;
+    } catch (err) {
+      // Never leave a write running behind a failure (its own error is the same or later).
+      await writing?.catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async prepare(
+    dataset: DatasetEntity,
+    chunk: Array<{ id: string; content: string; keywords?: string[] }>,
+    opts: IndexOptions,
+  ): Promise<PreparedChunk> {
+    const keywords = chunk.map((r) => JSON.stringify(r.keywords ?? extractKeywords(r.content, 10)));
+    const terms = chunk.map((r) => searchTerms(r.content));
+    if (dataset.indexing_mode !== 'high_quality') {
+      return {
+        ids: chunk.map((r) => r.id),
+        keywords,
+        terms,
+        vectors: chunk.map(() => null),
+        dims: null,
+      };
+    }
+    const embedded = await this.embeddings.embedDocuments(
+      { provider: dataset.embedding_provider, model: dataset.embedding_model },
+      chunk.map((r) => r.content),
+      { accountId: opts.accountId, source: 'dataset.indexing', signal: opts.signal },
+    );
+    const dims = embedded[0].length;
+    await this.fixDimensions(dataset, dims);
+    return {
+      ids: chunk.map((r) => r.id),
+      keywords,
+      terms,
+      vectors: embedded.map((v) => `[${v.join(',')}]`),
+      dims,
+    };
+  }
+
+  /** One statement: the chunk's keywords, full-text vector, embedding and `completed` status. */
+  private async write(c: PreparedChunk): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE segments s
+          SET keywords = v.keywords::jsonb,
+              search_vector = to_tsvector('simple', v.terms),
+              embedding = v.embedding::vector,
+              embedding_dims = $5,
+              status = 'completed', error = '',
+              indexing_completed_at = now(), completed_at = now(), updated_at = now()
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS v(id, keywords, terms, embedding)
+        WHERE s.id = v.id`,
+      [c.ids, c.keywords, c.terms, c.vectors, c.dims],
+    );
+  }
+
+  /** The first vectors fix the dataset's dimensions (and their index); later ones must match. */
+  private async fixDimensions(dataset: DatasetEntity, dims: number): Promise<void> {
+    if (dataset.embedding_dims === dims) return;
+    if (dataset.embedding_dims === null) {
+      await this.vectorIndex.ensureVectorIndex(dims);
+      await this.dataSource.query(
+        `UPDATE datasets SET embedding_dims = $2 WHERE id = $1 AND embedding_dims IS NULL`,
+        [dataset.id, dims],
+      );
+      const [row] = await this.dataSource.query<Array<{ embedding_dims: number | null }>>(
+        `SELECT embedding_dims FROM datasets WHERE id = $1`,
+        [dataset.id],
+      );
+      dataset.embedding_dims = row?.embedding_dims ?? dims;
+      if (dataset.embedding_dims === dims) return;
+    }
+    throw new EmbeddingDimensionsError(
+      `The embedding model returned ${dims}-dimensional vectors, but this dataset holds ${dataset.embedding_dims}-dimensional ones; use the model the dataset was indexed with`,
+    );
+  }
+}
