@@ -3,6 +3,8 @@ import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount, TestAccount } from '@test/support/auth';
 import { collect, SocketTracker } from '@test/support/socket-client';
 import { JobQueue } from '@app/queue';
+import { buildDoc, buildZip, docxEntries, textPdf } from '@test/support/document-fixtures';
+import ExcelJS from 'exceljs';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 
@@ -325,6 +327,66 @@ describe('Datasets, documents and segments', () => {
         progress: 100,
         error: null,
       });
+    });
+
+    it('indexes every document type (Chinese and English), and refuses .xls with a reason', async () => {
+      const ds = await newDataset(a);
+      const wb = new ExcelJS.Workbook();
+      const sheet = wb.addWorksheet('价格表');
+      sheet.addRow(['名称 Name', '价格 Price']);
+      sheet.addRow(['苹果 Apple', 5]);
+      const xlsx = Buffer.from(await wb.xlsx.writeBuffer());
+      const { rows } = await indexed(a, ds.id, [
+        [textPdf(), 'manual.pdf'],
+        [buildZip(docxEntries()), 'guide.docx'],
+        [buildDoc('旧版文档 Legacy Word document text'), 'legacy.doc'],
+        [
+          '<html><head><script>evil()</script></head><body><h1>网页标题 Web title</h1><p>Body text</p></body></html>',
+          'page.html',
+        ],
+        ['name,city\n张三,北京\nAlice,London\n', 'people.csv'],
+        [xlsx, 'prices.xlsx'],
+        [buildDoc('not really a spreadsheet'), 'old.xls'],
+      ]);
+      const byName = Object.fromEntries(rows.map((r) => [r.name, r]));
+      for (const name of [
+        'manual.pdf',
+        'guide.docx',
+        'legacy.doc',
+        'page.html',
+        'people.csv',
+        'prices.xlsx',
+      ])
+        expect({ name, status: byName[name].status, error: byName[name].error }).toEqual({
+          name,
+          status: 'completed',
+          error: '',
+        });
+      expect(byName['old.xls'].status).toBe('error');
+      expect(byName['old.xls'].error).toMatch(/\.xlsx/);
+      const text = async (name: string) =>
+        (
+          await sql<{ t: string }>(
+            `SELECT string_agg(content, ' ' ORDER BY position) AS t FROM segments WHERE document_id = $1`,
+            [byName[name].id],
+          )
+        )[0].t;
+      expect(await text('manual.pdf')).toContain('Hello PDF world');
+      expect(await text('guide.docx')).toContain('知识库支持全文检索');
+      expect(await text('legacy.doc')).toContain('旧版文档');
+      expect(await text('page.html')).toContain('网页标题');
+      expect(await text('page.html')).not.toContain('evil');
+      expect(await text('people.csv')).toMatch(/name: 张三; city: 北京/);
+      expect(await text('prices.xlsx')).toContain('苹果 Apple');
+      // A Chinese query finds Chinese text by keywords.
+      const hit = await post(a, `/datasets/${ds.id}/hit`, {
+        query: '全文检索',
+        retrieval_strategy: 'full_text',
+        k: 3,
+        score: 0,
+      });
+      expect(hit.code).toBe('success');
+      expect(hit.data[0].document.name).toBe('guide.docx');
     });
 
     it('validates custom rules and file ids, ignoring files that are not usable documents', async () => {
