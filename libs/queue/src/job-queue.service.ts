@@ -1,4 +1,4 @@
-import { FailException, MetricsRegistry, NotFoundError } from '@app/common';
+import { FailException, MetricsRegistry, NotFoundError, raceAbort } from '@app/common';
 import { AppConfig } from '@app/config';
 import { isUniqueViolation } from '@app/database';
 import {
@@ -380,25 +380,6 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
       account_id: row.account_id ?? null,
     };
   }
-}
-
-/** Resolves/rejects with the work, or rejects as soon as the signal aborts. */
-function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
 }
 
 function errorMessage(err: unknown): string {

@@ -1,7 +1,6 @@
 import {
   escapeLike,
   FailException,
-  ForbiddenError,
   NotFoundError,
   Page,
   paginate,
@@ -10,7 +9,7 @@ import {
 } from '@app/common';
 import { TransactionService } from '@app/database';
 import { JobQueue } from '@app/queue';
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomInt } from 'node:crypto';
 import { Repository } from 'typeorm';
@@ -30,6 +29,7 @@ import { compileSeparators, InvalidSeparatorError } from '../indexing/splitter';
 import { UploadFileService } from '../uploads/upload-file.service';
 import { DOCUMENT_RULES } from '../uploads/upload-rules';
 import { DatasetService } from './dataset.service';
+import { setEnabledFlag } from './enabled-flag';
 
 /** `YYYYMMDDHHMMSS` + 6 random digits, as the original. */
 function newBatch(now = new Date()): string {
@@ -79,8 +79,6 @@ export function resolveProcessRule(
 /** Documents of a dataset: creation (and their indexing jobs), progress, listing, changes. */
 @Injectable()
 export class DocumentService {
-  private readonly logger = new Logger('DocumentService');
-
   constructor(
     @InjectRepository(DocumentEntity) private readonly documents: Repository<DocumentEntity>,
     @InjectRepository(SegmentEntity) private readonly segments: Repository<SegmentEntity>,
@@ -238,22 +236,7 @@ export class DocumentService {
     enabled: boolean,
   ): Promise<void> {
     const d = await this.entity(accountId, datasetId, id);
-    if (d.status !== 'completed')
-      throw new ForbiddenError('Only a document that finished indexing can be enabled or disabled');
-    const res = await this.documents
-      .createQueryBuilder()
-      .update()
-      .set({ enabled, disabled_at: enabled ? null : () => 'now()' })
-      .where('id = :id AND enabled = :was AND status = :status', {
-        id: d.id,
-        was: !enabled,
-        status: 'completed',
-      })
-      .execute();
-    if (!res.affected)
-      throw new FailException(
-        enabled ? 'The document is already enabled' : 'The document is already disabled',
-      );
+    await setEnabledFlag(this.documents, d, enabled, 'document');
   }
 
   /** The row goes at once (no longer listed or retrieved); segments and the file by a job. */

@@ -1,7 +1,6 @@
 import {
   escapeLike,
   FailException,
-  ForbiddenError,
   NotFoundError,
   Page,
   paginate,
@@ -23,6 +22,7 @@ import { extractKeywords } from '../indexing/keywords';
 import { countTokens } from '../indexing/splitter';
 import { DatasetService } from './dataset.service';
 import { DocumentService } from './document.service';
+import { setEnabledFlag } from './enabled-flag';
 import { SegmentIndexer } from './segment-indexer.service';
 
 export const MAX_SEGMENT_TOKENS = 1000;
@@ -138,22 +138,7 @@ export class SegmentService {
     enabled: boolean,
   ): Promise<void> {
     const seg = await this.entity(accountId, datasetId, documentId, id);
-    if (seg.status !== 'completed')
-      throw new ForbiddenError('Only a segment that finished indexing can be enabled or disabled');
-    const res = await this.segments
-      .createQueryBuilder()
-      .update()
-      .set({ enabled, disabled_at: enabled ? null : () => 'now()' })
-      .where('id = :id AND enabled = :was AND status = :status', {
-        id: seg.id,
-        was: !enabled,
-        status: 'completed',
-      })
-      .execute();
-    if (!res.affected)
-      throw new FailException(
-        enabled ? 'The segment is already enabled' : 'The segment is already disabled',
-      );
+    await setEnabledFlag(this.segments, seg, enabled, 'segment');
   }
 
   async delete(

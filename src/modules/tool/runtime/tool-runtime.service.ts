@@ -1,4 +1,4 @@
-import { NotFoundError, safeError, ValidateError } from '@app/common';
+import { NotFoundError, raceAbort, safeError, ValidateError } from '@app/common';
 import { AppConfig } from '@app/config';
 import { Injectable, Logger } from '@nestjs/common';
 import { DynamicStructuredTool } from '@langchain/core/tools';
@@ -162,23 +162,4 @@ export class ToolRuntime {
       ? `${text.slice(0, max)}\n[output truncated at ${max} characters]`
       : text;
   }
-}
-
-/** Settles as soon as the signal aborts, even if the tool ignores it. */
-function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
 }
