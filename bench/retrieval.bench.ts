@@ -40,8 +40,6 @@ const PGLITE_SIZES = (process.env.BENCH_PGLITE_SIZES ?? '1000,5000,20000')
   .filter((x) => x > 0);
 const PGLITE_QUERIES = Number(process.env.BENCH_PGLITE_QUERIES ?? 50);
 const K = 10;
-/** BENCH_NARROW_HEAP=1: embedding stored out of line (STORAGE EXTERNAL, toast_tuple_target 128). */
-const NARROW_HEAP = process.env.BENCH_NARROW_HEAP === '1';
 const ADMIN_DATABASE_URL =
   process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 /** The issue's targets (PostgreSQL, 100,000 segments of 384 dimensions). */
@@ -272,18 +270,11 @@ async function postgres(corpus: Corpus): Promise<void> {
     ds = new DataSource(buildDataSourceOptions({ url: u.toString(), poolMax: 4 }));
     await ds.initialize();
     await runMigrations(ds, { useLock: false });
-    if (NARROW_HEAP) {
-      // The variant docs/retrieval.md discusses: vectors stored out of line, so the heap rows the
-      // full-text ranking reads stay narrow.
-      await ds.query(`ALTER TABLE segments ALTER COLUMN embedding SET STORAGE EXTERNAL`);
-      await ds.query(`ALTER TABLE segments SET (toast_tuple_target = 128)`);
-    }
     const repo = new RetrievalRepository(ds);
 
     console.log(
       `\n## scale mode: PostgreSQL, ${N} segments x ${DIMS} dims, ${CLUSTERS} clusters, ` +
-        `${QUERIES} queries, k=${K}, HNSW m=${HNSW_M} ef_construction=${HNSW_EF_CONSTRUCTION}` +
-        (NARROW_HEAP ? ', vectors stored out of line' : ''),
+        `${QUERIES} queries, k=${K}, HNSW m=${HNSW_M} ef_construction=${HNSW_EF_CONSTRUCTION}`,
     );
     const [seeded, seedMs] = await timed(() => seed(ds!, corpus, N));
     const [, buildMs] = await timed(() => repo.ensureVectorIndex(DIMS));
