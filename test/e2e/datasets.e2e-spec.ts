@@ -686,6 +686,55 @@ describe('Datasets, documents and segments', () => {
     });
   });
 
+  it('indexes through BullMQ in scale mode too', async () => {
+    const scale = await createTestApp({
+      redis: true,
+      env: {
+        OPENAI_API_KEY: 'sk-test',
+        OPENAI_API_BASE: openai.baseURL,
+        OUTBOUND_ALLOW_HOSTS: '127.0.0.1',
+        MODEL_MAX_RETRIES: '0',
+      },
+    });
+    try {
+      const who = await createAccount(scale);
+      const ds = (
+        await scale
+          .http()
+          .post('/datasets')
+          .set(who.auth)
+          .send({ name: 'scale', icon: 'http://127.0.0.1/i.png' })
+      ).body.data;
+      const up = await scale
+        .http()
+        .post('/upload-files/file')
+        .set(who.auth)
+        .attach('file', Buffer.from(markdown(3)), 's.md');
+      const r = await scale
+        .http()
+        .post(`/datasets/${ds.id}/documents`)
+        .set(who.auth)
+        .send({ upload_file_ids: [up.body.data.id], process_type: 'automatic' });
+      expect(r.body.code).toBe('success');
+      let rows: any[] = [];
+      for (const until = Date.now() + 20_000; ;) {
+        rows = (
+          await scale
+            .http()
+            .get(`/datasets/${ds.id}/documents/batch/${r.body.data.batch}`)
+            .set(who.auth)
+        ).body.data;
+        if (rows.every((d) => d.status === 'completed' || d.status === 'error')) break;
+        if (Date.now() > until) throw new Error(JSON.stringify(rows));
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      expect(rows[0]).toMatchObject({ status: 'completed', error: '' });
+      expect(rows[0].completed_segment_count).toBe(rows[0].segment_count);
+    } finally {
+      await scale.close();
+    }
+  });
+
   it('deleting a dataset removes it at once and leaves nothing behind', async () => {
     const ds = await newDataset(a);
     const { rows } = await indexed(a, ds.id, [[markdown(4), 'gone.md']]);
