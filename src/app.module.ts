@@ -84,7 +84,7 @@ export class AppModule {
         ModelModule,
         SystemModule.forRoot(config),
         // The queue dashboard: BullMQ queues (scale mode) and HTTP (api role) only.
-        ...(config.env.REDIS_URL && config.hasRole('api') ? [QueueBoardModule] : []),
+        ...(config.env.REDIS_URL && config.hasRole('api') ? [QueueBoardModule.register()] : []),
       ],
       providers: [
         { provide: APP_PIPE, useClass: RouteParamsPipe },
