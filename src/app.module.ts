@@ -25,7 +25,11 @@ import { LoggerModule } from 'nestjs-pino';
 import { hostname } from 'node:os';
 import type { DestinationStream } from 'pino';
 import type { Options } from 'pino-http';
-import { MemoryThrottlerStorage, RedisThrottlerStorage } from './bootstrap/throttler.storage';
+import {
+  MemoryThrottlerStorage,
+  RedisThrottlerStorage,
+  throttlerKey,
+} from './bootstrap/throttler.storage';
 import { AuthModule } from './modules/auth/auth.module';
 import { ModelModule } from './modules/model/model.module';
 import { SystemModule } from './modules/system/system.module';
@@ -78,6 +82,7 @@ export class AppModule {
               ? new RedisThrottlerStorage(redis, cfg.env.REDIS_PREFIX)
               : new MemoryThrottlerStorage(),
             errorMessage: 'Too many requests, please slow down and try again later',
+            generateKey: throttlerKey,
           }),
         }),
         AuthModule.forRoot(config),

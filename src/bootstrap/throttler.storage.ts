@@ -1,3 +1,4 @@
+import type { ExecutionContext } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import { everyFewSeconds, REDIS_FAST_TIMEOUT_MS, withDeadline } from '@app/common';
 import { Logger } from '@nestjs/common';
@@ -32,6 +33,23 @@ if blockTtl <= 0 and hits > limit then
 end
 return {hits, ttl, blockTtl, granted}
 `;
+
+const routeKeys = new WeakMap<object, string>();
+
+/**
+ * The counter's key: route (controller and handler) and client. The throttler's default hashes
+ * the same string with SHA-256 on every request; the plain string is as unique, and the route
+ * part is built once per handler.
+ */
+export function throttlerKey(context: ExecutionContext, tracker: string, name: string): string {
+  const handler = context.getHandler();
+  let route = routeKeys.get(handler);
+  if (route === undefined) {
+    route = `${context.getClass().name}.${handler.name}`;
+    routeKeys.set(handler, route);
+  }
+  return `${route}:${name}:${tracker}`;
+}
 
 /** Hits, and the milliseconds left in the window and in the block (<= 0: none), as Nest wants them. */
 function toRecord(hits: number, windowLeftMs: number, blockLeftMs: number): ThrottlerStorageRecord {
