@@ -137,7 +137,10 @@ const MAX_LEASE_WAITS = 3;
  * Redis round trip per block instead of per request. The count in Redis is the sum of the leases
  * granted: the requests admitted by all processes together never exceed the limit (hits a process
  * reserved but did not spend expire with the window, which only makes the limit stricter). Once a
- * window is used up, every request goes to Redis as before, counts, and is blocked.
+ * window is used up, every request goes to Redis as before, counts, and is blocked; a process
+ * still spends what it had reserved (counted within the limit) before it sees another's block.
+ * With one process every answer is what counting hit by hit gave; with several, the remaining
+ * count a process reports (X-RateLimit-Remaining) is as of its last reservation.
  *
  * Fails open: when Redis does not answer within `timeoutMs`, the request passes uncounted and a
  * warning is logged (at most every few seconds), so a Redis outage never holds up or fails the API.
