@@ -53,7 +53,7 @@ export class AccountChanges implements OnModuleInit, OnApplicationShutdown {
   private epoch = 0;
 
   constructor(
-    config: AppConfig,
+    private readonly config: AppConfig,
     @Inject(REDIS) private readonly redis: RedisClient,
     @Inject(REDIS_FAST) private readonly fast: RedisClient,
   ) {
@@ -98,7 +98,8 @@ export class AccountChanges implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onModuleInit(): Promise<void> {
-    if (!this.redis) return;
+    // A worker-only process serves no requests: it caches nothing and needs no subscriber.
+    if (!this.redis || !this.config.hasRole('api')) return;
     const sub = this.redis.duplicate({
       lazyConnect: true,
       // Subscribed by hand on every (re)connection: caching resumes only once that is confirmed.
