@@ -84,6 +84,11 @@ export class AccountChanges implements OnModuleInit, OnApplicationShutdown {
   async changed(accountId: string): Promise<void> {
     this.notify(accountId);
     if (!this.fast || !this.redis) return;
+    if (this.subscriber && !this.live) {
+      // Redis is known to be away (the heartbeat failed): no write waits for it; queued instead.
+      this.redis.publish(this.channel, accountId).catch(() => undefined);
+      return;
+    }
     try {
       await withDeadline(
         this.fast.publish(this.channel, accountId),
