@@ -25,7 +25,11 @@ import { LoggerModule } from 'nestjs-pino';
 import { hostname } from 'node:os';
 import type { DestinationStream } from 'pino';
 import type { Options } from 'pino-http';
-import { MemoryThrottlerStorage, RedisThrottlerStorage } from './bootstrap/throttler.storage';
+import {
+  MemoryThrottlerStorage,
+  RedisThrottlerStorage,
+  throttlerKey,
+} from './bootstrap/throttler.storage';
 import { AuthModule } from './modules/auth/auth.module';
 import { DatasetModule } from './modules/dataset/dataset.module';
 import { ModelModule } from './modules/model/model.module';
@@ -80,6 +84,7 @@ export class AppModule {
               ? new RedisThrottlerStorage(redis, cfg.env.REDIS_PREFIX)
               : new MemoryThrottlerStorage(),
             errorMessage: 'Too many requests, please slow down and try again later',
+            generateKey: throttlerKey,
           }),
         }),
         AuthModule.forRoot(config),
@@ -88,7 +93,7 @@ export class AppModule {
         DatasetModule,
         SystemModule.forRoot(config),
         // The queue dashboard: BullMQ queues (scale mode) and HTTP (api role) only.
-        ...(config.env.REDIS_URL && config.hasRole('api') ? [QueueBoardModule] : []),
+        ...(config.env.REDIS_URL && config.hasRole('api') ? [QueueBoardModule.register()] : []),
       ],
       providers: [
         { provide: APP_PIPE, useClass: RouteParamsPipe },

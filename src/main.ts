@@ -5,6 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
+import { releaseBootMemory } from './bootstrap/boot-memory';
 import { configureApp } from './bootstrap/configure-app';
 import { installGracefulShutdown } from './bootstrap/shutdown';
 
@@ -27,6 +28,7 @@ async function bootstrap(): Promise<void> {
     // Worker role: no HTTP; queue processors only.
     const ctx = await NestFactory.createApplicationContext(module, { bufferLogs: true });
     ctx.useLogger(ctx.get(Logger));
+    releaseBootMemory();
     installGracefulShutdown(ctx, ctx.get(Logger), config.env.SHUTDOWN_TIMEOUT_MS);
     ctx.get(Logger).log(`LLMOps worker started: ${config.describe()}`, 'Bootstrap');
     return;
@@ -37,6 +39,9 @@ async function bootstrap(): Promise<void> {
     bodyParser: false,
   });
   configureApp(app, config);
+  await app.init();
+  // Before listening: the collection's pause holds up no request.
+  releaseBootMemory();
   await app.listen(config.env.PORT, config.env.HOST);
   const logger = app.get(Logger);
   installGracefulShutdown(app, logger, config.env.SHUTDOWN_TIMEOUT_MS);

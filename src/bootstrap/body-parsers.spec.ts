@@ -16,6 +16,7 @@ function appWith(largeRoutes: string[]) {
   app.post('/*path', (req: Request, res: Response) =>
     res.json({ size: JSON.stringify(req.body).length }),
   );
+  app.get('/*path', (req: Request, res: Response) => res.json({ body: req.body ?? null }));
   app.use(
     (
       err: { status?: number; code?: string; message: string },
@@ -57,5 +58,17 @@ describe('bodyParsers', () => {
     expect(form.body.message).toBe('name must not contain NUL characters');
     const query = await request(app).post('/x?search_word=%00').send({});
     expect(query.body.message).toBe('search_word must not contain NUL characters');
+  });
+
+  it('checks a GET with a query or a body, and lets one with neither through untouched', async () => {
+    const app = appWith([]);
+    await request(app).get('/x').expect(200, { body: null });
+    const query = await request(app).get('/x?name=%00');
+    expect(query.body.message).toBe('name must not contain NUL characters');
+    const body = await request(app)
+      .get('/x')
+      .set('content-type', 'application/json')
+      .send(JSON.stringify({ a: { b: { c: { d: {} } } } }));
+    expect(body.body.message).toBe('body is nested deeper than 4 levels');
   });
 });

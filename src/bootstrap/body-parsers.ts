@@ -48,5 +48,16 @@ export function bodyParsers(opts: BodyParserOptions): RequestHandler {
   router.use(json({ limit: opts.limit }));
   router.use(urlencoded({ limit: opts.limit, extended: false }));
   router.use(requestShapeMiddleware(opts.shape));
-  return router;
+  return (req, res, next) => {
+    // Nothing to parse or check (most GETs): no body, as the parsers would find first (neither
+    // Transfer-Encoding nor Content-Length), and no query string. Skips the router's dispatch.
+    if (
+      req.headers['transfer-encoding'] === undefined &&
+      req.headers['content-length'] === undefined &&
+      !req.url.includes('?')
+    ) {
+      return next();
+    }
+    router(req, res, next);
+  };
 }

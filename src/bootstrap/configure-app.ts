@@ -54,6 +54,10 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   // The console sends empty filters as empty strings; they mean "absent".
   express.set('query parser', parseQueryString);
   express.disable('x-powered-by');
+  // No ETag on sent bodies: every JSON answer is `no-store` (below), so no client revalidates it,
+  // and hashing each body cost SHA-1 per request. Files (icons, Swagger UI) are streamed and
+  // unaffected.
+  express.set('etag', false);
   // The correlation id of every answer (pino-http reuses it; it is not mounted when logs are off).
   express.use((req: Request, res: Response, next: NextFunction) => {
     assignRequestId(req, res);

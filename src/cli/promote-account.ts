@@ -2,9 +2,11 @@ import 'reflect-metadata';
 import { loadDotEnv, parseEnv } from '@app/config';
 import { buildDataSourceOptions, openPglite } from '@app/database';
 import type { PGlite } from '@electric-sql/pglite';
+import { Redis } from 'ioredis';
 import * as path from 'node:path';
 import { DataSource } from 'typeorm';
 import { AccountEntity, AccountRole } from 'src/modules/auth/entities/account.entity';
+import { accountChangesChannel } from 'src/modules/auth/services/account-changes.service';
 
 export const PROMOTE_USAGE = 'usage: npm run account:promote -- <email> [--role admin|member]';
 
@@ -31,13 +33,16 @@ export function parsePromoteArgs(argv: string[]): PromoteArgs {
 }
 
 /**
- * Gives the account with `email` (case-insensitive) the role. Running processes see it within
- * their 2 s session cache; the account's tokens carry no role that could contradict it.
+ * Gives the account with `email` (case-insensitive) the role, then calls `changed` with its id so
+ * running processes drop what they cache about it (the CLI publishes it on Redis: a demotion
+ * takes effect at once; without the broadcast, within their 2 s session cache). The account's
+ * tokens carry no role that could contradict it.
  */
 export async function setAccountRole(
   ds: DataSource,
   email: string,
   role: AccountRole,
+  changed: (accountId: string) => Promise<void> = async () => undefined,
 ): Promise<{ id: string; email: string; role: AccountRole; previous: AccountRole }> {
   const repo = ds.getRepository(AccountEntity);
   const account = await repo
@@ -45,7 +50,10 @@ export async function setAccountRole(
     .where('lower(a.email) = lower(:email)', { email: email.trim() })
     .getOne();
   if (!account) throw new Error(`No account with the email ${email}`);
-  if (account.role !== role) await repo.update({ id: account.id }, { role });
+  if (account.role !== role) {
+    await repo.update({ id: account.id }, { role });
+    await changed(account.id);
+  }
   return { id: account.id, email: account.email, role, previous: account.role };
 }
 
@@ -65,14 +73,34 @@ async function main(): Promise<void> {
     }),
   );
   await ds.initialize();
+  const redis = env.REDIS_URL
+    ? new Redis(env.REDIS_URL, {
+        lazyConnect: true,
+        maxRetriesPerRequest: 1,
+        connectTimeout: 5_000,
+      })
+    : undefined;
+  // The scale mode's api processes cache account state: tell them, as the app does.
+  const broadcast = async (accountId: string) => {
+    if (!redis) return;
+    try {
+      await redis.connect();
+      await redis.publish(accountChangesChannel(env.REDIS_PREFIX), accountId);
+    } catch (err) {
+      console.error(
+        `warning: running processes were not told (${err instanceof Error ? err.message : String(err)}); they see the change within a few seconds`,
+      );
+    }
+  };
   try {
-    const done = await setAccountRole(ds, args.email, args.role);
+    const done = await setAccountRole(ds, args.email, args.role, broadcast);
     console.log(
       done.previous === done.role
         ? `${done.email} is already ${done.role}`
         : `${done.email}: ${done.previous} -> ${done.role}`,
     );
   } finally {
+    redis?.disconnect();
     await ds.destroy();
     await pglite?.close();
   }

@@ -10,6 +10,7 @@ import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
 import { configureApp } from 'src/bootstrap/configure-app';
+import { AccountService } from 'src/modules/auth/services/account.service';
 import { SessionService } from 'src/modules/auth/services/session.service';
 import { TEST_REDIS_URL, uniqueRedisPrefix, workerDatabaseUrl } from './test-env';
 
@@ -100,6 +101,8 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
          ON CONFLICT (id) DO UPDATE SET role = coalesce($2::varchar, accounts.role) RETURNING role`,
         [accountId, role ?? null],
       );
+      // Written past AccountService: drop what any process caches about the account.
+      await app.get(AccountService).forget(accountId);
       return (await sessions.start(accountId, row.role, { ip: '127.0.0.1', userAgent: 'jest' }))
         .access_token;
     },

@@ -30,6 +30,11 @@ export class ExpiringMap<K, V> {
     this.entries.delete(key);
   }
 
+  /** Drops every entry whose value matches (a scan: for rare events, not the hot path). */
+  deleteWhere(match: (value: V) => boolean): void {
+    for (const [key, entry] of this.entries) if (match(entry.value)) this.entries.delete(key);
+  }
+
   clear(): void {
     this.entries.clear();
   }

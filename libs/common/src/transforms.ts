@@ -32,6 +32,8 @@ export function TrimToUndefined(): PropertyDecorator {
  * dropped (the console sends empty filters as empty strings, which mean "absent").
  */
 export function parseQueryString(qs: string): Record<string, string | string[]> {
+  // Most requests have no query string: no URLSearchParams for them.
+  if (!qs) return {};
   const out: Record<string, string | string[]> = Object.create(null);
   for (const [key, value] of new URLSearchParams(qs)) {
     if (value === '' || key === '__proto__' || key === 'constructor') continue;

@@ -19,6 +19,7 @@ import { RefreshTokenEntity } from './entities/refresh-token.entity';
 import { AuthGuard } from './guards/auth.guard';
 import { JwtAccessTokenVerifier } from './jwt-access-token.verifier';
 import { OAuthController } from './oauth.controller';
+import { AccountChanges } from './services/account-changes.service';
 import { AccountService } from './services/account.service';
 import { ApiKeyService } from './services/api-key.service';
 import { AuthService } from './services/auth.service';
@@ -42,6 +43,7 @@ import { GithubStrategy } from './strategies/github.strategy';
 export class AuthModule {
   static forRoot(config: AppConfig): DynamicModule {
     const providers: Provider[] = [
+      AccountChanges,
       AccountService,
       ApiKeyService,
       AuthService,

@@ -14,6 +14,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { EntityManager, Repository } from 'typeorm';
 import { AccountDto } from '../dto/account.dto';
 import { AccountEntity, AccountRole } from '../entities/account.entity';
+import { AccountChanges } from './account-changes.service';
 
 /**
  * Accounts: lookup, creation, profile updates. Who is admin: the first account (or, with
@@ -23,32 +24,44 @@ import { AccountEntity, AccountRole } from '../entities/account.entity';
 @Injectable()
 export class AccountService {
   /**
-   * Profiles (`GET /account`, which the console calls on every page) kept in memory in the
-   * embedded mode only: there the service is the database's one process, so every change goes
-   * through update()/markLogin() below and clears the entry. In scale mode another replica may
-   * change an account, so every read goes to PostgreSQL.
+   * Profiles (`GET /account`, which the console calls on every page) kept in memory while
+   * AccountChanges allows it: always in the embedded mode (this process is the database's only
+   * client), in the scale mode while this process hears every other one's changes on Redis. Every
+   * change goes through update()/markLogin() below (or `account:promote`), which drop the entry in
+   * every process.
    */
   private readonly profiles = new ExpiringMap<string, AccountDto>(
     PROFILE_CACHE_SIZE,
     PROFILE_CACHE_MS,
   );
-  private readonly cacheProfiles: boolean;
+  private readonly profileTtlMs: number;
 
   constructor(
     private readonly config: AppConfig,
     private readonly tx: TransactionService,
     @InjectRepository(AccountEntity) private readonly accounts: Repository<AccountEntity>,
+    private readonly changes: AccountChanges,
   ) {
-    this.cacheProfiles = config.usesPglite;
+    this.profileTtlMs = config.usesPglite ? PROFILE_CACHE_MS : SHARED_PROFILE_CACHE_MS;
+    changes.onChange((id) => (id ? this.profiles.delete(id) : this.profiles.clear()));
   }
 
   /** The account as `GET /account` shows it. */
   async profile(id: string): Promise<AccountDto> {
     const hit = this.profiles.get(id);
     if (hit) return hit;
+    const generation = this.changes.generation;
     const dto = this.toDto(await this.getById(id));
-    if (this.cacheProfiles) this.profiles.set(id, dto);
+    if (this.changes.mayCache(generation)) this.profiles.set(id, dto, this.profileTtlMs);
     return dto;
+  }
+
+  /**
+   * Drops what any process caches about the account (its profile, its sessions' role); for
+   * writes made outside this service.
+   */
+  forget(id: string): Promise<void> {
+    return this.changes.changed(id);
   }
 
   findById(id: string): Promise<AccountEntity | null> {
@@ -165,7 +178,7 @@ export class AccountService {
     };
     if (promote) patch.role = 'admin';
     await this.accounts.update({ id: account.id }, patch);
-    this.profiles.delete(account.id);
+    await this.changes.changed(account.id);
     return { ...account, ...patch };
   }
 
@@ -174,7 +187,7 @@ export class AccountService {
     patch: Partial<Pick<AccountEntity, 'name' | 'avatar' | 'password_hash'>>,
   ): Promise<void> {
     await this.accounts.update({ id }, patch);
-    this.profiles.delete(id);
+    await this.changes.changed(id);
   }
 
   async roleOf(id: string): Promise<AccountRole | null> {
@@ -199,6 +212,11 @@ export class AccountService {
 const PROFILE_CACHE_SIZE = 10_000;
 /** A bound on staleness should a write ever bypass this service. */
 const PROFILE_CACHE_MS = 60_000;
+/**
+ * The scale mode's bound: should a change's broadcast be lost (Redis stalled between the write
+ * and the publish, before this process's heartbeat noticed), a profile is stale at most this long.
+ */
+const SHARED_PROFILE_CACHE_MS = 5_000;
 
 /** Constant-time comparison of two secrets of any length (compares their digests). */
 function sameSecret(given: string, expected: string): boolean {

@@ -7,6 +7,7 @@ import { IsNull, LessThan, Not, Repository } from 'typeorm';
 import { AccountEntity, AccountRole } from '../entities/account.entity';
 import { AuthSessionEntity } from '../entities/auth-session.entity';
 import { RefreshTokenEntity } from '../entities/refresh-token.entity';
+import { AccountChanges } from './account-changes.service';
 import { sha256Hex, TokenService } from './token.service';
 
 export interface IssuedTokens {
@@ -22,8 +23,9 @@ export interface ClientInfo {
 
 /**
  * How long a "this session is alive, its account has this role" answer is reused; bounds the
- * cost of checking every request. A role change or a sign-out in another process takes effect
- * within this window.
+ * cost of checking every request. A change of the account (role, password) drops its sessions in
+ * every process at once (AccountChanges); a sign-out in another process, or a change whose
+ * broadcast was lost, takes effect within this window.
  */
 const ACTIVE_CACHE_MS = 2000;
 
@@ -45,7 +47,14 @@ export class SessionService {
     @InjectRepository(AuthSessionEntity) private readonly sessions: Repository<AuthSessionEntity>,
     @InjectRepository(RefreshTokenEntity)
     private readonly refreshTokens: Repository<RefreshTokenEntity>,
-  ) {}
+    private readonly changes: AccountChanges,
+  ) {
+    changes.onChange((accountId) =>
+      accountId
+        ? this.activeCache.deleteWhere((s) => s.accountId === accountId)
+        : this.activeCache.clear(),
+    );
+  }
 
   async start(accountId: string, role: string, client: ClientInfo): Promise<IssuedTokens> {
     const refresh = this.tokens.newRefreshToken();
@@ -124,6 +133,7 @@ export class SessionService {
   async lookup(sessionId: string): Promise<LiveSession | null> {
     const cached = this.activeCache.get(sessionId);
     if (cached) return cached;
+    const generation = this.changes.generation;
     const row = await this.sessions
       .createQueryBuilder('s')
       .innerJoin(AccountEntity, 'a', 'a.id = s.account_id')
@@ -135,16 +145,23 @@ export class SessionService {
       return null;
     }
     const live: LiveSession = { accountId: row.account_id, role: row.role };
-    this.activeCache.set(sessionId, live);
+    // Not when the account changed during the read: the row may predate the change.
+    if (this.changes.generation === generation) this.activeCache.set(sessionId, live);
     return live;
   }
 
+  /** Ends one session, in every process at once (its account's cached sessions are dropped). */
   async revoke(sessionId: string, reason: string): Promise<void> {
     this.activeCache.delete(sessionId);
-    await this.sessions.update(
-      { id: sessionId, revoked_at: IsNull() },
-      { revoked_at: new Date(), revoked_reason: reason },
-    );
+    const res = await this.sessions
+      .createQueryBuilder()
+      .update()
+      .set({ revoked_at: new Date(), revoked_reason: reason })
+      .where('id = :id AND revoked_at IS NULL', { id: sessionId })
+      .returning(['account_id'])
+      .execute();
+    const row = (res.raw as Array<{ account_id: string }>)[0];
+    if (row) await this.changes.changed(row.account_id);
   }
 
   /** Signs out every other device of the account (password change). */
@@ -160,7 +177,8 @@ export class SessionService {
       revoked_at: new Date(),
       revoked_reason: reason,
     });
-    this.activeCache.clear();
+    // Drops the account's sessions from every process's cache, after the write.
+    await this.changes.changed(accountId);
     return res.affected ?? 0;
   }
 

@@ -1,9 +1,9 @@
 import { FailException, NotFoundError, SseStream } from '@app/common';
 import { AppConfig } from '@app/config';
-import { HumanMessage, SystemMessage } from '@langchain/core/messages';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { modelErrorMessage } from '../runtime/model-error';
 import { ModelRuntime } from '../runtime/model-runtime.service';
+import { messagesPackage } from '../runtime/provider-packages';
 import {
   AUTO_GENERATE_PROMPT_SYSTEM,
   OPTIMIZE_PROMPT_SYSTEM,
@@ -81,6 +81,7 @@ export class AiService {
       { accountId, source: 'ai.optimize-prompt', parameterMode: 'lenient' },
     );
     sse.open();
+    const { HumanMessage, SystemMessage } = messagesPackage();
     try {
       const stream = await model.stream(
         [new SystemMessage(OPTIMIZE_PROMPT_SYSTEM), new HumanMessage(prompt)],
@@ -105,6 +106,7 @@ export class AiService {
       { provider: this.provider, model: this.model, parameters: this.params(0.7) },
       { accountId, source: 'ai.auto-generate-prompt', parameterMode: 'lenient' },
     );
+    const { HumanMessage, SystemMessage } = messagesPackage();
     const res = await this.call(() =>
       model.invoke([new SystemMessage(AUTO_GENERATE_PROMPT_SYSTEM), new HumanMessage(description)]),
     );
@@ -128,6 +130,7 @@ export class AiService {
       { provider: this.provider, model: this.model, parameters: this.params(0) },
       { accountId, source: 'ai.suggested-questions', parameterMode: 'lenient' },
     );
+    const { HumanMessage, SystemMessage } = messagesPackage();
     const res = await this.call(() =>
       model.invoke([
         new SystemMessage(SUGGESTED_QUESTIONS_SYSTEM),

@@ -1,17 +1,9 @@
 import { FailException } from '@app/common';
 import { AppConfig } from '@app/config';
 import { createGuardedAgent, createPolicyFetch, SsrfPolicy } from '@app/http';
-import { ChatAnthropic } from '@langchain/anthropic';
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import type { EmbeddingsInterface } from '@langchain/core/embeddings';
-import { ChatGoogleGenerativeAI, GoogleGenerativeAIEmbeddings } from '@langchain/google-genai';
-import { ChatOllama, OllamaEmbeddings } from '@langchain/ollama';
-import {
-  ChatOpenAI,
-  ChatOpenAICompletions,
-  ChatOpenAIResponses,
-  OpenAIEmbeddings,
-} from '@langchain/openai';
+import type { ChatOpenAICompletions, ChatOpenAIResponses } from '@langchain/openai';
 import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type { Agent } from 'undici';
@@ -19,7 +11,8 @@ import { CatalogModel, ModelType } from '../catalog/catalog.schema';
 import { ModelCatalog } from '../catalog/model-catalog.service';
 import { normalizeParameters, ParameterValues, validateParameters } from '../catalog/parameters';
 import { CredentialsService, ResolvedCredentials } from '../credentials.service';
-import { UsageRecorder } from './usage-recorder';
+import { anthropicPackage, googlePackage, ollamaPackage, openaiPackage } from './provider-packages';
+import { createUsageRecorder, UsageRecorder } from './usage-recorder';
 import { UsageService } from './usage.service';
 
 export interface ModelRef {
@@ -121,7 +114,7 @@ export class ModelRuntime implements OnApplicationShutdown {
     const creds = await this.resolve(catalog, ctx.accountId);
     // Built lazily: the OpenAI path reuses a cached one with its cached client.
     const fetch = (): typeof globalThis.fetch => this.fetchFor(creds, ctx);
-    const usage = new UsageRecorder(this.usage, catalog, ctx.accountId, ctx.source);
+    const usage = createUsageRecorder(this.usage, catalog, ctx.accountId, ctx.source);
     const runtime = this.catalog.provider(catalog.provider).runtime;
     const common = { callbacks: [usage], maxRetries: 0 };
     let model: BaseChatModel;
@@ -138,11 +131,11 @@ export class ModelRuntime implements OnApplicationShutdown {
           streamUsage: true,
         };
         const inner = this.openaiInner(fields, creds, ctx);
-        model = new ChatOpenAI({ ...common, ...fields, ...inner });
+        model = new (openaiPackage().ChatOpenAI)({ ...common, ...fields, ...inner });
         break;
       }
       case 'anthropic':
-        model = new ChatAnthropic({
+        model = new (anthropicPackage().ChatAnthropic)({
           ...common,
           model: catalog.model_name,
           apiKey: creds.apiKey,
@@ -155,7 +148,7 @@ export class ModelRuntime implements OnApplicationShutdown {
         break;
       case 'gemini':
         // The Google SDK takes no custom fetch; its base URL is Google's (or the server's env).
-        model = new ChatGoogleGenerativeAI({
+        model = new (googlePackage().ChatGoogleGenerativeAI)({
           callbacks: [usage],
           maxRetries: ctx.maxRetries ?? this.config.env.MODEL_MAX_RETRIES,
           model: catalog.model_name,
@@ -168,7 +161,7 @@ export class ModelRuntime implements OnApplicationShutdown {
         handleStreamAggregate(model);
         break;
       case 'ollama':
-        model = new ChatOllama({
+        model = new (ollamaPackage().ChatOllama)({
           ...common,
           model: catalog.model_name,
           baseUrl: creds.baseUrl,
@@ -195,7 +188,7 @@ export class ModelRuntime implements OnApplicationShutdown {
     let embeddings: EmbeddingsInterface;
     switch (runtime) {
       case 'openai':
-        embeddings = new OpenAIEmbeddings({
+        embeddings = new (openaiPackage().OpenAIEmbeddings)({
           model: catalog.model_name,
           apiKey: creds.apiKey || 'not-needed',
           configuration: { baseURL: creds.baseUrl, organization: creds.organization, fetch },
@@ -205,7 +198,7 @@ export class ModelRuntime implements OnApplicationShutdown {
         });
         break;
       case 'ollama':
-        embeddings = new OllamaEmbeddings({
+        embeddings = new (ollamaPackage().OllamaEmbeddings)({
           model: catalog.model_name,
           baseUrl: creds.baseUrl,
           fetch,
@@ -213,7 +206,7 @@ export class ModelRuntime implements OnApplicationShutdown {
         });
         break;
       case 'gemini':
-        embeddings = new GoogleGenerativeAIEmbeddings({
+        embeddings = new (googlePackage().GoogleGenerativeAIEmbeddings)({
           model: catalog.model_name,
           apiKey: creds.apiKey,
           baseUrl: creds.baseUrl,
@@ -280,6 +273,7 @@ export class ModelRuntime implements OnApplicationShutdown {
         fetch: this.fetchFor(creds, ctx),
       },
     };
+    const { ChatOpenAICompletions, ChatOpenAIResponses } = openaiPackage();
     const inner: OpenAIInner = {
       configuration: setup.configuration,
       completions: new ChatOpenAICompletions(setup),

@@ -1,11 +1,11 @@
 import { FailException } from '@app/common';
-import { HumanMessage } from '@langchain/core/messages';
 import { Injectable } from '@nestjs/common';
 import { ModelCatalog } from '../catalog/model-catalog.service';
 import { CredentialsService } from '../credentials.service';
 import { CredentialTestResultDto } from '../dto/credential.dto';
 import { modelErrorMessage } from './model-error';
 import { ModelRuntime } from './model-runtime.service';
+import { messagesPackage } from './provider-packages';
 
 /** One cheap call to tell whether a provider's credentials work. */
 @Injectable()
@@ -38,7 +38,7 @@ export class ModelTester {
         { provider: providerName, model, parameters: maxTokens ? { max_tokens: 1 } : {} },
         { accountId, source: 'credentials.test', timeoutMs: 20_000, maxRetries: 0 },
       );
-      await chat.invoke([new HumanMessage('ping')]);
+      await chat.invoke([new (messagesPackage().HumanMessage)('ping')]);
     } catch (err) {
       if (err instanceof FailException && /not configured/.test(err.message)) throw err;
       // Says why a connection was refused; never echoes the upstream's body.

@@ -1,6 +1,7 @@
-import { BaseCallbackHandler } from '@langchain/core/callbacks/base';
+import type { BaseCallbackHandler } from '@langchain/core/callbacks/base';
 import type { LLMResult } from '@langchain/core/outputs';
 import type { CatalogModel } from '../catalog/catalog.schema';
+import { callbacksBasePackage } from './provider-packages';
 import { UsageRecord, UsageService } from './usage.service';
 
 interface TokenUsage {
@@ -13,63 +14,89 @@ interface TokenUsage {
  * the runtime builds; handlers are awaited so `last` is set when the call returns (the row itself
  * is written with the next batch, see UsageService).
  */
-export class UsageRecorder extends BaseCallbackHandler {
-  name = 'llmops_usage_recorder';
-  awaitHandlers = true;
+export interface UsageRecorder extends BaseCallbackHandler {
   /** The last recorded call, for callers that report usage (agent_end frames). */
-  last: UsageRecord | null = null;
-  private readonly started = new Map<string, number>();
+  last: UsageRecord | null;
+}
 
-  constructor(
-    private readonly usage: UsageService,
-    private readonly model: CatalogModel,
-    private readonly accountId: string | null,
-    private readonly source: string,
-  ) {
-    super();
-  }
+type UsageRecorderClass = new (
+  usage: UsageService,
+  model: CatalogModel,
+  accountId: string | null,
+  source: string,
+) => UsageRecorder;
 
-  handleChatModelStart(_llm: unknown, _messages: unknown, runId: string): void {
-    this.started.set(runId, performance.now());
-  }
+let recorderClass: UsageRecorderClass | undefined;
 
-  handleLLMStart(_llm: unknown, _prompts: unknown, runId: string): void {
-    this.started.set(runId, performance.now());
-  }
+export function createUsageRecorder(
+  usage: UsageService,
+  model: CatalogModel,
+  accountId: string | null,
+  source: string,
+): UsageRecorder {
+  recorderClass ??= defineUsageRecorder();
+  return new recorderClass(usage, model, accountId, source);
+}
 
-  async handleLLMEnd(output: LLMResult, runId: string): Promise<void> {
-    const { prompt, completion } = extractUsage(output);
-    this.last = await this.usage.record({
-      accountId: this.accountId,
-      model: this.model,
-      source: this.source,
-      promptTokens: prompt,
-      completionTokens: completion,
-      latencyMs: this.elapsed(runId),
-      status: 'success',
-    });
-  }
+/** Defined on first use: its base class is @langchain/core's, which is not loaded at boot. */
+function defineUsageRecorder(): UsageRecorderClass {
+  return class extends callbacksBasePackage().BaseCallbackHandler implements UsageRecorder {
+    name = 'llmops_usage_recorder';
+    awaitHandlers = true;
+    last: UsageRecord | null = null;
+    private readonly started = new Map<string, number>();
 
-  async handleLLMError(err: unknown, runId: string): Promise<void> {
-    const aborted =
-      err instanceof Error && (err.name === 'AbortError' || /abort/i.test(err.message));
-    this.last = await this.usage.record({
-      accountId: this.accountId,
-      model: this.model,
-      source: this.source,
-      promptTokens: 0,
-      completionTokens: 0,
-      latencyMs: this.elapsed(runId),
-      status: aborted ? 'aborted' : 'error',
-      error: err instanceof Error ? err.message : String(err),
-    });
-  }
+    constructor(
+      private readonly usage: UsageService,
+      private readonly model: CatalogModel,
+      private readonly accountId: string | null,
+      private readonly source: string,
+    ) {
+      super();
+    }
 
-  private elapsed(runId: string): number {
-    const start = this.started.get(runId);
-    this.started.delete(runId);
-    return start === undefined ? 0 : performance.now() - start;
-  }
+    handleChatModelStart(_llm: unknown, _messages: unknown, runId: string): void {
+      this.started.set(runId, performance.now());
+    }
+
+    handleLLMStart(_llm: unknown, _prompts: unknown, runId: string): void {
+      this.started.set(runId, performance.now());
+    }
+
+    async handleLLMEnd(output: LLMResult, runId: string): Promise<void> {
+      const { prompt, completion } = extractUsage(output);
+      this.last = await this.usage.record({
+        accountId: this.accountId,
+        model: this.model,
+        source: this.source,
+        promptTokens: prompt,
+        completionTokens: completion,
+        latencyMs: this.elapsed(runId),
+        status: 'success',
+      });
+    }
+
+    async handleLLMError(err: unknown, runId: string): Promise<void> {
+      const aborted =
+        err instanceof Error && (err.name === 'AbortError' || /abort/i.test(err.message));
+      this.last = await this.usage.record({
+        accountId: this.accountId,
+        model: this.model,
+        source: this.source,
+        promptTokens: 0,
+        completionTokens: 0,
+        latencyMs: this.elapsed(runId),
+        status: aborted ? 'aborted' : 'error',
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+
+    private elapsed(runId: string): number {
+      const start = this.started.get(runId);
+      this.started.delete(runId);
+      return start === undefined ? 0 : performance.now() - start;
+    }
+  };
 }
 
 /** Token counts from whichever place the provider integration put them. */

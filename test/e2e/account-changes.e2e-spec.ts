@@ -1,0 +1,172 @@
+import { createTestApp, TestApp } from '@test/support/app-factory';
+import { createAccount, TestAccount } from '@test/support/auth';
+import { TestRedisServer } from '@test/support/redis-server';
+import { freePort, MAIN, ROOT, ServiceProcess, startService } from '@test/support/service-process';
+import { uniqueRedisPrefix, workerDatabaseUrl } from '@test/support/test-env';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { setAccountRole } from 'src/cli/promote-account';
+import { AccountService } from 'src/modules/auth/services/account.service';
+import { DataSource } from 'typeorm';
+
+/**
+ * The scale mode caches profiles and sessions per process, and a change made in one process shows
+ * in the others at once: an api process in this test (A) and `node dist/main.js` (B) share
+ * PostgreSQL and a Redis of the test's own (which it can freeze), as two replicas do.
+ */
+describe('account changes across processes (scale mode)', () => {
+  let redis: TestRedisServer;
+  let a: TestApp;
+  let b: ServiceProcess & { url: string };
+  let user: TestAccount;
+  const prefix = uniqueRedisPrefix('changes');
+
+  beforeAll(async () => {
+    if (!existsSync(MAIN)) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
+    redis = await TestRedisServer.start();
+    a = await createTestApp({ redisUrl: redis.url, redisPrefix: prefix });
+    const port = await freePort();
+    b = {
+      ...(await startService(
+        {
+          HOST: '127.0.0.1',
+          PORT: String(port),
+          DATABASE_URL: workerDatabaseUrl(),
+          DATABASE_POOL_MAX: '2',
+          REDIS_URL: redis.url,
+          REDIS_PREFIX: prefix,
+          JWT_SECRET: 'test-jwt-secret-0123456789abcdef',
+          ENCRYPTION_KEY: 'test-encryption-key-0123456789abcdef',
+          SWAGGER_ENABLED: 'false',
+          LOG_LEVEL: 'warn',
+        },
+        port,
+      )),
+      url: `http://127.0.0.1:${port}`,
+    };
+    user = await createAccount(a, { name: 'Before' });
+    await setAccountRole(a.app.get(DataSource), user.email, 'admin', (id) =>
+      a.app.get(AccountService).forget(id),
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    redis?.thaw();
+    if (b && b.proc.exitCode === null) {
+      const exited = new Promise((r) => b.proc.once('exit', r));
+      b.proc.kill('SIGTERM');
+      await exited;
+    }
+    await a?.close();
+    await redis?.kill();
+  }, 30_000);
+
+  const onB = async (method: 'GET' | 'POST', route: string) => {
+    const res = await fetch(`${b.url}${route}`, {
+      method,
+      headers: { authorization: user.auth.Authorization, 'content-type': 'application/json' },
+      body: method === 'POST' ? '{}' : undefined,
+    });
+    return (await res.json()) as { code: string; data: Record<string, unknown> };
+  };
+  const profileOnB = async () => (await onB('GET', '/account')).data;
+  /** Writes the name past every service: no process hears of it. */
+  const renameBehindTheirBacks = (name: string) =>
+    a.app.get(DataSource).query('UPDATE accounts SET name = $1 WHERE id = $2', [name, user.id]);
+
+  /** Polls `check` every 100 ms until it holds or `ms` pass; whether it held. */
+  async function within(ms: number, check: () => Promise<boolean>): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      if (await check()) return true;
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  it('B serves profiles from memory once it is subscribed', async () => {
+    // Caching starts once B's subscriber is confirmed: then a write nobody announces stays unseen.
+    let n = 0;
+    const caching = await within(10_000, async () => {
+      const before = (await profileOnB()).name;
+      await renameBehindTheirBacks(`Unannounced ${++n}`);
+      return (await profileOnB()).name === before;
+    });
+    expect(caching).toBe(true);
+  });
+
+  it('shows a profile change made on A at B on the next request', async () => {
+    const renamed = await a.http().post('/account/name').set(user.auth).send({ name: 'From A' });
+    expect(renamed.body.code).toBe('success');
+    expect((await profileOnB()).name).toBe('From A');
+    await a.http().post('/account/avatar').set(user.auth).send({ avatar: 'https://x.test/a.png' });
+    expect((await profileOnB()).avatar).toBe('https://x.test/a.png');
+  });
+
+  it('makes a demotion by `account:promote` effective on B at once (admin routes, profile)', async () => {
+    // B knows the account as admin (its session and profile are cached).
+    expect((await profileOnB()).role).toBe('admin');
+    expect((await onB('POST', '/admin/queue-board/ticket')).code).toBe('success');
+
+    await promisify(execFile)(
+      process.execPath,
+      [path.join(ROOT, 'dist/src/cli/promote-account.js'), user.email, '--role', 'member'],
+      {
+        cwd: ROOT,
+        env: {
+          PATH: process.env.PATH,
+          DATABASE_URL: workerDatabaseUrl(),
+          REDIS_URL: redis.url,
+          REDIS_PREFIX: prefix,
+        },
+      },
+    );
+    expect((await onB('POST', '/admin/queue-board/ticket')).code).toBe('forbidden');
+    expect((await profileOnB()).role).toBe('member');
+  });
+
+  it('signs out B at once when the password is changed on A', async () => {
+    // A second device of the account, known to B.
+    const other = await a.token(user.id);
+    expect((await onBWith(other, '/account')).code).toBe('success');
+    const changed = await a
+      .http()
+      .post('/account/password')
+      .set(user.auth)
+      .send({ password: 'new-passw0rd-1', old_password: user.password });
+    expect(changed.body.code).toBe('success');
+    expect((await onBWith(other, '/account')).code).toBe('unauthorized');
+  });
+
+  it('stops caching when its Redis stalls, and resumes once Redis answers', async () => {
+    // B caches the profile now, so its 5 s TTL cannot be what refreshes it below.
+    await a.http().post('/account/name').set(user.auth).send({ name: 'Before the stall' });
+    expect((await profileOnB()).name).toBe('Before the stall');
+    redis.freeze();
+    try {
+      // The heartbeat notices within about 2 s; the profile cache alone would keep 5 s.
+      await renameBehindTheirBacks('During the stall');
+      const fresh = await within(
+        3_000,
+        async () => (await profileOnB()).name === 'During the stall',
+      );
+      expect(fresh).toBe(true);
+    } finally {
+      redis.thaw();
+    }
+    let n = 0;
+    const cachingAgain = await within(10_000, async () => {
+      const before = (await profileOnB()).name;
+      await renameBehindTheirBacks(`After the stall ${++n}`);
+      return (await profileOnB()).name === before;
+    });
+    expect(cachingAgain).toBe(true);
+  }, 30_000);
+
+  async function onBWith(token: string, route: string) {
+    const res = await fetch(`${b.url}${route}`, { headers: { authorization: `Bearer ${token}` } });
+    return (await res.json()) as { code: string };
+  }
+});
