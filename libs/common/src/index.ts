@@ -19,3 +19,4 @@ export * from './route-params.pipe';
 export * from './log-safety';
 export * from './deadline';
 export * from './expiring-map';
+export * from './lazy-require';

@@ -1,5 +1,8 @@
-import * as cheerio from 'cheerio';
-import TurndownService from 'turndown';
+import { lazyRequire } from '@app/common';
+import type TurndownService from 'turndown';
+
+const cheerioLib = lazyRequire<typeof import('cheerio')>('cheerio');
+const turndownLib = lazyRequire<typeof import('turndown')>('turndown');
 
 /** Elements that are never document text: code, styling, navigation, embedded media. */
 const NOISE = [
@@ -22,7 +25,8 @@ const NOISE = [
 ].join(',');
 
 function createTurndown(): TurndownService {
-  const td = new TurndownService({
+  const Turndown = turndownLib();
+  const td = new Turndown({
     headingStyle: 'atx',
     codeBlockStyle: 'fenced',
     bulletListMarker: '-',
@@ -62,7 +66,7 @@ let turndown: TurndownService | undefined;
  * when the page has no <h1>.
  */
 export function htmlToMarkdown(html: string): string {
-  const $ = cheerio.load(html);
+  const $ = cheerioLib().load(html);
   $(NOISE).remove();
   const title = $('head > title').first().text().trim();
   const body = $('body').length ? ($('body').html() ?? '') : ($.root().html() ?? '');

@@ -1,11 +1,17 @@
-import { Jieba, TfIdf } from '@node-rs/jieba';
-import { dict, idf } from '@node-rs/jieba/dict';
+import { lazyRequire } from '@app/common';
+import type { Jieba, TfIdf } from '@node-rs/jieba';
 import { STOPWORDS } from './stopwords';
 
 /** Loading the dictionaries takes about a second, so it happens once, on first use. */
 let loaded: { jieba: Jieba; tfidf: TfIdf } | undefined;
 function load(): { jieba: Jieba; tfidf: TfIdf } {
-  loaded ??= { jieba: Jieba.withDict(dict), tfidf: TfIdf.withDict(idf) };
+  if (!loaded) {
+    // The dictionaries are tens of MB in memory: loaded with the first text, not at boot.
+    const jieba = lazyRequire<typeof import('@node-rs/jieba')>('@node-rs/jieba')();
+    const { dict, idf } =
+      lazyRequire<typeof import('@node-rs/jieba/dict')>('@node-rs/jieba/dict')();
+    loaded = { jieba: jieba.Jieba.withDict(dict), tfidf: jieba.TfIdf.withDict(idf) };
+  }
   return loaded;
 }
 

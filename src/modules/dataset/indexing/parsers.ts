@@ -1,7 +1,12 @@
-import { parse as parseCsv } from 'csv-parse';
-import ExcelJS from 'exceljs';
-import mammoth from 'mammoth';
-import WordExtractor from 'word-extractor';
+import { lazyRequire } from '@app/common';
+import type ExcelJS from 'exceljs';
+import type WordExtractor from 'word-extractor';
+
+// The parsers' libraries load on the first document of their type, not at boot.
+const csvParse = lazyRequire<typeof import('csv-parse')>('csv-parse');
+const excel = lazyRequire<typeof import('exceljs')>('exceljs');
+const mammothLib = lazyRequire<typeof import('mammoth')>('mammoth');
+const wordExtractor = lazyRequire<typeof import('word-extractor')>('word-extractor');
 import { htmlToMarkdown } from './html-markdown';
 import { assertOleSane } from './ole-guard';
 import { assertPdfStreamsWithinLimit } from './pdf-guard';
@@ -301,6 +306,7 @@ async function parseDocx(input: ParseInput, sink: TextSink, opts: ParseOptions):
   await assertZipWithinLimits(input.bytes, input.name, zipLimits(opts), opts.signal);
   let html: string;
   try {
+    const mammoth = mammothLib();
     const result = await mammoth.convertToHtml(
       { buffer: input.bytes },
       {
@@ -323,7 +329,8 @@ async function parseDoc(input: ParseInput, sink: TextSink): Promise<void> {
   assertOleSane(input.bytes, input.name);
   let doc: WordExtractor.Document;
   try {
-    doc = await new WordExtractor().extract(input.bytes);
+    const Extractor = wordExtractor();
+    doc = await new Extractor().extract(input.bytes);
   } catch (err) {
     throw new DocumentParseError(
       `"${input.name}" could not be read as a Word 97-2003 document (${(err as Error).message})`,
@@ -389,7 +396,7 @@ export function detectDelimiter(text: string): string {
 
 async function parseCsvRows(input: ParseInput, sink: TextSink): Promise<void> {
   const text = decodeText(input.bytes);
-  const parser = parseCsv(text, {
+  const parser = csvParse().parse(text, {
     delimiter: detectDelimiter(text),
     relax_column_count: true,
     relax_quotes: true,
@@ -427,7 +434,7 @@ function isAbort(err: unknown): boolean {
 
 async function parseXlsx(input: ParseInput, sink: TextSink, opts: ParseOptions): Promise<void> {
   await assertZipWithinLimits(input.bytes, input.name, zipLimits(opts), opts.signal);
-  const workbook = new ExcelJS.Workbook();
+  const workbook = new (excel().Workbook)();
   try {
     // exceljs types its input as its own Buffer interface; JSZip underneath takes a Node Buffer.
     await workbook.xlsx.load(input.bytes as unknown as ExcelJS.Buffer);

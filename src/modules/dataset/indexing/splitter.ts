@@ -1,4 +1,9 @@
-import { RecursiveCharacterTextSplitter } from '@langchain/textsplitters';
+import { lazyRequire } from '@app/common';
+
+// LangChain's splitter (and @langchain/core under it) loads with the first document, not at boot.
+const textSplitters = lazyRequire<typeof import('@langchain/textsplitters')>(
+  '@langchain/textsplitters',
+);
 import type { SegmentRule, TextSegment } from './pipeline.types';
 import { countTokens } from './token-counter';
 
@@ -49,67 +54,82 @@ export function compileSeparators(separators: string[]): RegExp[] {
  * (mergeSplits, with its overlap) stays LangChain's. Lengths are tokens, memoised per call: the
  * splitter measures every piece two or three times.
  */
-class RegexSeparatorSplitter extends RecursiveCharacterTextSplitter {
-  private readonly patterns: Map<string, RegExp>;
+type RegexSplitter = { splitText(text: string): Promise<string[]> };
+type RegexSplitterClass = new (
+  rule: SegmentRule,
+  patterns: Map<string, RegExp>,
+  length: (s: string) => number,
+) => RegexSplitter;
 
-  constructor(rule: SegmentRule, patterns: Map<string, RegExp>, length: (s: string) => number) {
-    super({
-      chunkSize: rule.chunk_size,
-      chunkOverlap: rule.chunk_overlap,
-      separators: rule.separators,
-      keepSeparator: true,
-      lengthFunction: length,
-    });
-    this.patterns = patterns;
-  }
+let splitterClass: RegexSplitterClass | undefined;
 
-  protected override splitOnSeparator(text: string, separator: string): string[] {
-    // "" splits into characters; by code point so a surrogate pair is never cut in half.
-    if (separator === '') return Array.from(text);
-    const pattern = this.patterns.get(separator) as RegExp;
-    pattern.lastIndex = 0;
-    return text.split(pattern).filter((s) => s !== '');
-  }
+/** The splitter class, defined on first use (its base class comes from a lazily loaded package). */
+function regexSeparatorSplitter(): RegexSplitterClass {
+  if (splitterClass) return splitterClass;
+  class RegexSeparatorSplitter extends textSplitters().RecursiveCharacterTextSplitter {
+    private readonly patterns: Map<string, RegExp>;
 
-  override async splitText(text: string): Promise<string[]> {
-    return this.recurse(text, this.separators);
-  }
-
-  // Python LangChain's _split_text with regex separators (the original's behaviour).
-  private async recurse(text: string, separators: string[]): Promise<string[]> {
-    const chunks: string[] = [];
-    let separator = separators[separators.length - 1];
-    let rest: string[] | undefined;
-    for (let i = 0; i < separators.length; i++) {
-      const s = separators[i];
-      if (s === '') {
-        separator = s;
-        break;
-      }
-      // As Python's re.search: a match anywhere, even at the start, selects the separator.
-      if (new RegExp(s).test(text)) {
-        separator = s;
-        rest = separators.slice(i + 1);
-        break;
-      }
+    constructor(rule: SegmentRule, patterns: Map<string, RegExp>, length: (s: string) => number) {
+      super({
+        chunkSize: rule.chunk_size,
+        chunkOverlap: rule.chunk_overlap,
+        separators: rule.separators,
+        keepSeparator: true,
+        lengthFunction: length,
+      });
+      this.patterns = patterns;
     }
-    const splits = this.splitOnSeparator(text, separator);
-    let good: string[] = [];
-    for (const s of splits) {
-      if ((await this.lengthFunction(s)) < this.chunkSize) {
-        good.push(s);
-        continue;
-      }
-      if (good.length) {
-        chunks.push(...(await this.mergeSplits(good, '')));
-        good = [];
-      }
-      if (rest?.length) chunks.push(...(await this.recurse(s, rest)));
-      else chunks.push(s);
+
+    protected override splitOnSeparator(text: string, separator: string): string[] {
+      // "" splits into characters; by code point so a surrogate pair is never cut in half.
+      if (separator === '') return Array.from(text);
+      const pattern = this.patterns.get(separator) as RegExp;
+      pattern.lastIndex = 0;
+      return text.split(pattern).filter((s) => s !== '');
     }
-    if (good.length) chunks.push(...(await this.mergeSplits(good, '')));
-    return chunks;
+
+    override async splitText(text: string): Promise<string[]> {
+      return this.recurse(text, this.separators);
+    }
+
+    // Python LangChain's _split_text with regex separators (the original's behaviour).
+    private async recurse(text: string, separators: string[]): Promise<string[]> {
+      const chunks: string[] = [];
+      let separator = separators[separators.length - 1];
+      let rest: string[] | undefined;
+      for (let i = 0; i < separators.length; i++) {
+        const s = separators[i];
+        if (s === '') {
+          separator = s;
+          break;
+        }
+        // As Python's re.search: a match anywhere, even at the start, selects the separator.
+        if (new RegExp(s).test(text)) {
+          separator = s;
+          rest = separators.slice(i + 1);
+          break;
+        }
+      }
+      const splits = this.splitOnSeparator(text, separator);
+      let good: string[] = [];
+      for (const s of splits) {
+        if ((await this.lengthFunction(s)) < this.chunkSize) {
+          good.push(s);
+          continue;
+        }
+        if (good.length) {
+          chunks.push(...(await this.mergeSplits(good, '')));
+          good = [];
+        }
+        if (rest?.length) chunks.push(...(await this.recurse(s, rest)));
+        else chunks.push(s);
+      }
+      if (good.length) chunks.push(...(await this.mergeSplits(good, '')));
+      return chunks;
+    }
   }
+  splitterClass = RegexSeparatorSplitter;
+  return splitterClass;
 }
 
 /**
@@ -135,7 +155,8 @@ export async function splitText(text: string, rule: SegmentRule): Promise<TextSe
     }
     return n;
   };
-  const splitter = new RegexSeparatorSplitter({ ...rule, separators }, patterns, length);
+  const Splitter = regexSeparatorSplitter();
+  const splitter = new Splitter({ ...rule, separators }, patterns, length);
   const chunks = await splitter.splitText(text);
   const segments: TextSegment[] = [];
   for (const content of chunks) {

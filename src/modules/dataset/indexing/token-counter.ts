@@ -1,4 +1,9 @@
-import cl100k from 'js-tiktoken/ranks/cl100k_base';
+import { lazyRequire } from '@app/common';
+
+// About 1 MB of ranks, loaded with the first count.
+const cl100kRanks = lazyRequire<{ pat_str: string; bpe_ranks: string }>(
+  'js-tiktoken/ranks/cl100k_base',
+);
 
 /**
  * cl100k_base token counting, exact (same counts as js-tiktoken's encode) but built for the
@@ -26,6 +31,7 @@ let encoding: Encoding | undefined;
 function load(): Encoding {
   if (encoding) return encoding;
   const ranks = new Map<string, number>();
+  const cl100k = cl100kRanks();
   // Format: lines "<first char> <offset> <base64 token> <base64 token> ...", ranks offset+i.
   for (const line of cl100k.bpe_ranks.split('\n')) {
     if (!line) continue;

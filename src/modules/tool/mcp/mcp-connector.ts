@@ -1,4 +1,4 @@
-import { safeError } from '@app/common';
+import { lazyRequire, safeError } from '@app/common';
 import { AppConfig } from '@app/config';
 import {
   createGuardedAgent,
@@ -8,17 +8,26 @@ import {
   sanitizeReason,
   SsrfPolicy,
 } from '@app/http';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { SSEClientTransport, SseError } from '@modelcontextprotocol/sdk/client/sse.js';
-import {
-  StreamableHTTPClientTransport,
-  StreamableHTTPError,
-} from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { ErrorCode, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import type { Agent } from 'undici';
 import { capBody, watchAnswer } from './mcp-fetch';
+
+// The MCP SDK (and zod schemas under it) loads with the first MCP operation, not at boot.
+const mcpClient = lazyRequire<typeof import('@modelcontextprotocol/sdk/client/index.js')>(
+  '@modelcontextprotocol/sdk/client/index.js',
+);
+const mcpSse = lazyRequire<typeof import('@modelcontextprotocol/sdk/client/sse.js')>(
+  '@modelcontextprotocol/sdk/client/sse.js',
+);
+const mcpHttp = lazyRequire<typeof import('@modelcontextprotocol/sdk/client/streamableHttp.js')>(
+  '@modelcontextprotocol/sdk/client/streamableHttp.js',
+);
+const mcpTypes = lazyRequire<typeof import('@modelcontextprotocol/sdk/types.js')>(
+  '@modelcontextprotocol/sdk/types.js',
+);
 
 export const MCP_TRANSPORTS = ['streamable_http', 'sse'] as const;
 export type McpTransportKind = (typeof MCP_TRANSPORTS)[number];
@@ -194,7 +203,7 @@ export class McpConnector implements OnApplicationShutdown {
         return await this.connect(url, 'streamable_http', endpoint.headers, signal);
       } catch (err) {
         // The spec's backwards compatibility: a 4xx to the initialize POST means an old server.
-        const status = err instanceof StreamableHTTPError ? err.code : undefined;
+        const status = err instanceof mcpHttp().StreamableHTTPError ? err.code : undefined;
         if (endpoint.transport || status === undefined || !FALLBACK_STATUSES.has(status))
           throw this.describe(err, endpoint.url, false);
       }
@@ -215,7 +224,8 @@ export class McpConnector implements OnApplicationShutdown {
     let fail: (err: Error) => void = () => undefined;
     const broken = new Promise<never>((_, reject) => (fail = reject));
     broken.catch(() => undefined);
-    const closed = () => fail(new McpError(ErrorCode.ConnectionClosed, 'Connection closed'));
+    const closed = () =>
+      fail(new (mcpTypes().McpError)(mcpTypes().ErrorCode.ConnectionClosed, 'Connection closed'));
     // EventSource keeps only the text of a fetch error (and not even its cause under some
     // runtimes): the error itself is kept here so a refused connection can say so.
     let fetchError: unknown;
@@ -223,7 +233,7 @@ export class McpConnector implements OnApplicationShutdown {
     let tooLarge: OutboundRequestError | undefined;
     const explain = (err: unknown): unknown =>
       tooLarge ??
-      (err instanceof SseError && err.code === undefined && fetchError ? fetchError : err);
+      (err instanceof mcpSse().SseError && err.code === undefined && fetchError ? fetchError : err);
     const guarded = this.fetchFor(Object.keys(headers), closed, (err) => {
       tooLarge = err;
       fail(err);
@@ -236,8 +246,8 @@ export class McpConnector implements OnApplicationShutdown {
     const options = { fetch, requestInit: { headers }, redirectPolicy: 'follow' as const };
     const transport: Transport =
       kind === 'sse'
-        ? new SSEClientTransport(url, { ...options, eventSourceInit: { fetch } })
-        : new StreamableHTTPClientTransport(url, {
+        ? new (mcpSse().SSEClientTransport)(url, { ...options, eventSourceInit: { fetch } })
+        : new (mcpHttp().StreamableHTTPClientTransport)(url, {
             ...options,
             // Our sessions last one call: a dropped stream is an error, not something to resume.
             reconnectionOptions: {
@@ -247,7 +257,7 @@ export class McpConnector implements OnApplicationShutdown {
               reconnectionDelayGrowFactor: 1,
             },
           });
-    const client = new Client(CLIENT_INFO, { capabilities: {} });
+    const client = new (mcpClient().Client)(CLIENT_INFO, { capabilities: {} });
     let connected = false;
     client.onerror = (err) => {
       // Before connect resolves, connect itself rejects; after, a stream that drops (SSE's
@@ -268,7 +278,7 @@ export class McpConnector implements OnApplicationShutdown {
     const close = async (): Promise<void> => {
       client.onclose = undefined;
       client.onerror = undefined;
-      if (transport instanceof StreamableHTTPClientTransport && transport.sessionId) {
+      if (transport instanceof mcpHttp().StreamableHTTPClientTransport && transport.sessionId) {
         // Ends the server's session (a DELETE); bounded, best effort: servers may answer 405.
         await Promise.race([
           transport.terminateSession().catch(() => undefined),
@@ -315,18 +325,20 @@ export class McpConnector implements OnApplicationShutdown {
       return new McpConnectionError(
         `The MCP server at ${host} did not answer within ${this.timeoutMs * 2} ms`,
       );
-    if (err instanceof McpError) {
-      if (err.code === Number(ErrorCode.RequestTimeout))
+    if (err instanceof mcpTypes().McpError) {
+      if (err.code === Number(mcpTypes().ErrorCode.RequestTimeout))
         return new McpConnectionError(
           `The MCP server at ${host} did not answer within ${this.timeoutMs} ms`,
         );
-      if (err.code === Number(ErrorCode.ConnectionClosed))
+      if (err.code === Number(mcpTypes().ErrorCode.ConnectionClosed))
         return new McpConnectionError(`The MCP server at ${host} closed the connection`);
       const text = sanitizeReason(err.message.replace(/^MCP error -?\d+:\s*/, ''), 300);
       return new McpConnectionError(`The MCP server at ${host} answered an error: ${text}`);
     }
     const status =
-      err instanceof StreamableHTTPError || err instanceof SseError ? err.code : undefined;
+      err instanceof mcpHttp().StreamableHTTPError || err instanceof mcpSse().SseError
+        ? err.code
+        : undefined;
     if (status === 401 || status === 403)
       return new McpConnectionError(
         `The MCP server at ${host} refused the request (HTTP ${status}): check the headers`,
@@ -339,7 +351,7 @@ export class McpConnector implements OnApplicationShutdown {
       return new McpConnectionError(`The MCP server at ${host} answered HTTP ${status}`);
     const code = networkCode(err);
     if (code) return new McpConnectionError(`Could not reach the MCP server at ${host} (${code})`);
-    if (err instanceof SseError || /stream disconnected|terminated/i.test(String(err)))
+    if (err instanceof mcpSse().SseError || /stream disconnected|terminated/i.test(String(err)))
       return new McpConnectionError(`The MCP server at ${host} closed the connection`);
     if ((err as Error)?.name === 'AbortError')
       return new McpConnectionError('The call to the MCP server was stopped');

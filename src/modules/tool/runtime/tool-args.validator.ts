@@ -1,6 +1,11 @@
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
-import Ajv2020 from 'ajv/dist/2020';
-import addFormats from 'ajv-formats';
+import { lazyRequire } from '@app/common';
+import type Ajv from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+
+// ajv loads (and compiles its meta-schemas) with the first tool call, not at boot.
+const ajvLib = lazyRequire<typeof import('ajv')>('ajv');
+const ajv2020Lib = lazyRequire<typeof import('ajv/dist/2020')>('ajv/dist/2020');
+const ajvFormats = lazyRequire<typeof import('ajv-formats')>('ajv-formats');
 import type { JsonSchema } from './tool.types';
 
 export interface ArgsCheck {
@@ -13,7 +18,7 @@ function makeAjv<T extends Ajv>(ctor: new (opts: object) => T): T {
   // strict false: schemas come from third parties (OpenAPI documents, MCP servers) and carry
   // keywords ajv does not know (`example`, `x-*`); coerceTypes is off so "5" is not a number.
   const ajv = new ctor({ strict: false, allErrors: true, validateFormats: true });
-  addFormats(ajv);
+  ajvFormats().default(ajv);
   return ajv;
 }
 
@@ -59,8 +64,16 @@ export const MAX_COMPILED_SCHEMAS = 1000;
  * cache is bounded, each eviction also removing the schema from ajv's own cache.
  */
 export class ToolArgsValidator {
-  private readonly draft7 = makeAjv(Ajv);
-  private readonly draft2020 = makeAjv(Ajv2020);
+  private draft7Instance?: Ajv;
+  private draft2020Instance?: Ajv;
+
+  private get draft7(): Ajv {
+    return (this.draft7Instance ??= makeAjv(ajvLib().default));
+  }
+
+  private get draft2020(): Ajv {
+    return (this.draft2020Instance ??= makeAjv(ajv2020Lib().default));
+  }
   private readonly compiled = new Map<string, Compiled>();
 
   /** Schemas currently compiled (for tests and metrics). */

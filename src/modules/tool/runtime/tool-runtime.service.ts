@@ -1,7 +1,7 @@
-import { NotFoundError, raceAbort, safeError, ValidateError } from '@app/common';
+import { lazyRequire, NotFoundError, raceAbort, safeError, ValidateError } from '@app/common';
 import { AppConfig } from '@app/config';
 import { Injectable, Logger } from '@nestjs/common';
-import { DynamicStructuredTool } from '@langchain/core/tools';
+import type { DynamicStructuredTool } from '@langchain/core/tools';
 import { ToolArgsValidator } from './tool-args.validator';
 import {
   ToolCallError,
@@ -11,6 +11,9 @@ import {
   type ToolResult,
   type ToolSource,
 } from './tool.types';
+
+// @langchain/core loads when an agent first needs a tool, not at boot.
+const langchainTools = lazyRequire<typeof import('@langchain/core/tools')>('@langchain/core/tools');
 
 export interface ToolInvokeOptions {
   /** Stops the call (a stopped run, a closed connection); the runtime adds its own timeout. */
@@ -128,6 +131,7 @@ export class ToolRuntime {
     tool: ResolvedTool,
     opts: { name?: string; signal?: AbortSignal; onResult?: (r: ToolResult) => void } = {},
   ): DynamicStructuredTool {
+    const { DynamicStructuredTool } = langchainTools();
     return new DynamicStructuredTool({
       name: toFunctionName(opts.name ?? tool.name),
       description: (tool.description || tool.label).slice(0, 1024),

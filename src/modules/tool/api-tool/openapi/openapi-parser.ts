@@ -1,5 +1,10 @@
-import SwaggerParser from '@apidevtools/swagger-parser';
-import YAML from 'yaml';
+import { lazyRequire } from '@app/common';
+
+// Loaded with the first document, not at boot.
+const swaggerParser = lazyRequire<typeof import('@apidevtools/swagger-parser')>(
+  '@apidevtools/swagger-parser',
+);
+const yaml = lazyRequire<typeof import('yaml')>('yaml');
 import type { JsonSchema, ToolInputSchema } from 'src/modules/tool/runtime/tool.types';
 import {
   OpenApiDocumentError,
@@ -84,7 +89,7 @@ function parseText(text: string): unknown {
   checkFlowDepth(trimmed);
   try {
     // Alias expansion is the YAML bomb: keep it small (anchors are rare in API documents).
-    return YAML.parse(trimmed, { maxAliasCount: 100, prettyErrors: false });
+    return yaml().parse(trimmed, { maxAliasCount: 100, prettyErrors: false });
   } catch (e) {
     fail('', `invalid YAML: ${(e as Error).message.split('\n')[0]}`);
   }
@@ -648,7 +653,7 @@ export async function parseApiDocument(text: string): Promise<ParsedApiDocument>
 
   let api: Json;
   try {
-    api = (await new SwaggerParser().validate(doc as never, {
+    api = (await new (swaggerParser())().validate(doc as never, {
       // Nothing outside the document is ever read: no files, no URLs.
       resolve: { external: false, file: false, http: false },
       dereference: { circular: true },

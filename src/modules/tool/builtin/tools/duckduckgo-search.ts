@@ -1,4 +1,6 @@
-import * as cheerio from 'cheerio';
+import { lazyRequire } from '@app/common';
+
+const cheerioLib = lazyRequire<typeof import('cheerio')>('cheerio');
 import { ToolCallError } from 'src/modules/tool/runtime/tool.types';
 import type { BuiltinToolImpl } from './builtin-tool.impl';
 import { joinUrl, Upstream } from './upstream';
@@ -25,7 +27,7 @@ function targetOf(href: string): string {
 
 /** The organic results of DuckDuckGo's HTML page (ads left out). */
 export function parseDuckDuckGoHtml(html: string, max: number): SearchHit[] {
-  const $ = cheerio.load(html);
+  const $ = cheerioLib().load(html);
   const hits: SearchHit[] = [];
   $('.result').each((_i, el) => {
     if (hits.length >= max) return false;
