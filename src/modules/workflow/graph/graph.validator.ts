@@ -304,7 +304,6 @@ function checkVariables(
           ['inputs', false],
           ['outputs', false],
         ];
-  if (n.type !== 'start' && !Array.isArray(n.raw.outputs)) report('outputs must be an array');
   for (const [field, isStart] of lists) {
     const list = n.raw[field];
     if (list === undefined && field === 'inputs' && !isStart) continue;
