@@ -422,6 +422,12 @@ describe('Workflows (e2e)', () => {
     // datasets of the account for the retrieval node.
     const expected = structuredClone(draft);
     expected.nodes[1].language_model_config = MODEL;
+    // No tool chosen: the all-empty meta of §3.3.
+    expected.nodes[2].meta = {
+      type: 'api_tool',
+      provider: { id: '', name: '', label: '', icon: '', description: '' },
+      tool: { id: '', name: '', label: '', description: '', params: {} },
+    };
     expected.nodes[4].meta = {
       datasets: [
         { id: datasetId, name: 'Flow docs', icon: expect.any(String), description: 'Docs' },
@@ -433,6 +439,52 @@ describe('Workflows (e2e)', () => {
     expect((await get<Graph>(a, `/workflows/${id}/draft-graph`)).data).toEqual(read.data);
     // The detail counts the draft's nodes.
     expect((await get<Workflow>(a, `/workflows/${id}`)).data.node_count).toBe(5);
+  });
+
+  it('recomputes the meta of builtin tool nodes and keeps API tool metas as saved', async () => {
+    const id = await create();
+    const graph = validGraph(datasetId);
+    const apiMeta = {
+      type: 'api_tool',
+      provider: { id: 'p', name: 'Pets', label: 'Pets', icon: ICON, description: 'd' },
+      tool: { id: 't', name: 'getPet', label: 'getPet', description: 'd', params: {} },
+    };
+    graph.nodes.push({
+      ...graph.nodes[2],
+      id: '77777777-7777-4777-8777-777777777777',
+      title: 'API',
+      tool_type: 'api_tool',
+      provider_id: '88888888-8888-4888-8888-888888888888',
+      tool_id: 'getPet',
+      meta: apiMeta,
+    });
+    graph.nodes[2].meta = { stale: true };
+    graph.nodes[2].params = { format: 'x' };
+    await post(a, `/workflows/${id}/draft-graph`, graph);
+    const { data } = await get<Graph>(a, `/workflows/${id}/draft-graph`);
+    const meta = data.nodes[2].meta as { provider: { icon: string } };
+    expect(meta).toEqual({
+      type: 'builtin_tool',
+      provider: {
+        id: 'time',
+        name: 'time',
+        label: expect.any(String),
+        icon: expect.stringMatching(/^http:\/\/[^/]+\/builtin-tools\/time\/icon$/),
+        description: expect.any(String),
+      },
+      tool: {
+        id: 'current_time',
+        name: 'current_time',
+        label: expect.any(String),
+        description: expect.any(String),
+        params: { format: 'x' },
+      },
+    });
+    // The icon URL is one the browser can load without a token.
+    const icon = await t.http().get(new URL(meta.provider.icon).pathname);
+    expect(icon.status).toBe(200);
+    expect(icon.headers['content-type']).toMatch(/^image\//);
+    expect(data.nodes[6].meta).toEqual(apiMeta);
   });
 
   it('adds the fields the console reads unguarded when a node comes without them', async () => {

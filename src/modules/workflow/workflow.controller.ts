@@ -1,5 +1,6 @@
 import { ApiEnvelope, ConsolePost, CurrentAccount, Page } from '@app/common';
-import { Body, Controller, Get, Param, Query } from '@nestjs/common';
+import { Body, Controller, Get, Param, Query, Req } from '@nestjs/common';
+import type { Request } from 'express';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import {
   CreatedWorkflowDto,
@@ -10,6 +11,11 @@ import {
   WorkflowDto,
 } from './dto/workflow.dto';
 import { WorkflowService } from './workflow.service';
+
+/** Where the console reached us: builtin tool icons in node metas are absolute URLs. */
+function originOf(req: Request): string {
+  return `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+}
 
 @ApiTags('workflows')
 @ApiBearerAuth('jwt')
@@ -84,8 +90,9 @@ export class WorkflowController {
   getDraftGraph(
     @CurrentAccount() accountId: string,
     @Param('workflow_id') id: string,
+    @Req() req: Request,
   ): Promise<DraftGraphViewDto> {
-    return this.workflows.getDraftGraph(accountId, id);
+    return this.workflows.getDraftGraph(accountId, id, originOf(req));
   }
 
   @ConsolePost(':workflow_id/draft-graph', 'Draft saved')
@@ -99,8 +106,9 @@ export class WorkflowController {
     @CurrentAccount() accountId: string,
     @Param('workflow_id') id: string,
     @Body() body: DraftGraphDto,
+    @Req() req: Request,
   ): Promise<DraftGraphViewDto> {
-    return this.workflows.saveDraftGraph(accountId, id, body);
+    return this.workflows.saveDraftGraph(accountId, id, body, originOf(req));
   }
 
   @ConsolePost(':workflow_id/publish', 'Workflow published')

@@ -9,12 +9,14 @@ import {
 } from '@app/common';
 import { isUniqueViolation } from '@app/database';
 import { isUuid } from '@app/common';
+import { AppConfig } from '@app/config';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { DatasetService } from 'src/modules/dataset/services/dataset.service';
 import { Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
-import { datasetIdsOf, normalizeDraft, viewNode } from './graph/draft-graph';
+import { BuiltinCatalog } from 'src/modules/tool/builtin/builtin-catalog.service';
+import { datasetIdsOf, normalizeDraft, viewNode, type ViewContext } from './graph/draft-graph';
 import { GraphValidator } from './graph/graph-validator.service';
 import type { DraftGraph } from './graph/graph.types';
 import {
@@ -58,6 +60,8 @@ export class WorkflowService {
     @InjectRepository(WorkflowEntity) private readonly workflows: Repository<WorkflowEntity>,
     private readonly validator: GraphValidator,
     private readonly datasets: DatasetService,
+    private readonly builtin: BuiltinCatalog,
+    private readonly config: AppConfig,
   ) {}
 
   async list(accountId: string, q: ListWorkflowsDto): Promise<Page<WorkflowDto>> {
@@ -137,20 +141,25 @@ export class WorkflowService {
   }
 
   /** The draft as stored, plus what reads add (LLM config under both names, dataset meta). */
-  async getDraftGraph(accountId: string, id: string): Promise<DraftGraphViewDto> {
+  async getDraftGraph(accountId: string, id: string, origin: string): Promise<DraftGraphViewDto> {
     const row = await this.full(accountId, id);
-    return this.view(accountId, row.draft_graph);
+    return this.view(accountId, row.draft_graph, origin);
   }
 
   /** Stores the draft leniently (outline and size only) and resets the debug pass. */
-  async saveDraftGraph(accountId: string, id: string, body: unknown): Promise<DraftGraphViewDto> {
+  async saveDraftGraph(
+    accountId: string,
+    id: string,
+    body: unknown,
+    origin: string,
+  ): Promise<DraftGraphViewDto> {
     const row = await this.summary(accountId, id);
     const draft = normalizeDraft(body);
     await this.workflows.update(
       { id: row.id, account_id: accountId },
       { draft_graph: asJsonb(draft), is_debug_passed: false },
     );
-    return this.view(accountId, draft);
+    return this.view(accountId, draft, origin);
   }
 
   /**
@@ -272,18 +281,52 @@ export class WorkflowService {
     return new Map(rows.map((r) => [r.id, Number(r.n)]));
   }
 
-  private async view(accountId: string, graph: DraftGraph): Promise<DraftGraphViewDto> {
+  private async view(
+    accountId: string,
+    graph: DraftGraph,
+    origin: string,
+  ): Promise<DraftGraphViewDto> {
     const ids = datasetIdsOf(graph).filter(isUuid);
     const owned = await this.datasets.entities(accountId, ids);
-    const byId = new Map(
-      owned.map((d) => [
-        d.id,
-        { id: d.id, name: d.name, icon: d.icon, description: d.description },
-      ]),
-    );
+    const ctx: ViewContext = {
+      datasets: new Map(
+        owned.map((d) => [
+          d.id,
+          { id: d.id, name: d.name, icon: d.icon, description: d.description },
+        ]),
+      ),
+      builtinMeta: (n) => this.builtinMeta(n, origin),
+    };
     return {
-      nodes: (graph.nodes ?? []).map((n) => viewNode(n, byId)),
+      nodes: (graph.nodes ?? []).map((n) => viewNode(n, ctx)),
       edges: graph.edges ?? [],
+    };
+  }
+
+  /** The expanded builtin tool (§4.3): provider name as id, an absolute icon URL, the params. */
+  private builtinMeta(n: Record<string, unknown>, origin: string): Record<string, unknown> | null {
+    const providerName = typeof n.provider_id === 'string' ? n.provider_id : '';
+    const toolName = typeof n.tool_id === 'string' ? n.tool_id : '';
+    const provider = this.builtin.providers.find((p) => p.name === providerName);
+    const tool = provider?.tools.find((x) => x.name === toolName);
+    if (!provider || !tool) return null;
+    const base = (this.config.env.PUBLIC_BASE_URL ?? origin).replace(/\/+$/, '');
+    return {
+      type: 'builtin_tool',
+      provider: {
+        id: provider.name,
+        name: provider.name,
+        label: provider.label,
+        icon: `${base}/builtin-tools/${provider.name}/icon`,
+        description: provider.description,
+      },
+      tool: {
+        id: tool.name,
+        name: tool.name,
+        label: tool.label,
+        description: tool.description,
+        params: typeof n.params === 'object' && n.params !== null ? n.params : {},
+      },
     };
   }
 

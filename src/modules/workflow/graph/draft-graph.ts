@@ -124,11 +124,19 @@ function withDefaults(src: Obj): Obj {
   return n;
 }
 
-/** What a read adds to a stored node: the LLM config under both names and the tool meta. */
-export function viewNode(
-  node: Obj,
-  datasets: Map<string, { id: string; name: string; icon: string; description: string }>,
-): Obj {
+/** What reads look up outside the graph: the account's datasets, builtin tool metas. */
+export interface ViewContext {
+  datasets: Map<string, { id: string; name: string; icon: string; description: string }>;
+  /** The expanded meta of a builtin tool node; null when its tool does not exist. */
+  builtinMeta(node: Obj): Obj | null;
+}
+
+/**
+ * What a read adds to a stored node: the LLM config under both names, the datasets of a
+ * retrieval node and the meta of a builtin tool node (recomputed, CONSOLE-SHAPES §3.3); API and
+ * MCP tool metas are kept as the console saved them.
+ */
+export function viewNode(node: Obj, ctx: ViewContext): Obj {
   const n: Obj = { ...node };
   const type = n.node_type;
   if (type === 'llm' || type === 'question_classifier') {
@@ -136,13 +144,16 @@ export function viewNode(
     n.model_config = cfg;
     n.language_model_config = cfg;
   }
-  if (type === 'tool' && !isObj(n.meta)) n.meta = emptyToolMeta();
+  if (type === 'tool') {
+    if (n.tool_type === 'builtin_tool') n.meta = ctx.builtinMeta(n) ?? emptyToolMeta();
+    else if (!n.tool_type || !isObj(n.meta)) n.meta = emptyToolMeta();
+  }
   if (type === 'dataset_retrieval') {
     const ids = Array.isArray(n.dataset_ids) ? n.dataset_ids : [];
     n.meta = {
       ...(isObj(n.meta) ? n.meta : {}),
       datasets: ids.flatMap((id) => {
-        const d = typeof id === 'string' ? datasets.get(id) : undefined;
+        const d = typeof id === 'string' ? ctx.datasets.get(id) : undefined;
         return d ? [d] : [];
       }),
     };
