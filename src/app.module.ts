@@ -35,6 +35,7 @@ import { DatasetModule } from './modules/dataset/dataset.module';
 import { ModelModule } from './modules/model/model.module';
 import { SystemModule } from './modules/system/system.module';
 import { ToolModule } from './modules/tool/tool.module';
+import { WorkflowModule } from './modules/workflow/workflow.module';
 
 /** Root module: infrastructure, then the area modules, then the global pipe/filter/guards. */
 @Module({})
@@ -91,6 +92,7 @@ export class AppModule {
         ModelModule,
         ToolModule,
         DatasetModule,
+        WorkflowModule,
         SystemModule.forRoot(config),
         // The queue dashboard: BullMQ queues (scale mode) and HTTP (api role) only.
         ...(config.env.REDIS_URL && config.hasRole('api') ? [QueueBoardModule.register()] : []),

@@ -12,6 +12,8 @@ export const LARGE_BODY_ROUTES: readonly string[] = [
   '/api-tools',
   '/api-tools/validate-openapi-schema',
   '/api-tools/:provider_id',
+  // A draft graph with many nodes, prompts and code.
+  '/workflows/:workflow_id/draft-graph',
 ];
 
 export interface BodyParserOptions {
