@@ -1,5 +1,4 @@
-import { isUuid } from '@app/common';
-import { Template } from '@huggingface/jinja';
+import { isUuid, lazyRequire } from '@app/common';
 import {
   CONDITION_OPERATORS,
   ELSE_HANDLE,
@@ -12,6 +11,9 @@ import {
   VARIABLE_TYPES,
   type NodeType,
 } from './graph.types';
+
+// The Jinja engine loads with the first template checked, not at boot.
+const jinja = lazyRequire<typeof import('@huggingface/jinja')>('@huggingface/jinja');
 
 /** One broken rule: `key` is where (`graph`, `nodes.<id>`, `edges.<id>`), `message` says what. */
 export interface GraphViolation {
@@ -469,7 +471,7 @@ async function checkNode(
       if (!template.trim()) report('the template is required');
       else {
         try {
-          new Template(template);
+          new (jinja().Template)(template);
         } catch (e) {
           report(`the template does not parse: ${(e as Error).message}`);
         }
