@@ -203,6 +203,62 @@ describe('validateGraph', () => {
     ]);
   });
 
+  describe('run settings (timeout, retry, error strategy)', () => {
+    it('accepts them, and an error edge from a node failing into its error branch', async () => {
+      const g = validGraph();
+      Object.assign(byId(g, 'H'), {
+        timeout_ms: 5000,
+        retry: { max_retries: 2, backoff_ms: 100 },
+        error_strategy: 'error_branch',
+      });
+      Object.assign(byId(g, 'T'), { error_strategy: 'default_value', default_outputs: { text: '' } });
+      g.edges.push({
+        id: 'H-E-error',
+        source: 'H',
+        source_type: 'http_request',
+        target: 'E',
+        target_type: 'end',
+        source_handle: 'error',
+      });
+      expect(await run(g)).toEqual([]);
+    });
+
+    it('an error edge needs error_strategy error_branch', () =>
+      expectOnly(
+        (g) =>
+          g.edges.push({
+            id: 'H-E-error',
+            source: 'H',
+            source_type: 'http_request',
+            target: 'E',
+            target_type: 'end',
+            source_handle: 'error',
+          }),
+        /Edge H-E-error: source_handle "error" needs error_strategy "error_branch"/,
+      ));
+
+    it('bounded values', () =>
+      expectOnly(
+        (g) =>
+          Object.assign(byId(g, 'H'), {
+            timeout_ms: 0,
+            retry: { max_retries: 11 },
+            error_strategy: 'ignore',
+            default_outputs: [],
+          }),
+        /timeout_ms must be an integer from 1 to 600000/,
+        /retry.max_retries must be an integer from 0 to 10/,
+        /error_strategy must be one of fail, default_value, error_branch/,
+        /default_outputs must be an object/,
+      ));
+
+    it('none on start and end', () =>
+      expectOnly(
+        (g) => (byId(g, 'E').timeout_ms = 10),
+        /Node "End" \(E\): the start and end nodes take no timeout/,
+      ));
+  });
+
   describe('nodes', () => {
     it('exactly one start node', () =>
       expectOnly((g) => {

@@ -2,9 +2,12 @@ import { isUuid, lazyRequire } from '@app/common';
 import {
   CONDITION_OPERATORS,
   ELSE_HANDLE,
+  ERROR_HANDLE,
+  ERROR_STRATEGIES,
   GRAPH_LIMITS,
   HTTP_METHODS,
   MAX_ITERATION_CONCURRENCY,
+  NODE_RUN_LIMITS,
   NODE_TYPES,
   UNARY_OPERATORS,
   VARIABLE_NAME,
@@ -156,12 +159,19 @@ async function checkGraph(
       add(where, `${e}: target_type must be "${target.type}", the type of ${describeNode(target)}`);
     const handle = str(raw.source_handle);
     const handles = branchHandles(source);
-    if (handles && !handles.has(handle))
+    if (handle === ERROR_HANDLE && source.raw.error_strategy === 'error_branch') {
+      // The error branch of a node that may fail into it: allowed whatever its other handles.
+    } else if (handle === ERROR_HANDLE && !handles?.has(handle))
+      add(
+        where,
+        `${e}: source_handle "${ERROR_HANDLE}" needs error_strategy "error_branch" on ${describeNode(source)}`,
+      );
+    else if (handles && !handles.has(handle))
       add(
         where,
         `${e}: source_handle "${handle}" is not a branch of ${describeNode(source)} (one of ${[...handles].join(', ')})`,
       );
-    if (!handles && handle)
+    else if (!handles && handle)
       add(
         where,
         `${e}: ${describeNode(source)} has no branches, so the edge takes no source_handle`,
@@ -208,6 +218,7 @@ async function checkGraph(
   }
   for (const n of all) {
     const report = (m: string) => add(`nodes.${n.id}`, `${describeNode(n)}: ${m}`);
+    checkRunSettings(n, report);
     await checkNode(n, deps, report);
     if (n.type === 'iteration') {
       if (depth + 1 >= GRAPH_LIMITS.maxDepth) {
@@ -552,4 +563,28 @@ function checkIterationStart(graph: Obj, report: (m: string) => void): void {
   const start = arr(graph.nodes).find((x): x is Obj => isObj(x) && x.node_type === 'start');
   const names = new Set(arr(start?.inputs).map((v) => str(isObj(v) ? v.name : '')));
   if (!names.has('item')) report('the start node of the sub-graph needs an input named "item"');
+}
+
+const isIntIn = (v: unknown, min: number, max: number): boolean =>
+  Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+
+/** The optional per-node run settings (timeout, retry, error strategy) of graph.types. */
+function checkRunSettings(n: NodeInfo, report: (m: string) => void): void {
+  const raw = n.raw;
+  const has = (k: string) => raw[k] !== undefined && raw[k] !== null;
+  if ((n.type === 'start' || n.type === 'end') && ['timeout_ms', 'retry', 'error_strategy'].some(has))
+    return report('the start and end nodes take no timeout, retry or error strategy');
+  if (has('timeout_ms') && !isIntIn(raw.timeout_ms, 1, NODE_RUN_LIMITS.maxTimeoutMs))
+    report(`timeout_ms must be an integer from 1 to ${NODE_RUN_LIMITS.maxTimeoutMs}`);
+  if (has('retry')) {
+    const r = raw.retry;
+    if (!isObj(r) || !isIntIn(r.max_retries, 0, NODE_RUN_LIMITS.maxRetries))
+      report(`retry.max_retries must be an integer from 0 to ${NODE_RUN_LIMITS.maxRetries}`);
+    else if (r.backoff_ms !== undefined && !isIntIn(r.backoff_ms, 0, NODE_RUN_LIMITS.maxBackoffMs))
+      report(`retry.backoff_ms must be an integer from 0 to ${NODE_RUN_LIMITS.maxBackoffMs}`);
+  }
+  if (has('error_strategy') && !(ERROR_STRATEGIES as readonly unknown[]).includes(raw.error_strategy))
+    report(`error_strategy must be one of ${ERROR_STRATEGIES.join(', ')}`);
+  if (has('default_outputs') && !isObj(raw.default_outputs))
+    report('default_outputs must be an object');
 }

@@ -1,0 +1,4 @@
+export * from './engine.types';
+export * from './variables';
+export * from './workflow-engine';
+export * from './executors';
