@@ -134,8 +134,11 @@ export class ScriptedExecutor implements NodeExecutor {
   }
 }
 
-/** Sleeps `ms` (ignoring the signal, as a misbehaving executor would) then returns `outputs`. */
+/**
+ * Sleeps `ms` (ignoring the signal, as a misbehaving executor would) then returns `outputs`. The
+ * timer is unref'd so an abandoned sleep does not keep the process alive.
+ */
 export const sleeping =
   (ms: number, outputs: Record<string, unknown> = { r: 'done' }): Script =>
   () =>
-    new Promise((resolve) => setTimeout(() => resolve(outputs), ms));
+    new Promise((resolve) => setTimeout(() => resolve(outputs), ms).unref());
