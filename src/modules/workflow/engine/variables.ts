@@ -3,6 +3,22 @@ import type { Variable, VariableType } from '../graph/graph.types';
 /** A value that cannot be read as the variable's type. */
 export class CoercionError extends Error {}
 
+/** A value as text: strings as they are, null and undefined empty, objects and arrays as JSON. */
+export function toText(v: unknown): string {
+  switch (typeof v) {
+    case 'string':
+      return v;
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return v.toString();
+    case 'object':
+      return v === null ? '' : JSON.stringify(v);
+    default:
+      return '';
+  }
+}
+
 /** What a missing optional input becomes (CONSOLE-SHAPES §3.4: `""`, 0, 0, false). */
 export function typeDefault(type: VariableType): unknown {
   switch (type) {
@@ -42,7 +58,7 @@ export function coerce(value: unknown, type: VariableType): unknown {
   switch (type) {
     case 'string':
       if (typeof value === 'string') return value;
-      return typeof value === 'object' ? JSON.stringify(value) : String(value);
+      return toText(value);
     case 'int':
     case 'float': {
       const n =

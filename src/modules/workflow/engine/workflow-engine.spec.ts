@@ -265,7 +265,7 @@ describe('WorkflowEngine', () => {
       const graph = diamond({
         error_strategy: 'default_value',
         default_outputs: { r: 'fallback' },
-      } as Partial<WorkflowNode>);
+      });
       const { result, final } = await runAll(engine, graph);
       expect(result).toMatchObject({ status: 'succeeded', outputs: { a: 'fallback' } });
       expect(final('A')).toMatchObject({
@@ -282,7 +282,7 @@ describe('WorkflowEngine', () => {
         A: () =>
           ++n < 3 ? Promise.reject(new Error(`try ${n}`)) : Promise.resolve({ r: 'third' }),
       });
-      const graph = diamond({ retry: { max_retries: 3, backoff_ms: 20 } } as Partial<WorkflowNode>);
+      const graph = diamond({ retry: { max_retries: 3, backoff_ms: 20 } });
       const { result, final, elapsed } = await runAll(engine, graph);
       expect(result.outputs.a).toBe('third');
       expect(code.calls.get('A')).toBe(3);
@@ -314,10 +314,7 @@ describe('WorkflowEngine', () => {
           return sleeping(2000)(_i, ctx);
         },
       });
-      const { result, final, elapsed } = await runAll(
-        engine,
-        diamond({ timeout_ms: 100 } as Partial<WorkflowNode>),
-      );
+      const { result, final, elapsed } = await runAll(engine, diamond({ timeout_ms: 100 }));
       expect(elapsed).toBeLessThan(1000);
       expect(result.status).toBe('failed');
       expect(final('A')?.error).toBe('timed out after 100 ms');
@@ -569,7 +566,7 @@ describe('WorkflowEngine', () => {
           return { r: out.map((o) => o.outputs.o) };
         },
       });
-      const graph = diamond({ outputs: [generated('r', 'array')] } as Partial<WorkflowNode>);
+      const graph = diamond({ outputs: [generated('r', 'array')] });
       const { result } = await runAll(engine, graph);
       expect(result.outputs.a).toBe(JSON.stringify(['<x>', '<y>']));
     });

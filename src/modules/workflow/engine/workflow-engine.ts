@@ -35,7 +35,7 @@ export class ExecutorRegistry {
     type: T,
     executor: NodeExecutor<Extract<WorkflowNode, { node_type: T }>>,
   ): this {
-    this.map.set(type, executor as NodeExecutor);
+    this.map.set(type, executor);
     return this;
   }
 
@@ -447,7 +447,7 @@ export class WorkflowEngine {
   private defaultOutputs(node: WorkflowNode): Record<string, unknown> {
     const given = node.default_outputs ?? {};
     const out: Record<string, unknown> = {};
-    const declared = node.node_type === 'start' ? [] : ((node.outputs ?? []) as Variable[]);
+    const declared = node.node_type === 'start' ? [] : (node.outputs ?? []);
     for (const v of declared) out[v.name] = v.name in given ? given[v.name] : typeDefault(v.type);
     return { ...given, ...out };
   }

@@ -211,7 +211,10 @@ describe('validateGraph', () => {
         retry: { max_retries: 2, backoff_ms: 100 },
         error_strategy: 'error_branch',
       });
-      Object.assign(byId(g, 'T'), { error_strategy: 'default_value', default_outputs: { text: '' } });
+      Object.assign(byId(g, 'T'), {
+        error_strategy: 'default_value',
+        default_outputs: { text: '' },
+      });
       g.edges.push({
         id: 'H-E-error',
         source: 'H',

@@ -572,7 +572,10 @@ const isIntIn = (v: unknown, min: number, max: number): boolean =>
 function checkRunSettings(n: NodeInfo, report: (m: string) => void): void {
   const raw = n.raw;
   const has = (k: string) => raw[k] !== undefined && raw[k] !== null;
-  if ((n.type === 'start' || n.type === 'end') && ['timeout_ms', 'retry', 'error_strategy'].some(has))
+  if (
+    (n.type === 'start' || n.type === 'end') &&
+    ['timeout_ms', 'retry', 'error_strategy'].some(has)
+  )
     return report('the start and end nodes take no timeout, retry or error strategy');
   if (has('timeout_ms') && !isIntIn(raw.timeout_ms, 1, NODE_RUN_LIMITS.maxTimeoutMs))
     report(`timeout_ms must be an integer from 1 to ${NODE_RUN_LIMITS.maxTimeoutMs}`);
@@ -583,7 +586,10 @@ function checkRunSettings(n: NodeInfo, report: (m: string) => void): void {
     else if (r.backoff_ms !== undefined && !isIntIn(r.backoff_ms, 0, NODE_RUN_LIMITS.maxBackoffMs))
       report(`retry.backoff_ms must be an integer from 0 to ${NODE_RUN_LIMITS.maxBackoffMs}`);
   }
-  if (has('error_strategy') && !(ERROR_STRATEGIES as readonly unknown[]).includes(raw.error_strategy))
+  if (
+    has('error_strategy') &&
+    !(ERROR_STRATEGIES as readonly unknown[]).includes(raw.error_strategy)
+  )
     report(`error_strategy must be one of ${ERROR_STRATEGIES.join(', ')}`);
   if (has('default_outputs') && !isObj(raw.default_outputs))
     report('default_outputs must be an object');

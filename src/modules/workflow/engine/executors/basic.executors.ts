@@ -6,9 +6,9 @@ import {
   type IfElseNode,
   type StartNode,
   type TemplateTransformNode,
-} from '../../graph/graph.types';
+} from 'src/modules/workflow/graph/graph.types';
 import type { NodeExecution, NodeExecutionContext, NodeExecutor } from '../engine.types';
-import { coerce, typeDefault } from '../variables';
+import { coerce, toText, typeDefault } from '../variables';
 
 // The Jinja engine loads with the first template run, not at boot.
 const jinja = lazyRequire<typeof import('@huggingface/jinja')>('@huggingface/jinja');
@@ -68,13 +68,13 @@ const isEmpty = (v: unknown): boolean =>
 /** Equal as JSON; a number and its string form are equal too (form fields are strings). */
 function equals(a: unknown, b: unknown): boolean {
   if (a === b) return true;
-  if (typeof a !== 'object' && typeof b !== 'object') return String(a) === String(b);
+  if (typeof a !== 'object' && typeof b !== 'object') return toText(a) === toText(b);
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
 function contains(a: unknown, b: unknown): boolean {
   if (Array.isArray(a)) return a.some((x) => equals(x, b));
-  if (typeof a === 'string') return a.includes(String(b));
+  if (typeof a === 'string') return a.includes(toText(b));
   return false;
 }
 
@@ -97,9 +97,9 @@ export function holds(c: Condition, inputs: Record<string, unknown>): boolean {
     case 'not_contains':
       return !contains(a, b);
     case 'starts_with':
-      return typeof a === 'string' && a.startsWith(String(b));
+      return typeof a === 'string' && a.startsWith(toText(b));
     case 'ends_with':
-      return typeof a === 'string' && a.endsWith(String(b));
+      return typeof a === 'string' && a.endsWith(toText(b));
     case 'is_empty':
       return isEmpty(a);
     case 'is_not_empty':

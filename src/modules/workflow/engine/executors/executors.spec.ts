@@ -2,7 +2,12 @@ import { OutboundHttpClient } from '@app/http';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Condition, HttpRequestNode, IfElseNode, Variable } from '../../graph/graph.types';
+import type {
+  Condition,
+  HttpRequestNode,
+  IfElseNode,
+  Variable,
+} from 'src/modules/workflow/graph/graph.types';
 import { endNode, generated, graphOf, literal, ref, startNode } from '../testing/graph-builder';
 import { ExecutorRegistry, WorkflowEngine } from '../workflow-engine';
 import { holds, IfElseExecutor } from './basic.executors';

@@ -1,15 +1,7 @@
 import type { OutboundHttpClient } from '@app/http';
-import type { HttpRequestNode } from '../../graph/graph.types';
+import type { HttpRequestNode } from 'src/modules/workflow/graph/graph.types';
+import { toText as asText } from '../variables';
 import type { NodeExecution, NodeExecutionContext, NodeExecutor } from '../engine.types';
-
-const asText = (v: unknown): string =>
-  typeof v === 'string'
-    ? v
-    : v === null || v === undefined
-      ? ''
-      : typeof v === 'object'
-        ? JSON.stringify(v)
-        : String(v);
 
 /**
  * Calls the node's URL through the SSRF-guarded client: `params` inputs go to the query string,

@@ -6,7 +6,7 @@ import type {
   WorkflowEdge,
   WorkflowGraph,
   WorkflowNode,
-} from '../../graph/graph.types';
+} from 'src/modules/workflow/graph/graph.types';
 import type { NodeExecution, NodeExecutionContext, NodeExecutor } from '../engine.types';
 
 /** Small builders for engine tests and the benchmark: valid graphs without the console's noise. */
