@@ -255,6 +255,20 @@ describe('validateGraph', () => {
         /default_outputs must be an object/,
       ));
 
+    it('"error" is reserved as a branch or class id', () =>
+      expectOnly(
+        (g) => {
+          (byId(g, 'I').branches as Array<{ id: string }>)[0].id = 'error';
+          (byId(g, 'Q').classes as Array<{ id: string }>)[0].id = 'error';
+          for (const e of g.edges) {
+            if (e.source === 'I' && e.source_handle === 'big') e.source_handle = 'error';
+            if (e.source === 'Q' && e.source_handle === 'a') e.source_handle = 'error';
+          }
+        },
+        /Node "If" \(I\): branches\[0\]: "error" is reserved/,
+        /Node "Classifier" \(Q\): classes\[0\]: "error" is reserved/,
+      ));
+
     it('none on start and end', () =>
       expectOnly(
         (g) => (byId(g, 'E').timeout_ms = 10),

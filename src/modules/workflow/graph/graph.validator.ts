@@ -503,7 +503,7 @@ async function checkNode(
         if (!isObj(b)) return report(`${where} must be an object`);
         const id = str(b.id);
         if (!id) report(`${where}: the branch id is required`);
-        else if (id === ELSE_HANDLE) report(`${where}: "${ELSE_HANDLE}" is reserved`);
+        else if (id === ELSE_HANDLE || id === ERROR_HANDLE) report(`${where}: "${id}" is reserved`);
         else if (ids.has(id)) report(`${where}: the branch id "${id}" is used twice`);
         ids.add(id);
         if (b.logical_operator !== 'and' && b.logical_operator !== 'or')
@@ -536,6 +536,7 @@ async function checkNode(
         if (!isObj(c)) return report(`classes[${i}] must be an object`);
         const id = str(c.id);
         if (!id) report(`classes[${i}]: the class id is required`);
+        else if (id === ERROR_HANDLE) report(`classes[${i}]: "${ERROR_HANDLE}" is reserved`);
         else if (ids.has(id)) report(`classes[${i}]: the class id "${id}" is used twice`);
         ids.add(id);
         if (!str(c.name).trim()) report(`classes[${i}]: the class name is required`);
