@@ -115,6 +115,42 @@ describe('WorkflowEngine', () => {
       expect(a).toMatchObject({ node_type: 'code', title: 'A', error: '', retries: 0 });
     });
 
+    it('awaits onEvent before successors start (a store always has the predecessors)', async () => {
+      const { engine } = engineWith();
+      const stored: string[] = [];
+      const result = await engine.execute(
+        diamond(),
+        {},
+        {
+          accountId: ACCOUNT,
+          onEvent: async (e) => {
+            if (e.status !== 'running') await new Promise((r) => setTimeout(r, 30));
+            stored.push(`${e.node_id}:${e.status}`);
+          },
+        },
+      );
+      expect(result.status).toBe('succeeded');
+      const at = (x: string) => stored.indexOf(x);
+      expect(at('A:running')).toBeGreaterThan(at('S:succeeded'));
+      expect(at('E:running')).toBeGreaterThan(at('A:succeeded'));
+      expect(at('E:running')).toBeGreaterThan(at('B:succeeded'));
+    });
+
+    it('an onEvent that throws fails the run', async () => {
+      const { engine } = engineWith();
+      const result = await engine.execute(
+        diamond(),
+        {},
+        {
+          accountId: ACCOUNT,
+          onEvent: (e) => {
+            if (e.node_id === 'A' && e.status === 'succeeded') throw new Error('store is down');
+          },
+        },
+      );
+      expect(result).toMatchObject({ status: 'failed', error: 'store is down' });
+    });
+
     it('run() streams the same events as an async iterable', async () => {
       const { engine } = engineWith({ A: sleeping(10) });
       const run = engine.run(diamond(), {}, { accountId: ACCOUNT });
