@@ -1,5 +1,7 @@
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount, TestAccount } from '@test/support/auth';
+import { WorkflowEngine } from 'src/modules/workflow/engine';
+import type { WorkflowGraph } from 'src/modules/workflow/graph/graph.types';
 import { WorkflowService } from 'src/modules/workflow/workflow.service';
 import { DataSource } from 'typeorm';
 
@@ -681,5 +683,55 @@ describe('Workflows (e2e)', () => {
     const svc = t.app.get(WorkflowService);
     const { graph } = await svc.draftForRun(a.id, id);
     expect(await svc.markDebugPassed(b.id, id, graph)).toBe(false);
+  });
+
+  it('runs a stored, validated draft through the wired engine (the debug path)', async () => {
+    const id = await create(a);
+    const node = (nid: string, node_type: string, title: string, fields: Json) => ({
+      id: nid,
+      node_type,
+      title,
+      description: '',
+      position: { x: 0, y: 0 },
+      ...fields,
+    });
+    const draft: Graph = {
+      nodes: [
+        node(ids.start, 'start', 'Start', {
+          inputs: [{ name: 'query', type: 'string', description: '', required: true }],
+        }),
+        node(ids.template, 'template_transform', 'Format', {
+          template: 'Q: {{ query }}',
+          inputs: [ref('query', ids.start, 'query')],
+          outputs: [gen('output')],
+        }),
+        node(ids.end, 'end', 'End', { outputs: [ref('result', ids.template, 'output')] }),
+      ],
+      edges: [
+        {
+          id: 'e1',
+          source: ids.start,
+          source_type: 'start',
+          target: ids.template,
+          target_type: 'template_transform',
+        },
+        {
+          id: 'e2',
+          source: ids.template,
+          source_type: 'template_transform',
+          target: ids.end,
+          target_type: 'end',
+        },
+      ],
+    };
+    expect((await post(a, `/workflows/${id}/draft-graph`, draft)).code).toBe('success');
+    const svc = t.app.get(WorkflowService);
+    const { graph } = await svc.draftForRun(a.id, id);
+    await svc.validateDraft(a.id, graph);
+    const result = await t.app
+      .get(WorkflowEngine)
+      .execute(graph as unknown as WorkflowGraph, { query: 'why?' }, { accountId: a.id });
+    expect(result).toMatchObject({ status: 'succeeded', outputs: { result: 'Q: why?' } });
+    expect(await svc.markDebugPassed(a.id, id, graph)).toBe(true);
   });
 });

@@ -1,8 +1,10 @@
+import { OutboundHttpClient } from '@app/http';
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DatasetModule } from '../dataset/dataset.module';
 import { ModelModule } from '../model/model.module';
 import { ToolModule } from '../tool/tool.module';
+import { ExecutorRegistry, registerCoreExecutors, WorkflowEngine } from './engine';
 import { WorkflowEntity } from './entities/workflow.entity';
 import { GraphValidator } from './graph/graph-validator.service';
 import { WorkflowController } from './workflow.controller';
@@ -11,12 +13,27 @@ import { WorkflowService } from './workflow.service';
 /**
  * Workflows: storage, the console routes, and full-graph validation (tools, datasets and models
  * of the account behind it). The engine and debug runs build on WorkflowService and
- * GraphValidator; the graph types are in graph/graph.types.ts.
+ * GraphValidator; the graph types are in graph/graph.types.ts, the engine in engine/.
  */
 @Module({
   imports: [TypeOrmModule.forFeature([WorkflowEntity]), ModelModule, ToolModule, DatasetModule],
   controllers: [WorkflowController],
-  providers: [WorkflowService, GraphValidator],
-  exports: [WorkflowService, GraphValidator],
+  providers: [
+    WorkflowService,
+    GraphValidator,
+    // The executors needing only HTTP; the model, tool, dataset and code ones register here too.
+    {
+      provide: ExecutorRegistry,
+      useFactory: (http: OutboundHttpClient) =>
+        registerCoreExecutors(new ExecutorRegistry(), { http }),
+      inject: [OutboundHttpClient],
+    },
+    {
+      provide: WorkflowEngine,
+      useFactory: (registry: ExecutorRegistry) => new WorkflowEngine(registry),
+      inject: [ExecutorRegistry],
+    },
+  ],
+  exports: [WorkflowService, GraphValidator, WorkflowEngine],
 })
 export class WorkflowModule {}
