@@ -4,11 +4,24 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DatasetModule } from '../dataset/dataset.module';
 import { ModelModule } from '../model/model.module';
 import { ToolModule } from '../tool/tool.module';
-import { ExecutorRegistry, registerCoreExecutors, WorkflowEngine } from './engine';
+import { RetrievalService } from '../dataset/retrieval/retrieval.service';
+import { ModelRuntime } from '../model/runtime/model-runtime.service';
+import { ToolRuntime } from '../tool/runtime/tool-runtime.service';
+import {
+  ExecutorRegistry,
+  registerCoreExecutors,
+  registerServiceExecutors,
+  WorkflowEngine,
+  type CodeRunner,
+} from './engine';
 import { WorkflowEntity } from './entities/workflow.entity';
 import { GraphValidator } from './graph/graph-validator.service';
 import { WorkflowController } from './workflow.controller';
+import { WorkflowToolSource } from './tool/workflow-tool.source';
 import { WorkflowService } from './workflow.service';
+
+/** The code node's sandbox; the code node has no executor until one is provided. */
+export const CODE_RUNNER = Symbol('CODE_RUNNER');
 
 /**
  * Workflows: storage, the console routes, and full-graph validation (tools, datasets and models
@@ -21,18 +34,38 @@ import { WorkflowService } from './workflow.service';
   providers: [
     WorkflowService,
     GraphValidator,
-    // The executors needing only HTTP; the model, tool, dataset and code ones register here too.
+    // Every node type's executor: the core ones, then those backed by models, tools, datasets
+    // and the code sandbox.
     {
       provide: ExecutorRegistry,
-      useFactory: (http: OutboundHttpClient) =>
-        registerCoreExecutors(new ExecutorRegistry(), { http }),
-      inject: [OutboundHttpClient],
+      useFactory: (
+        http: OutboundHttpClient,
+        models: ModelRuntime,
+        tools: ToolRuntime,
+        retrieval: RetrievalService,
+        code?: CodeRunner,
+      ) =>
+        registerServiceExecutors(registerCoreExecutors(new ExecutorRegistry(), { http }), {
+          models,
+          tools,
+          retrieval,
+          code,
+        }),
+      inject: [
+        OutboundHttpClient,
+        ModelRuntime,
+        ToolRuntime,
+        RetrievalService,
+        { token: CODE_RUNNER, optional: true },
+      ],
     },
     {
       provide: WorkflowEngine,
       useFactory: (registry: ExecutorRegistry) => new WorkflowEngine(registry),
       inject: [ExecutorRegistry],
     },
+    // Published workflows as tools (kind `workflow`) of the tool runtime.
+    WorkflowToolSource,
   ],
   exports: [WorkflowService, GraphValidator, WorkflowEngine],
 })

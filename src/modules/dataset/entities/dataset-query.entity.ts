@@ -1,6 +1,9 @@
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
-/** A retrieval against a dataset (hit testing or an app), newest listed first. */
+/** Who asked: hit testing, an app, or a workflow's dataset_retrieval node. */
+export type DatasetQuerySource = 'hit_testing' | 'app' | 'workflow';
+
+/** A retrieval against a dataset (hit testing, an app or a workflow), newest listed first. */
 @Entity({ name: 'dataset_queries' })
 @Index('idx_dataset_queries_dataset_created', ['dataset_id', 'created_at'])
 export class DatasetQueryEntity {
@@ -17,9 +20,9 @@ export class DatasetQueryEntity {
   @Column({ type: 'varchar', length: 1000 })
   query: string;
 
-  /** `hit_testing` or `app`. */
+  /** `hit_testing`, `app` or `workflow` (fits the varchar(16) column; no migration needed). */
   @Column({ type: 'varchar', length: 16 })
-  source: 'hit_testing' | 'app';
+  source: DatasetQuerySource;
 
   /** The app that asked, when source is `app`. */
   @Column({ type: 'uuid', nullable: true })

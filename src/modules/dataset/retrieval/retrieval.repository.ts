@@ -1,3 +1,4 @@
+import type { DatasetQuerySource } from '../entities/dataset-query.entity';
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 
@@ -89,7 +90,7 @@ export interface QueryLogRow {
   id: string;
   dataset_id: string;
   query: string;
-  source: 'hit_testing' | 'app';
+  source: DatasetQuerySource;
   created_at: Date;
 }
 
@@ -343,7 +344,7 @@ export class RetrievalRepository {
     datasetIds: string[];
     segmentIds: string[];
     query: string;
-    source: 'hit_testing' | 'app';
+    source: DatasetQuerySource;
     appId: string | null;
   }): Promise<Map<string, number>> {
     return this.dataSource.transaction(async (m) => {

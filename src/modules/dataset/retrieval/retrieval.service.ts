@@ -1,3 +1,4 @@
+import type { DatasetQuerySource } from '../entities/dataset-query.entity';
 import { isUuid, NotFoundError } from '@app/common';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
@@ -19,7 +20,7 @@ export interface RetrieveInput {
   k: number;
   /** Minimum score 0..1 of semantic and hybrid hits. */
   score: number;
-  source: 'hit_testing' | 'app';
+  source: DatasetQuerySource;
   appId?: string | null;
 }
 
@@ -90,7 +91,10 @@ export class RetrievalService {
       const vector = await this.embeddings.embedQuery(
         { provider: list[0].embedding_provider, model: list[0].embedding_model },
         input.query,
-        { accountId, source: input.source === 'app' ? 'dataset.retrieval' : 'dataset.hit_testing' },
+        {
+          accountId,
+          source: input.source === 'hit_testing' ? 'dataset.hit_testing' : 'dataset.retrieval',
+        },
       );
       const hits =
         input.strategy === 'semantic'

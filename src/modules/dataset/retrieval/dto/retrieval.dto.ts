@@ -85,6 +85,6 @@ export class DatasetQueryDto {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty({ format: 'uuid' }) dataset_id: string;
   @ApiProperty() query: string;
-  @ApiProperty({ enum: ['hit_testing', 'app'] }) source: string;
+  @ApiProperty({ enum: ['hit_testing', 'app', 'workflow'] }) source: string;
   @ApiProperty({ description: 'Unix seconds' }) created_at: number;
 }
