@@ -1,0 +1,288 @@
+'use strict';
+// Worker thread of CodeSandbox (code-sandbox.ts): runs one user program per message in a fresh
+// QuickJS WASM instance whose WebAssembly.Memory has a hard maximum. Plain CommonJS so the same
+// file runs under ts-jest and from dist (copied there as a nest-cli asset) without a loader.
+const { parentPort, workerData } = require('node:worker_threads');
+const { newQuickJSWASMModuleFromVariant, newVariant, RELEASE_SYNC } = require('quickjs-emscripten');
+
+const PAGE = 65536;
+// The release build's own default: 16 MB for static data, the C stack and the first heap pages.
+const BASE_PAGES = 256;
+const FILENAME = 'main.js';
+const MAX_TIMERS = 1000;
+
+const wasmModule = workerData.wasmModule;
+const limits = workerData.limits;
+
+class RunFailure extends Error {
+  constructor(kind, message) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+function lineOf(stack) {
+  const m = typeof stack === 'string' ? /main\.js:(\d+)(?::(\d+))?/.exec(stack) : null;
+  return m ? Number(m[1]) : undefined;
+}
+
+function describeError(dumped) {
+  if (dumped && typeof dumped === 'object') {
+    const name = typeof dumped.name === 'string' && dumped.name ? dumped.name : 'Error';
+    const message = typeof dumped.message === 'string' ? dumped.message : String(dumped);
+    return { name, message, line: lineOf(dumped.stack) };
+  }
+  return { name: 'Error', message: `uncaught ${typeof dumped}: ${safeString(dumped)}` };
+}
+
+function safeString(v) {
+  try {
+    return typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
+  } catch {
+    return String(v);
+  }
+}
+
+class Logs {
+  constructor() {
+    this.lines = [];
+    this.bytes = 0;
+    this.truncated = false;
+  }
+  push(line) {
+    if (this.truncated) return;
+    const text =
+      line.length > limits.maxLogLineChars ? `${line.slice(0, limits.maxLogLineChars)}…` : line;
+    if (this.lines.length >= limits.maxLogLines || this.bytes + text.length > limits.maxLogChars) {
+      this.truncated = true;
+      this.lines.push('[further logs dropped: log limit reached]');
+      return;
+    }
+    this.bytes += text.length;
+    this.lines.push(text);
+  }
+}
+
+async function run(msg) {
+  const memoryBytes = msg.memoryBytes;
+  const deadline = Date.now() + msg.timeoutMs;
+  const memory = new WebAssembly.Memory({
+    initial: BASE_PAGES,
+    maximum: BASE_PAGES + Math.ceil(memoryBytes / PAGE),
+  });
+  const logs = new Logs();
+  const quiet = () => undefined;
+  const qjs = await newQuickJSWASMModuleFromVariant(
+    newVariant(RELEASE_SYNC, {
+      wasmModule,
+      wasmMemory: memory,
+      // Emscripten prints aborts (e.g. after a stack overflow) to stderr; we report them ourselves.
+      emscriptenModule: { print: quiet, printErr: quiet },
+    }),
+  );
+  const rt = qjs.newRuntime();
+  // Both bounds: QuickJS's own count (undercounts many small allocations) and the WASM maximum.
+  rt.setMemoryLimit(memoryBytes);
+  rt.setInterruptHandler(() => Date.now() > deadline);
+  const ctx = rt.newContext();
+  const timers = new Map();
+  let nextTimerId = 1;
+  let clean = false;
+
+  const fail = (handle) => {
+    const dumped = ctx.dump(handle);
+    handle.dispose();
+    return dumped;
+  };
+  const maxBytes = (BASE_PAGES + Math.ceil(memoryBytes / PAGE)) * PAGE;
+  // The WASM memory could not grow further (QuickJS then may not even allocate the error object).
+  const nearCap = () => memory.buffer.byteLength >= maxBytes - 2 * PAGE;
+  const classify = (dumped) => {
+    if ((dumped === null || typeof dumped !== 'object') && nearCap())
+      return new RunFailure('memory', '');
+    const d = describeError(dumped);
+    if (d.name === 'InternalError' && d.message === 'interrupted') {
+      return new RunFailure('timeout', '');
+    }
+    if (
+      d.name === 'InternalError' &&
+      /out of memory|string too long|array too long/.test(d.message)
+    ) {
+      return new RunFailure('memory', '');
+    }
+    if (/stack overflow|call stack/i.test(d.message)) return new RunFailure('stack', '');
+    const where = d.line ? ` (line ${d.line})` : '';
+    return new RunFailure(
+      d.name === 'SyntaxError' ? 'syntax' : 'runtime',
+      `${d.name}: ${d.message}${where}`,
+    );
+  };
+  const unwrap = (res) => {
+    if (res.error) throw classify(fail(res.error));
+    return res.value;
+  };
+
+  try {
+    // Captured before user code runs, so redefining JSON or Object cannot fake a result.
+    const helpers = unwrap(
+      ctx.evalCode(
+        `(() => {
+          const stringify = JSON.stringify, parse = JSON.parse, proto = Object.getPrototypeOf,
+            isArray = Array.isArray, plain = Object.prototype;
+          return {
+            parse,
+            result(v) {
+              if (v === null || typeof v !== 'object' || isArray(v)) {
+                return '!main must return a plain object, got ' + (v === null ? 'null' : isArray(v) ? 'an array' : typeof v);
+              }
+              const p = proto(v);
+              if (p !== plain && p !== null) return '!main must return a plain object, got an instance of ' + (p && p.constructor && p.constructor.name || 'a class');
+              try {
+                return stringify(v);
+              } catch (e) {
+                return '!main returned a value that is not JSON: ' + (e && e.message);
+              }
+            },
+          };
+        })()`,
+        'sandbox-bootstrap.js',
+      ),
+    );
+
+    const consoleObj = ctx.newObject();
+    for (const level of ['log', 'info', 'warn', 'error', 'debug']) {
+      const fn = ctx.newFunction(level, (...args) => {
+        const parts = args.map((a) => {
+          const v = ctx.dump(a);
+          return typeof v === 'string' ? v : safeString(v);
+        });
+        logs.push(parts.join(' '));
+      });
+      ctx.setProp(consoleObj, level, fn);
+      fn.dispose();
+    }
+    ctx.setProp(ctx.global, 'console', consoleObj);
+    consoleObj.dispose();
+
+    // Timers run on the worker's clock and within the run's deadline; nothing else is exposed.
+    const setTimeoutFn = ctx.newFunction('setTimeout', (cb, ms) => {
+      if (ctx.typeof(cb) !== 'function') {
+        return ctx.newError({ name: 'TypeError', message: 'setTimeout needs a function' });
+      }
+      if (timers.size >= MAX_TIMERS) throw new Error(`too many pending timers (max ${MAX_TIMERS})`);
+      const delay = Math.max(0, Number(ms ? ctx.getNumber(ms) : 0) || 0);
+      const id = nextTimerId++;
+      timers.set(id, { at: Date.now() + delay, seq: id, cb: cb.dup() });
+      return ctx.newNumber(id);
+    });
+    ctx.setProp(ctx.global, 'setTimeout', setTimeoutFn);
+    setTimeoutFn.dispose();
+    const clearTimeoutFn = ctx.newFunction('clearTimeout', (idHandle) => {
+      const id = ctx.typeof(idHandle) === 'number' ? ctx.getNumber(idHandle) : -1;
+      const t = timers.get(id);
+      if (t) {
+        t.cb.dispose();
+        timers.delete(id);
+      }
+    });
+    ctx.setProp(ctx.global, 'clearTimeout', clearTimeoutFn);
+    clearTimeoutFn.dispose();
+
+    unwrap(ctx.evalCode(msg.code, FILENAME)).dispose();
+    const main = ctx.getProp(ctx.global, 'main');
+    if (ctx.typeof(main) !== 'function') {
+      main.dispose();
+      throw new RunFailure('runtime', 'the code must define a function main(params)');
+    }
+    const parse = ctx.getProp(helpers, 'parse');
+    const paramsJson = ctx.newString(msg.params);
+    const params = unwrap(ctx.callFunction(parse, ctx.undefined, paramsJson));
+    paramsJson.dispose();
+    parse.dispose();
+    let value = unwrap(ctx.callFunction(main, ctx.undefined, params));
+    params.dispose();
+    main.dispose();
+
+    // An async main: drive its jobs and our timers until the promise settles.
+    const state0 = ctx.getPromiseState(value);
+    if (state0.type !== 'fulfilled' || state0.notAPromise !== true) {
+      for (;;) {
+        unwrap(rt.executePendingJobs());
+        const state = ctx.getPromiseState(value);
+        if (state.type === 'fulfilled') {
+          value.dispose();
+          value = state.value;
+          break;
+        }
+        if (state.type === 'rejected') {
+          value.dispose();
+          throw classify(fail(state.error));
+        }
+        if (timers.size === 0) {
+          throw new RunFailure('runtime', 'main returned a promise that never settles');
+        }
+        let next;
+        for (const t of timers.values()) if (!next || t.at < next.at) next = t;
+        if (next.at > deadline) throw new RunFailure('timeout', '');
+        const wait = next.at - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        timers.delete(next.seq);
+        const r = ctx.callFunction(next.cb, ctx.undefined);
+        next.cb.dispose();
+        if (r.error) throw classify(fail(r.error));
+        r.value.dispose();
+      }
+    }
+
+    const resultFn = ctx.getProp(helpers, 'result');
+    const json = ctx.getString(unwrap(ctx.callFunction(resultFn, ctx.undefined, value)));
+    resultFn.dispose();
+    value.dispose();
+    helpers.dispose();
+    if (json.startsWith('!')) throw new RunFailure('result', json.slice(1));
+    clean = true;
+    return { ok: true, result: json, logs: logs.lines };
+  } catch (err) {
+    if (err instanceof RunFailure)
+      return { ok: false, kind: err.kind, message: err.message, logs: logs.lines };
+    // A host-side RangeError: the WASM recursion overflowed the worker's native stack.
+    if (err instanceof RangeError && /call stack/i.test(err.message)) {
+      return { ok: false, kind: 'stack', message: '', logs: logs.lines };
+    }
+    if (nearCap()) {
+      return { ok: false, kind: 'memory', message: '', logs: logs.lines };
+    }
+    return {
+      ok: false,
+      kind: 'crashed',
+      message: String(err && err.message ? err.message : err),
+      logs: logs.lines,
+    };
+  } finally {
+    if (clean) {
+      // Only a clean run frees handles one by one; after a failure the whole instance is dropped.
+      try {
+        for (const t of timers.values()) t.cb.dispose();
+        ctx.dispose();
+        rt.dispose();
+      } catch {
+        /* the instance is garbage either way */
+      }
+    }
+  }
+}
+
+parentPort.on('message', (msg) => {
+  run(msg).then(
+    (reply) => parentPort.postMessage({ id: msg.id, ...reply }),
+    (err) =>
+      parentPort.postMessage({
+        id: msg.id,
+        ok: false,
+        kind: 'crashed',
+        message: String(err),
+        logs: [],
+      }),
+  );
+});
+parentPort.postMessage({ ready: true });
