@@ -299,6 +299,47 @@ describe('CodeSandbox', () => {
       expect(rssPeak - rssBefore).toBeLessThan(150 * MB);
     });
 
+    it('a worker over its own V8 heap limit (host-side copies) fails as a memory error', async () => {
+      const small = new CodeSandbox({ maxWorkers: 1, warmWorkers: 1, workerOldGenerationMb: 8 });
+      try {
+        // The params string is copied into the worker's heap before QuickJS sees it.
+        const err = await failure(
+          small.run(
+            'function main(p) { return { n: p.items.length }; }',
+            { items: Array.from({ length: 300000 }, (_, i) => ({ i, s: `item ${i}` })) },
+            { timeoutMs: 5000, memoryBytes: 256 * MB },
+          ),
+        );
+        expect(err.kind).toBe('memory');
+        // The pool replaced the dead worker.
+        const out = await small.run('function main() { return { ok: true }; }', {}, limits);
+        expect(out.result).toEqual({ ok: true });
+      } finally {
+        await small.onModuleDestroy();
+      }
+    });
+
+    it('a huge value logged or returned stays out of the host', async () => {
+      const logged = await sandbox.run(
+        "function main() { const a = []; for (let i = 0; i < 200000; i++) a.push({ i }); console.log(a, 'x'.repeat(1e6)); return {}; }",
+        {},
+        { timeoutMs: 5000, memoryBytes: 64 * MB },
+      );
+      expect(logged.logs[0].length).toBeLessThan(10000);
+      const big = await failure(
+        sandbox.run(
+          "function main() { return { s: 'x'.repeat(20e6) }; }",
+          {},
+          {
+            timeoutMs: 5000,
+            memoryBytes: 128 * MB,
+          },
+        ),
+      );
+      expect(big.kind).toBe('result');
+      expect(big.message).toMatch(/larger than 16777216 characters/);
+    });
+
     it('stops deep recursion with a stack error', async () => {
       const err = await failure(
         sandbox.run(

@@ -337,6 +337,7 @@ export class CodeSandbox implements OnModuleDestroy {
             maxLogLines: o.maxLogLines,
             maxLogLineChars: o.maxLogLineChars,
             maxLogChars: o.maxLogChars,
+            maxResultChars: o.maxResultChars,
           },
         },
         resourceLimits: {

@@ -10,6 +10,8 @@ const PAGE = 65536;
 const BASE_PAGES = 256;
 const FILENAME = 'main.js';
 const MAX_TIMERS = 1000;
+// WASM memory never shrinks: an instance that grew past this is dropped rather than kept idle.
+const MAX_CACHED_BYTES = 64 * 1024 * 1024;
 
 const wasmModule = workerData.wasmModule;
 const limits = workerData.limits;
@@ -63,14 +65,21 @@ class Logs {
   }
 }
 
-async function run(msg) {
-  const memoryBytes = msg.memoryBytes;
-  const deadline = Date.now() + msg.timeoutMs;
+// The instance of the last clean run, reused by the next run with the same memory limit: every
+// run gets its own QuickJS runtime (a separate heap), and a run that failed drops the instance.
+let cached;
+
+async function instanceFor(memoryBytes) {
+  if (cached && cached.memoryBytes === memoryBytes) {
+    const reused = cached;
+    cached = undefined;
+    return reused;
+  }
+  cached = undefined;
   const memory = new WebAssembly.Memory({
     initial: BASE_PAGES,
     maximum: BASE_PAGES + Math.ceil(memoryBytes / PAGE),
   });
-  const logs = new Logs();
   const quiet = () => undefined;
   const qjs = await newQuickJSWASMModuleFromVariant(
     newVariant(RELEASE_SYNC, {
@@ -80,6 +89,15 @@ async function run(msg) {
       emscriptenModule: { print: quiet, printErr: quiet },
     }),
   );
+  return { memoryBytes, memory, qjs };
+}
+
+async function run(msg) {
+  const memoryBytes = msg.memoryBytes;
+  const deadline = Date.now() + msg.timeoutMs;
+  const instance = await instanceFor(memoryBytes);
+  const { memory, qjs } = instance;
+  const logs = new Logs();
   const rt = qjs.newRuntime();
   // Both bounds: QuickJS's own count (undercounts many small allocations) and the WASM maximum.
   rt.setMemoryLimit(memoryBytes);
@@ -131,17 +149,32 @@ async function run(msg) {
             isArray = Array.isArray, plain = Object.prototype;
           return {
             parse,
+            // Logs are formatted and cut here, so a huge value never reaches the worker's heap.
+            format(v, max) {
+              let s;
+              if (typeof v === 'string') s = v;
+              else {
+                try { s = stringify(v); } catch { s = undefined; }
+                if (s === undefined) {
+                  try { s = String(v); } catch { s = '[unprintable ' + typeof v + ']'; }
+                }
+              }
+              return s.length > max ? s.slice(0, max) + '…' : s;
+            },
             result(v) {
               if (v === null || typeof v !== 'object' || isArray(v)) {
                 return '!main must return a plain object, got ' + (v === null ? 'null' : isArray(v) ? 'an array' : typeof v);
               }
               const p = proto(v);
               if (p !== plain && p !== null) return '!main must return a plain object, got an instance of ' + (p && p.constructor && p.constructor.name || 'a class');
+              let json;
               try {
-                return stringify(v);
+                json = stringify(v);
               } catch (e) {
                 return '!main returned a value that is not JSON: ' + (e && e.message);
               }
+              if (json.length > ${limits.maxResultChars}) return '!the result is larger than ${limits.maxResultChars} characters of JSON';
+              return json;
             },
           };
         })()`,
@@ -149,13 +182,19 @@ async function run(msg) {
       ),
     );
 
+    const format = ctx.getProp(helpers, 'format');
+    const maxLine = ctx.newNumber(limits.maxLogLineChars);
     const consoleObj = ctx.newObject();
     for (const level of ['log', 'info', 'warn', 'error', 'debug']) {
       const fn = ctx.newFunction(level, (...args) => {
-        const parts = args.map((a) => {
-          const v = ctx.dump(a);
-          return typeof v === 'string' ? v : safeString(v);
-        });
+        if (logs.truncated) return;
+        const parts = [];
+        for (const a of args) {
+          const res = ctx.callFunction(format, ctx.undefined, a, maxLine);
+          if (res.error) return res;
+          parts.push(ctx.getString(res.value));
+          res.value.dispose();
+        }
         logs.push(parts.join(' '));
       });
       ctx.setProp(consoleObj, level, fn);
@@ -238,6 +277,8 @@ async function run(msg) {
     const json = ctx.getString(unwrap(ctx.callFunction(resultFn, ctx.undefined, value)));
     resultFn.dispose();
     value.dispose();
+    format.dispose();
+    maxLine.dispose();
     helpers.dispose();
     if (json.startsWith('!')) throw new RunFailure('result', json.slice(1));
     clean = true;
@@ -260,13 +301,15 @@ async function run(msg) {
     };
   } finally {
     if (clean) {
-      // Only a clean run frees handles one by one; after a failure the whole instance is dropped.
+      // Only a clean run frees its handles one by one and leaves the instance for the next run;
+      // after a failure the whole instance is dropped.
       try {
         for (const t of timers.values()) t.cb.dispose();
         ctx.dispose();
         rt.dispose();
+        if (memory.buffer.byteLength <= MAX_CACHED_BYTES) cached = instance;
       } catch {
-        /* the instance is garbage either way */
+        /* a leak QuickJS refused to free: the instance is not reused */
       }
     }
   }
