@@ -17,7 +17,7 @@ describe('CodeSandbox', () => {
   let sandbox: CodeSandbox;
 
   beforeAll(async () => {
-    sandbox = new CodeSandbox({ maxWorkers: 3, warmWorkers: 2 });
+    sandbox = new CodeSandbox({ maxWorkers: 3, warmWorkers: 3 });
     await sandbox.warmUp();
   });
 
@@ -85,23 +85,21 @@ describe('CodeSandbox', () => {
       }
     });
 
-    it('refuses params that are not a JSON object', async () => {
+    it('refuses params that are not a JSON object and limits out of range', async () => {
       const cyclic: Record<string, unknown> = {};
       cyclic.self = cyclic;
-      expect(
-        (await failure(sandbox.run('function main() { return {}; }', cyclic, limits))).kind,
-      ).toBe('input');
-      expect(
-        (
-          await failure(
-            sandbox.run(
-              'function main() { return {}; }',
-              [] as unknown as Record<string, unknown>,
-              limits,
-            ),
-          )
-        ).kind,
-      ).toBe('input');
+      const code = 'function main() { return {}; }';
+      const bad: Array<[Record<string, unknown>, typeof limits]> = [
+        [cyclic, limits],
+        [[] as unknown as Record<string, unknown>, limits],
+        [{}, { ...limits, timeoutMs: 0 }],
+        [{}, { ...limits, timeoutMs: 2 ** 31 }],
+        [{}, { ...limits, memoryBytes: 1000 }],
+        [{}, { ...limits, memoryBytes: 4 * 1024 * MB }],
+      ];
+      for (const [params, opts] of bad) {
+        expect((await failure(sandbox.run(code, params, opts))).kind).toBe('input');
+      }
     });
   });
 
@@ -361,6 +359,7 @@ describe('CodeSandbox', () => {
 
   describe('concurrency and abort', () => {
     it('runs several programs at once, in parallel, each with its own result', async () => {
+      await sandbox.warmUp();
       const started = Date.now();
       const outs = await Promise.all(
         Array.from({ length: 6 }, (_, i) =>
@@ -408,6 +407,38 @@ describe('CodeSandbox', () => {
           { ...limits, signal: AbortSignal.abort() },
         ),
       ).rejects.toMatchObject({ kind: 'aborted' });
+    });
+
+    it('an aborted worker really stops: no CPU burnt after the abort', async () => {
+      // A 10 s limit: only worker.terminate(), not QuickJS's interrupt, can stop this loop now.
+      const err = failure(
+        sandbox.run(
+          'function main() { while (true) {} }',
+          {},
+          {
+            ...limits,
+            timeoutMs: 10000,
+            signal: AbortSignal.timeout(150),
+          },
+        ),
+      );
+      expect((await err).kind).toBe('aborted');
+      const cpu = process.cpuUsage();
+      await new Promise((r) => setTimeout(r, 400));
+      const used = process.cpuUsage(cpu);
+      // A worker still spinning would add ~400 ms of CPU here.
+      expect((used.user + used.system) / 1000).toBeLessThan(200);
+    });
+
+    it('shutting down ends runs in flight as aborted', async () => {
+      const own = new CodeSandbox({ maxWorkers: 1, warmWorkers: 0 });
+      const running = failure(
+        own.run('function main() { while (true) {} }', {}, { ...limits, timeoutMs: 10000 }),
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      await own.onModuleDestroy();
+      expect((await running).kind).toBe('aborted');
+      expect(own.workerCount).toBe(0);
     });
   });
 });

@@ -73,6 +73,8 @@ const DEFAULTS: CodeSandboxOptions = {
   maxLogChars: 64 * 1024,
 };
 
+const MAX_TIMEOUT_MS = 60 * 60 * 1000;
+const MAX_MEMORY_BYTES = 1024 * 1024 * 1024;
 const WORKER_FILE = path.join(__dirname, 'sandbox.worker.js');
 // Kinds after which a worker is not trusted again: a limit was hit or the instance broke.
 const DISCARD: ReadonlySet<SandboxErrorKind> = new Set([
@@ -108,6 +110,7 @@ export class CodeSandbox implements OnModuleDestroy {
   private readonly options: CodeSandboxOptions;
   private wasmModule?: Promise<WebAssembly.Module>;
   private readonly idle: Slot[] = [];
+  private readonly slots = new Set<Slot>();
   private readonly waiters: Array<(slot: Slot | Error) => void> = [];
   private live = 0;
   private nextId = 1;
@@ -126,6 +129,11 @@ export class CodeSandbox implements OnModuleDestroy {
     const paramsJson = this.checkInput(code, params, opts);
     if (opts.signal?.aborted) throw new CodeSandboxError('aborted', 'code run was aborted');
     const slot = await this.acquire(opts.signal);
+    // Aborted while a worker was starting: the listener below would never fire.
+    if (opts.signal?.aborted) {
+      this.release(slot, false);
+      throw new CodeSandboxError('aborted', 'code run was aborted');
+    }
     const reply = await this.execute(slot, code, paramsJson, opts);
     if (!reply.ok) {
       const kind = reply.kind ?? 'crashed';
@@ -154,7 +162,9 @@ export class CodeSandbox implements OnModuleDestroy {
     this.closed = true;
     for (const wake of this.waiters.splice(0))
       wake(new CodeSandboxError('aborted', 'code sandbox is shutting down'));
-    await Promise.all(this.idle.splice(0).map((s) => s.worker.terminate()));
+    this.idle.splice(0);
+    // Busy workers too: their runs end as aborted through the workers' exit.
+    await Promise.all([...this.slots].map((s) => s.worker.terminate()));
   }
 
   /** Workers alive now (idle and busy); for tests and metrics. */
@@ -168,11 +178,17 @@ export class CodeSandbox implements OnModuleDestroy {
     opts: SandboxRunOptions,
   ): string {
     if (typeof code !== 'string') throw new CodeSandboxError('input', 'code must be a string');
-    if (!(Number.isFinite(opts.timeoutMs) && opts.timeoutMs > 0)) {
-      throw new CodeSandboxError('input', 'timeoutMs must be a positive number');
+    // setTimeout fires at once past 2^31 ms; nothing sensible runs this long anyway.
+    if (!(
+      Number.isFinite(opts.timeoutMs) &&
+      opts.timeoutMs > 0 &&
+      opts.timeoutMs <= MAX_TIMEOUT_MS
+    )) {
+      throw new CodeSandboxError('input', `timeoutMs must be between 1 and ${MAX_TIMEOUT_MS}`);
     }
-    if (!(Number.isFinite(opts.memoryBytes) && opts.memoryBytes >= 1024 * 1024)) {
-      throw new CodeSandboxError('input', 'memoryBytes must be at least 1 MB');
+    // The WASM build addresses at most 2 GB, its 16 MB base included.
+    if (!(opts.memoryBytes >= 1024 * 1024 && opts.memoryBytes <= MAX_MEMORY_BYTES)) {
+      throw new CodeSandboxError('input', 'memoryBytes must be between 1 MB and 1 GB');
     }
     let json: string | undefined;
     try {
@@ -256,7 +272,9 @@ export class CodeSandbox implements OnModuleDestroy {
       const onError = (err: Error & { code?: string }) =>
         failWith(err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'memory' : 'crashed', err.message);
       const onExit = (exitCode: number) =>
-        failWith('crashed', `worker exited with code ${exitCode}`);
+        this.closed
+          ? failWith('aborted')
+          : failWith('crashed', `worker exited with code ${exitCode}`);
       const onAbort = () => failWith('aborted');
       const timer = setTimeout(
         () => failWith('timeout'),
@@ -319,6 +337,7 @@ export class CodeSandbox implements OnModuleDestroy {
   private retire(slot: Slot): void {
     if (slot.retired) return;
     slot.retired = true;
+    this.slots.delete(slot);
     this.live--;
     void slot.worker.terminate();
   }
@@ -348,6 +367,7 @@ export class CodeSandbox implements OnModuleDestroy {
       });
       slot = { worker, retired: false };
       const own = slot;
+      this.slots.add(own);
       // Permanent handlers: an 'error' without a listener would crash the server, and a worker
       // that dies while idle must leave the pool.
       worker.on('error', () => undefined);
