@@ -101,6 +101,57 @@ describe('CodeSandbox', () => {
         expect((await failure(sandbox.run(code, params, opts))).kind).toBe('input');
       }
     });
+
+    it('reuses a worker run after run without leaking its QuickJS memory', async () => {
+      // 1 MB strings out, in and through timers, 40 times, in an 8 MB sandbox on one worker: a
+      // handle left behind per run would exhaust the reused instance after a few runs.
+      const one = new CodeSandbox({ maxWorkers: 1, warmWorkers: 1 });
+      try {
+        for (let i = 0; i < 40; i++) {
+          const out = await one.run(
+            `async function main(p) {
+              const s = 'x'.repeat(1e6) + p.tail;
+              await new Promise((r) => setTimeout(r, 0));
+              console.log(s);
+              return { n: s.length, s };
+            }`,
+            { tail: 'y'.repeat(1000) },
+            { timeoutMs: 2000, memoryBytes: 8 * MB },
+          );
+          expect(out.result.n).toBe(1001000);
+        }
+        expect(one.workerCount).toBe(1);
+      } finally {
+        await one.onModuleDestroy();
+      }
+    });
+
+    it('setTimeout checks its arguments and bounds pending timers', async () => {
+      const bad = await failure(
+        sandbox.run("function main() { setTimeout('1 + 1', 10); return {}; }", {}, limits),
+      );
+      expect(bad.message).toMatch(/^TypeError: setTimeout needs a function \(line 1\)$/);
+      const many = await failure(
+        sandbox.run(
+          'function main() { for (let i = 0; i < 2000; i++) setTimeout(() => {}, 10); return {}; }',
+          {},
+          limits,
+        ),
+      );
+      expect(many.message).toMatch(/^RangeError: more than 1000 pending timers/);
+      const cleared = await sandbox.run(
+        `async function main() {
+          let fired = 0;
+          const t = setTimeout(() => fired++, 20);
+          clearTimeout(t);
+          await new Promise((r) => setTimeout(r, 50));
+          return { fired };
+        }`,
+        {},
+        limits,
+      );
+      expect(cleared.result).toEqual({ fired: 0 });
+    });
   });
 
   describe('user errors', () => {
@@ -121,6 +172,19 @@ describe('CodeSandbox', () => {
       expect(err.kind).toBe('runtime');
       expect(err.message).toBe('TypeError: no good (line 3)');
       expect(err.logs).toEqual(['before']);
+    });
+
+    it('reports thrown values that are not errors', async () => {
+      for (const [thrown, message] of [
+        ["'boom'", 'Uncaught: boom'],
+        ['null', 'Uncaught: null'],
+        ['{ code: 7 }', 'Uncaught: {"code":7}'],
+        ["{ message: 'plain' }", 'Error: plain'],
+      ]) {
+        const err = await failure(sandbox.run(`function main() { throw ${thrown}; }`, {}, limits));
+        expect(err.kind).toBe('runtime');
+        expect(err.message).toBe(message);
+      }
     });
 
     it('reports a rejected async main and a missing main', async () => {
@@ -293,7 +357,7 @@ describe('CodeSandbox', () => {
       expect(err.message).toBe('code exceeded its memory limit of 32 MB');
       expect(err.kind).toBe('memory');
       expect(err.message).toBe('code exceeded its memory limit of 32 MB');
-      // 500 MB was asked for; the run's WASM memory stops at 16 + 32 MB (plus copies in flight).
+      // 500 MB was asked for; the run's WASM memory stops at 6 + 32 MB (plus copies in flight).
       expect(rssPeak - rssBefore).toBeLessThan(150 * MB);
     });
 
@@ -336,6 +400,17 @@ describe('CodeSandbox', () => {
       );
       expect(big.kind).toBe('result');
       expect(big.message).toMatch(/larger than 16777216 characters/);
+    });
+
+    it('a result too big to serialize within the limit is a memory error, not a result error', async () => {
+      const err = await failure(
+        sandbox.run(
+          "function main() { return { s: 'x'.repeat(6e6) }; }",
+          {},
+          { timeoutMs: 5000, memoryBytes: 8 * MB },
+        ),
+      );
+      expect(err.kind).toBe('memory');
     });
 
     it('stops deep recursion with a stack error', async () => {

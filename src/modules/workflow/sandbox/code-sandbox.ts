@@ -6,7 +6,10 @@ import { Worker } from 'node:worker_threads';
 export interface SandboxRunOptions {
   /** Wall-clock limit of one run (CPU loops, timers and the async main included). */
   timeoutMs: number;
-  /** Heap the program may use; the WASM memory of the run is capped at this plus a 16 MB base. */
+  /**
+   * Heap the program may use: the run's WASM memory is capped so about this much can be allocated
+   * (never less than the ~10 MB the build's 16 MB initial memory leaves free).
+   */
   memoryBytes: number;
   signal?: AbortSignal;
 }

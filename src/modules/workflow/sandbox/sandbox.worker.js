@@ -6,8 +6,10 @@ const { parentPort, workerData } = require('node:worker_threads');
 const { newQuickJSWASMModuleFromVariant, newVariant, RELEASE_SYNC } = require('quickjs-emscripten');
 
 const PAGE = 65536;
-// The release build's own default: 16 MB for static data, the C stack and the first heap pages.
+// The release build imports at least 16 MB (its INITIAL_MEMORY); about 5.25 MB of it is static
+// data and the C stack (measured: 10.75 MB of a 16 MB memory is left to allocate).
 const BASE_PAGES = 256;
+const OVERHEAD_BYTES = 6 * 1024 * 1024;
 const FILENAME = 'main.js';
 const MAX_TIMERS = 1000;
 // WASM memory never shrinks: an instance that grew past this is dropped rather than kept idle.
@@ -29,12 +31,12 @@ function lineOf(stack) {
 }
 
 function describeError(dumped) {
-  if (dumped && typeof dumped === 'object') {
+  if (dumped && typeof dumped === 'object' && typeof dumped.message === 'string') {
     const name = typeof dumped.name === 'string' && dumped.name ? dumped.name : 'Error';
-    const message = typeof dumped.message === 'string' ? dumped.message : String(dumped);
-    return { name, message, line: lineOf(dumped.stack) };
+    return { name, message: dumped.message, line: lineOf(dumped.stack) };
   }
-  return { name: 'Error', message: `uncaught ${typeof dumped}: ${safeString(dumped)}` };
+  // `throw 'text'`, `throw { code: 1 }` and the like: no message, no stack.
+  return { name: 'Uncaught', message: safeString(dumped) };
 }
 
 function safeString(v) {
@@ -69,6 +71,11 @@ class Logs {
 // run gets its own QuickJS runtime (a separate heap), and a run that failed drops the instance.
 let cached;
 
+// The program gets about memoryBytes of heap (at least the ~10 MB the initial memory leaves).
+function maxPages(memoryBytes) {
+  return Math.max(BASE_PAGES, Math.ceil((OVERHEAD_BYTES + memoryBytes) / PAGE));
+}
+
 async function instanceFor(memoryBytes) {
   if (cached && cached.memoryBytes === memoryBytes) {
     const reused = cached;
@@ -78,7 +85,7 @@ async function instanceFor(memoryBytes) {
   cached = undefined;
   const memory = new WebAssembly.Memory({
     initial: BASE_PAGES,
-    maximum: BASE_PAGES + Math.ceil(memoryBytes / PAGE),
+    maximum: maxPages(memoryBytes),
   });
   const quiet = () => undefined;
   const qjs = await newQuickJSWASMModuleFromVariant(
@@ -112,12 +119,13 @@ async function run(msg) {
     handle.dispose();
     return dumped;
   };
-  const maxBytes = (BASE_PAGES + Math.ceil(memoryBytes / PAGE)) * PAGE;
-  // The WASM memory could not grow further (QuickJS then may not even allocate the error object).
-  const nearCap = () => memory.buffer.byteLength >= maxBytes - 2 * PAGE;
+  const maxBytes = maxPages(memoryBytes) * PAGE;
+  // QuickJS throws null when it cannot even allocate its out-of-memory error. malloc grows the
+  // memory by up to 20% at a time and gives up when that step passes the cap, so a failed
+  // allocation leaves the memory within that margin of the cap.
+  const nearCap = () => memory.buffer.byteLength >= maxBytes * 0.75;
   const classify = (dumped) => {
-    if ((dumped === null || typeof dumped !== 'object') && nearCap())
-      return new RunFailure('memory', '');
+    if (dumped === null && nearCap()) return new RunFailure('memory', '');
     const d = describeError(dumped);
     if (d.name === 'InternalError' && d.message === 'interrupted') {
       return new RunFailure('timeout', '');
@@ -146,7 +154,7 @@ async function run(msg) {
       ctx.evalCode(
         `(() => {
           const stringify = JSON.stringify, parse = JSON.parse, proto = Object.getPrototypeOf,
-            isArray = Array.isArray, plain = Object.prototype;
+            isArray = Array.isArray, plain = Object.prototype, Internal = InternalError;
           return {
             parse,
             // Logs are formatted and cut here, so a huge value never reaches the worker's heap.
@@ -154,7 +162,7 @@ async function run(msg) {
               let s;
               if (typeof v === 'string') s = v;
               else {
-                try { s = stringify(v); } catch { s = undefined; }
+                try { s = stringify(v); } catch (e) { if (e === null || e instanceof Internal) throw e; s = undefined; }
                 if (s === undefined) {
                   try { s = String(v); } catch { s = '[unprintable ' + typeof v + ']'; }
                 }
@@ -171,6 +179,8 @@ async function run(msg) {
               try {
                 json = stringify(v);
               } catch (e) {
+                // Out of memory (or a too long string) is the limit's error, not a result error.
+                if (e === null || e instanceof Internal) throw e;
                 return '!main returned a value that is not JSON: ' + (e && e.message);
               }
               if (json.length > ${limits.maxResultChars}) return '!the result is larger than ${limits.maxResultChars} characters of JSON';
@@ -206,9 +216,18 @@ async function run(msg) {
     // Timers run on the worker's clock and within the run's deadline; nothing else is exposed.
     const setTimeoutFn = ctx.newFunction('setTimeout', (cb, ms) => {
       if (ctx.typeof(cb) !== 'function') {
-        return ctx.newError({ name: 'TypeError', message: 'setTimeout needs a function' });
+        return {
+          error: ctx.newError({ name: 'TypeError', message: 'setTimeout needs a function' }),
+        };
       }
-      if (timers.size >= MAX_TIMERS) throw new Error(`too many pending timers (max ${MAX_TIMERS})`);
+      if (timers.size >= MAX_TIMERS) {
+        return {
+          error: ctx.newError({
+            name: 'RangeError',
+            message: `more than ${MAX_TIMERS} pending timers`,
+          }),
+        };
+      }
       const delay = Math.max(0, Number(ms ? ctx.getNumber(ms) : 0) || 0);
       const id = nextTimerId++;
       timers.set(id, { at: Date.now() + delay, seq: id, cb: cb.dup() });
@@ -243,8 +262,11 @@ async function run(msg) {
     main.dispose();
 
     // An async main: drive its jobs and our timers until the promise settles.
-    const state0 = ctx.getPromiseState(value);
-    if (state0.type !== 'fulfilled' || state0.notAPromise !== true) {
+    const first = ctx.getPromiseState(value);
+    if (!first.notAPromise) {
+      // Settled already: the state holds a handle of its own, re-read below.
+      if (first.type === 'fulfilled') first.value.dispose();
+      if (first.type === 'rejected') first.error.dispose();
       for (;;) {
         unwrap(rt.executePendingJobs());
         const state = ctx.getPromiseState(value);
@@ -274,7 +296,9 @@ async function run(msg) {
     }
 
     const resultFn = ctx.getProp(helpers, 'result');
-    const json = ctx.getString(unwrap(ctx.callFunction(resultFn, ctx.undefined, value)));
+    const jsonHandle = unwrap(ctx.callFunction(resultFn, ctx.undefined, value));
+    const json = ctx.getString(jsonHandle);
+    jsonHandle.dispose();
     resultFn.dispose();
     value.dispose();
     format.dispose();
