@@ -300,6 +300,14 @@ describe('CodeSandbox', () => {
         ),
       );
       expect(err.message).toBe('code exceeded its time limit of 300 ms');
+      const jobs = await failure(
+        sandbox.run(
+          'async function main() { for (;;) await null; }',
+          {},
+          { ...limits, timeoutMs: 300 },
+        ),
+      );
+      expect(jobs.message).toBe('code exceeded its time limit of 300 ms');
     });
 
     it('stops timers that would outlive the limit', async () => {

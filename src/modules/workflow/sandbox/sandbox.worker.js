@@ -108,7 +108,10 @@ async function run(msg) {
   const rt = qjs.newRuntime();
   // Both bounds: QuickJS's own count (undercounts many small allocations) and the WASM maximum.
   rt.setMemoryLimit(memoryBytes);
-  rt.setInterruptHandler(() => Date.now() > deadline);
+  // Remembered: an interrupt inside a promise job may reject a promise main never sees, leaving
+  // main pending rather than failed.
+  let interrupted = false;
+  rt.setInterruptHandler(() => (interrupted ||= Date.now() > deadline));
   const ctx = rt.newContext();
   const timers = new Map();
   let nextTimerId = 1;
@@ -125,6 +128,7 @@ async function run(msg) {
   // allocation leaves the memory within that margin of the cap.
   const nearCap = () => memory.buffer.byteLength >= maxBytes * 0.75;
   const classify = (dumped) => {
+    if (interrupted) return new RunFailure('timeout', '');
     if (dumped === null && nearCap()) return new RunFailure('memory', '');
     const d = describeError(dumped);
     if (d.name === 'InternalError' && d.message === 'interrupted') {
@@ -269,6 +273,7 @@ async function run(msg) {
       if (first.type === 'rejected') first.error.dispose();
       for (;;) {
         unwrap(rt.executePendingJobs());
+        if (interrupted) throw new RunFailure('timeout', '');
         const state = ctx.getPromiseState(value);
         if (state.type === 'fulfilled') {
           value.dispose();
