@@ -103,8 +103,9 @@ interface WorkerReply {
 }
 
 /**
- * Runs user JavaScript (`main(params)`) in QuickJS, one fresh WASM instance per run inside a
- * worker thread: the WASM memory has a hard maximum, QuickJS's interrupt handler stops CPU loops,
+ * Runs user JavaScript (`main(params)`) in QuickJS, a new runtime per run inside a worker thread
+ * (the WASM instance is reused only after clean runs): the WASM memory has a hard maximum,
+ * QuickJS's interrupt handler stops CPU loops,
  * the worker has V8 resource limits, and a worker that does not answer in time is terminated, so
  * neither a loop nor a memory bomb reaches the server's event loop or heap.
  */
