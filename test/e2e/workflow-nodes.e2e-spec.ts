@@ -18,6 +18,7 @@ import {
 } from 'src/modules/workflow/engine/testing/graph-builder';
 import { WorkflowEngine } from 'src/modules/workflow/engine/workflow-engine';
 import type {
+  CodeNode,
   DatasetRetrievalNode,
   LlmNode,
   QuestionClassifierNode,
@@ -298,6 +299,51 @@ describe('workflow nodes (e2e)', () => {
       },
     );
     expect(other.outputs).toEqual({ out: '' });
+  });
+
+  describe('code (QuickJS sandbox)', () => {
+    const code = (source: string, timeout_ms?: number): CodeNode => ({
+      ...base('C'),
+      node_type: 'code',
+      code: source,
+      inputs: [ref('q', 'S', 'q'), literal('n', 21, 'int')],
+      outputs: [generated('out'), generated('twice', 'int')],
+      ...(timeout_ms ? { timeout_ms } : {}),
+    });
+
+    it('runs main(params) in the sandbox and keeps the declared outputs', async () => {
+      const res = await engine.execute(
+        around(
+          code(
+            'async function main(p) { console.log("ignored"); return { out: p.q.toUpperCase(), twice: String(p.n * 2), junk: 1 } }',
+          ),
+          'out',
+        ),
+        { q: 'abc' },
+        { accountId: alice.id },
+      );
+      expect(res).toMatchObject({ status: 'succeeded', outputs: { out: 'ABC' } });
+    });
+
+    it('fails the node with the sandbox error, and on the node timeout', async () => {
+      const thrown = await engine.execute(
+        around(code('function main() { throw new Error("boom") }'), 'out'),
+        { q: 'x' },
+        { accountId: alice.id },
+      );
+      expect(thrown.status).toBe('failed');
+      expect(thrown.error).toContain('boom');
+
+      const started = Date.now();
+      const looping = await engine.execute(
+        around(code('function main() { for (;;) {} }', 300), 'out'),
+        { q: 'x' },
+        { accountId: alice.id },
+      );
+      expect(looping.status).toBe('failed');
+      expect(looping.error).toMatch(/time/i);
+      expect(Date.now() - started).toBeLessThan(3000);
+    });
   });
 
   describe('workflow as tool', () => {

@@ -17,10 +17,12 @@ import {
 import { WorkflowEntity } from './entities/workflow.entity';
 import { GraphValidator } from './graph/graph-validator.service';
 import { WorkflowController } from './workflow.controller';
+import { CodeSandbox } from './sandbox/code-sandbox';
+import { sandboxCodeRunner } from './sandbox/sandbox-code-runner';
 import { WorkflowToolSource } from './tool/workflow-tool.source';
 import { WorkflowService } from './workflow.service';
 
-/** The code node's sandbox; the code node has no executor until one is provided. */
+/** The code node's runner: the QuickJS sandbox (a test may override it). */
 export const CODE_RUNNER = Symbol('CODE_RUNNER');
 
 /**
@@ -43,7 +45,7 @@ export const CODE_RUNNER = Symbol('CODE_RUNNER');
         models: ModelRuntime,
         tools: ToolRuntime,
         retrieval: RetrievalService,
-        code?: CodeRunner,
+        code: CodeRunner,
       ) =>
         registerServiceExecutors(registerCoreExecutors(new ExecutorRegistry(), { http }), {
           models,
@@ -51,18 +53,18 @@ export const CODE_RUNNER = Symbol('CODE_RUNNER');
           retrieval,
           code,
         }),
-      inject: [
-        OutboundHttpClient,
-        ModelRuntime,
-        ToolRuntime,
-        RetrievalService,
-        { token: CODE_RUNNER, optional: true },
-      ],
+      inject: [OutboundHttpClient, ModelRuntime, ToolRuntime, RetrievalService, CODE_RUNNER],
     },
     {
       provide: WorkflowEngine,
       useFactory: (registry: ExecutorRegistry) => new WorkflowEngine(registry),
       inject: [ExecutorRegistry],
+    },
+    CodeSandbox,
+    {
+      provide: CODE_RUNNER,
+      useFactory: (sandbox: CodeSandbox) => sandboxCodeRunner(sandbox),
+      inject: [CodeSandbox],
     },
     // Published workflows as tools (kind `workflow`) of the tool runtime.
     WorkflowToolSource,
