@@ -174,6 +174,15 @@ export class WorkflowService {
     return { workflow: row, graph: row.draft_graph };
   }
 
+  /** The graph's nodes as reads show them (debug frames carry them as `node_data`). */
+  async viewGraph(
+    accountId: string,
+    graph: DraftGraph,
+    origin: string,
+  ): Promise<DraftGraphViewDto> {
+    return this.view(accountId, graph, origin);
+  }
+
   /** Full validation (CONSOLE-SHAPES §3.5): one validate_error listing every violation. */
   async validateDraft(accountId: string, graph: DraftGraph): Promise<void> {
     await this.validator.assertValid(accountId, graph);
