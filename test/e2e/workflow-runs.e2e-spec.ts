@@ -14,6 +14,8 @@ import {
   templateNode,
 } from 'src/modules/workflow/engine/testing/graph-builder';
 import type { WorkflowGraph, WorkflowNode } from 'src/modules/workflow/graph/graph.types';
+import { WorkflowRunService } from 'src/modules/workflow/runs/workflow-run.service';
+import { DataSource } from 'typeorm';
 
 /**
  * Workflow runs end to end: the debug stream as the console reads it (CONSOLE-SHAPES §3.4, §5),
@@ -415,5 +417,36 @@ describe('Workflow runs (e2e)', () => {
     expect((await get(a, `/workflows/${id}/runs/not-a-uuid`)).code).toBe('not_found');
     expect((await get(b, `/workflows/${id}/runs`)).code).toBe('not_found');
     expect((await get(a, `/workflows/${id}/runs/${runId}`)).code).toBe('success');
+  });
+
+  it('marks in-request runs that outlived any run as failed, and deletes runs with the workflow', async () => {
+    const id = await create(a, branchingGraph());
+    expect((await debug(a, id, { query: 'go' })).frames).toHaveLength(4);
+    const db = t.app.get(DataSource);
+    const [stale] = await db.query<Array<{ id: string }>>(
+      `INSERT INTO workflow_runs (account_id, workflow_id, source, status, started_at, graph)
+       VALUES ($1, $2, 'debug', 'running', now() - interval '1 hour', '{}') RETURNING id`,
+      [a.id, id],
+    );
+    const [fresh] = await db.query<Array<{ id: string }>>(
+      `INSERT INTO workflow_runs (account_id, workflow_id, source, status, started_at, graph)
+       VALUES ($1, $2, 'debug', 'running', now(), '{}') RETURNING id`,
+      [a.id, id],
+    );
+    expect(await t.app.get(WorkflowRunService).failAbandoned()).toBeGreaterThanOrEqual(1);
+    expect((await get(a, `/workflows/${id}/runs/${stale.id}`)).data).toMatchObject({
+      status: 'failed',
+      error: 'The run was interrupted',
+    });
+    expect((await get(a, `/workflows/${id}/runs/${fresh.id}`)).data.status).toBe('running');
+
+    expect((await post(a, `/workflows/${id}/delete`)).code).toBe('success');
+    const left = await db.query<Array<{ n: string }>>(
+      `SELECT (SELECT count(*) FROM workflow_runs WHERE workflow_id = $1) +
+              (SELECT count(*) FROM workflow_results r WHERE r.account_id = $2 AND NOT EXISTS
+                 (SELECT 1 FROM workflow_runs x WHERE x.id = r.run_id)) AS n`,
+      [id, a.id],
+    );
+    expect(Number(left[0].n)).toBe(0);
   });
 });
