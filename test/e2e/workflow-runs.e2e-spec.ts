@@ -102,7 +102,9 @@ describe('Workflow runs (e2e)', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    t = await createTestApp({ env: { OUTBOUND_ALLOW_HOSTS: '127.0.0.1' } });
+    t = await createTestApp({
+      env: { OUTBOUND_ALLOW_HOSTS: '127.0.0.1', SSE_PING_INTERVAL_MS: '150' },
+    });
     [a, b] = await Promise.all([createAccount(t), createAccount(t)]);
   });
   afterEach(() => sockets.closeAll());
@@ -252,7 +254,8 @@ describe('Workflow runs (e2e)', () => {
       position: { x: 1, y: 2 },
       prompt: 'Say {{ query }}',
       model_config: { provider: 'openai', model: 'gpt-4o-mini', parameters: {} },
-      inputs: [ref('query', 'S', 'query')],
+      // An int input fed "hi": the node fails on its inputs, before any model call.
+      inputs: [ref('query', 'S', 'query', 'int')],
       outputs: [generated('output')],
     } as unknown as WorkflowNode;
     const graph = graphOf(
@@ -265,13 +268,13 @@ describe('Workflow runs (e2e)', () => {
     const id = await create(a, graph);
     const res = await debug(a, id, { query: 'hi' });
     expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
-    // No account credentials (or no executor): the model node fails, the end never runs.
+    // The model node fails, the end never runs (no frame for it).
     const frames = res.frames.map((f) => f.data);
     expect(frames.map((f) => [f.node_data.id, f.status])).toEqual([
       ['S', 'succeeded'],
       ['L', 'failed'],
     ]);
-    expect(frames[1].error).toMatch(/\S/);
+    expect(frames[1].error).toMatch(/input "query" \(int\).*not a number/);
     expect(typeof frames[1].latency).toBe('number');
     expect(frames[1].node_data.language_model_config).toEqual(
       (llm as unknown as Json).model_config,
@@ -362,7 +365,11 @@ describe('Workflow runs (e2e)', () => {
         ],
       ),
     );
-    expect((await debug(a, slowId, {})).frames).toHaveLength(3);
+    // A slow node: keep-alives are SSE comments, never events the console would keep.
+    const slowDebug = await debug(a, slowId, {});
+    expect(slowDebug.frames.map((f) => f.event)).toEqual(['workflow', 'workflow', 'workflow']);
+    expect(slowDebug.comments.length).toBeGreaterThanOrEqual(2);
+    expect(slowDebug.comments.every((c) => c === ': ping')).toBe(true);
     expect((await post(a, `/workflows/${slowId}/publish`)).code).toBe('success');
     const slow = (await post(a, `/workflows/${slowId}/runs`, {})).data.id as string;
     const nodeEvent = nextEvent(socket, 'workflow_node', (p) => p.node_id === 'E', 15_000);
@@ -448,5 +455,27 @@ describe('Workflow runs (e2e)', () => {
       [id, a.id],
     );
     expect(Number(left[0].n)).toBe(0);
+  });
+
+  it('stores nothing while the process shuts down, so the job can resume the run later', async () => {
+    const id = await create(a, branchingGraph());
+    const db = t.app.get(DataSource);
+    const svc = t.app.get(WorkflowRunService);
+    const [row] = await db.query<Array<{ id: string }>>(
+      `INSERT INTO workflow_runs (account_id, workflow_id, source, status, inputs, started_at, graph)
+       VALUES ($1, $2, 'published', 'running', $3, now(), $4) RETURNING id`,
+      [a.id, id, JSON.stringify({ query: 'go' }), JSON.stringify(branchingGraph())],
+    );
+    expect(await svc.processRun(row.id, { discard: () => true })).toEqual({ status: 'succeeded' });
+    const kept = await get(a, `/workflows/${id}/runs/${row.id}`);
+    expect(kept.data).toMatchObject({ status: 'running', results: [] });
+
+    expect(await svc.processRun(row.id, {})).toEqual({ status: 'succeeded' });
+    const done = await get(a, `/workflows/${id}/runs/${row.id}`);
+    expect(done.data).toMatchObject({ status: 'succeeded', outputs: { answer: 'A: go 0' } });
+    expect(done.data.results).toHaveLength(5);
+    // A finished run is not run again by a duplicate job.
+    expect(await svc.processRun(row.id, {})).toEqual({ status: 'succeeded' });
+    expect((await get(a, `/workflows/${id}/runs/${row.id}`)).data.results).toHaveLength(5);
   });
 });
