@@ -33,6 +33,8 @@ export interface JobPayloads {
   'dataset.purge-dataset': { dataset_id: string };
   /** Removes a deleted document's segments and, when nothing else uses it, its upload. */
   'dataset.purge-document': { document_id: string; upload_file_id: string };
+  /** Runs (or resumes, from its stored node results) one workflow_runs row. */
+  'workflow.run': { run_id: string };
 }
 export type JobName = keyof JobPayloads;
 

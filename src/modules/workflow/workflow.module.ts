@@ -15,7 +15,12 @@ import {
   type CodeRunner,
 } from './engine';
 import { WorkflowEntity } from './entities/workflow.entity';
+import { WorkflowResultEntity } from './entities/workflow-result.entity';
+import { WorkflowRunEntity } from './entities/workflow-run.entity';
 import { GraphValidator } from './graph/graph-validator.service';
+import { WorkflowRunController } from './runs/workflow-run.controller';
+import { WorkflowRunProcessor } from './runs/workflow-run.processor';
+import { WorkflowRunService } from './runs/workflow-run.service';
 import { WorkflowController } from './workflow.controller';
 import { CodeSandbox } from './sandbox/code-sandbox';
 import { sandboxCodeRunner } from './sandbox/sandbox-code-runner';
@@ -26,16 +31,24 @@ import { WorkflowService } from './workflow.service';
 export const CODE_RUNNER = Symbol('CODE_RUNNER');
 
 /**
- * Workflows: storage, the console routes, and full-graph validation (tools, datasets and models
- * of the account behind it). The engine and debug runs build on WorkflowService and
+ * Workflows: storage, the console routes, full-graph validation (tools, datasets and models
+ * of the account behind it), and runs (debug stream, the `workflow.run` queue job, history;
+ * WorkflowRunService.runAndWait for the workflow tool). The engine and debug runs build on WorkflowService and
  * GraphValidator; the graph types are in graph/graph.types.ts, the engine in engine/.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([WorkflowEntity]), ModelModule, ToolModule, DatasetModule],
-  controllers: [WorkflowController],
+  imports: [
+    TypeOrmModule.forFeature([WorkflowEntity, WorkflowRunEntity, WorkflowResultEntity]),
+    ModelModule,
+    ToolModule,
+    DatasetModule,
+  ],
+  controllers: [WorkflowController, WorkflowRunController],
   providers: [
     WorkflowService,
     GraphValidator,
+    WorkflowRunService,
+    WorkflowRunProcessor,
     // Every node type's executor: the core ones, then those backed by models, tools, datasets
     // and the code sandbox.
     {
@@ -69,6 +82,6 @@ export const CODE_RUNNER = Symbol('CODE_RUNNER');
     // Published workflows as tools (kind `workflow`) of the tool runtime.
     WorkflowToolSource,
   ],
-  exports: [WorkflowService, GraphValidator, WorkflowEngine],
+  exports: [WorkflowService, GraphValidator, WorkflowEngine, WorkflowRunService],
 })
 export class WorkflowModule {}

@@ -137,7 +137,18 @@ export class WorkflowService {
 
   async delete(accountId: string, id: string): Promise<void> {
     const row = await this.summary(accountId, id);
-    await this.workflows.delete({ id: row.id, account_id: accountId });
+    // Its runs go with it (their history is reachable only through the workflow).
+    await this.workflows.manager.transaction(async (m) => {
+      await m.query(
+        'DELETE FROM workflow_results WHERE run_id IN (SELECT id FROM workflow_runs WHERE workflow_id = $1 AND account_id = $2)',
+        [row.id, accountId],
+      );
+      await m.query('DELETE FROM workflow_runs WHERE workflow_id = $1 AND account_id = $2', [
+        row.id,
+        accountId,
+      ]);
+      await m.delete(WorkflowEntity, { id: row.id, account_id: accountId });
+    });
   }
 
   /** The draft as stored, plus what reads add (LLM config under both names, dataset meta). */
@@ -172,6 +183,15 @@ export class WorkflowService {
   ): Promise<{ workflow: WorkflowEntity; graph: DraftGraph }> {
     const row = await this.full(accountId, id);
     return { workflow: row, graph: row.draft_graph };
+  }
+
+  /** The graph's nodes as reads show them (debug frames carry them as `node_data`). */
+  async viewGraph(
+    accountId: string,
+    graph: DraftGraph,
+    origin: string,
+  ): Promise<DraftGraphViewDto> {
+    return this.view(accountId, graph, origin);
   }
 
   /** Full validation (CONSOLE-SHAPES §3.5): one validate_error listing every violation. */
