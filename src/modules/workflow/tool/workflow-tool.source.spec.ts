@@ -1,7 +1,7 @@
 import { NotFoundError } from '@app/common';
 import { ToolCallError, type ResolvedTool } from 'src/modules/tool/runtime/tool.types';
 import type { RunResult } from '../engine/engine.types';
-import type { WorkflowEngine } from '../engine/workflow-engine';
+import type { WorkflowRunService } from '../runs/workflow-run.service';
 import { endNode, graphOf, startNode } from '../engine/testing/graph-builder';
 import type { WorkflowService } from '../workflow.service';
 import {
@@ -37,10 +37,15 @@ function sourceWith(execute: (args: Record<string, unknown>) => Promise<RunResul
           })
         : Promise.reject(new NotFoundError('The workflow does not exist')),
   } as unknown as WorkflowService;
-  const engine = { execute: (_g: unknown, args: Record<string, unknown>) => execute(args) };
+  const runs = {
+    runAndWait: async (_a: string, _w: string, args: Record<string, unknown>) => ({
+      ...(await execute(args)),
+      run_id: 'run-1',
+    }),
+  };
   return new WorkflowToolSource(
     workflows,
-    engine as unknown as WorkflowEngine,
+    runs as unknown as WorkflowRunService,
     {
       register: () => undefined,
     } as never,

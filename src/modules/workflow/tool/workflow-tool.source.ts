@@ -9,7 +9,7 @@ import {
   type ToolRef,
   type ToolSource,
 } from 'src/modules/tool/runtime/tool.types';
-import { WorkflowEngine } from '../engine/workflow-engine';
+import { WorkflowRunService } from '../runs/workflow-run.service';
 import type { StartInput, StartNode, VariableType, WorkflowGraph } from '../graph/graph.types';
 import { WorkflowService } from '../workflow.service';
 
@@ -56,7 +56,7 @@ export class WorkflowToolSource implements ToolSource, OnModuleInit {
 
   constructor(
     private readonly workflows: WorkflowService,
-    private readonly engine: WorkflowEngine,
+    private readonly runs: WorkflowRunService,
     private readonly runtime: ToolRuntime,
   ) {}
 
@@ -84,8 +84,9 @@ export class WorkflowToolSource implements ToolSource, OnModuleInit {
           throw new ToolCallError(
             `workflows may call workflows at most ${MAX_WORKFLOW_TOOL_DEPTH} deep`,
           );
+        // Recorded like any run (source `tool`), so it shows in the workflow's history.
         const result = await this.depth.run(depth + 1, () =>
-          this.engine.execute(graph, args, { accountId: ctx.accountId, signal: ctx.signal }),
+          this.runs.runAndWait(ctx.accountId, workflow.id, args, 'tool', { signal: ctx.signal }),
         );
         if (result.status !== 'succeeded')
           throw new ToolCallError(
