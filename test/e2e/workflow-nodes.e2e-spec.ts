@@ -325,6 +325,53 @@ describe('workflow nodes (e2e)', () => {
       expect(res).toMatchObject({ status: 'succeeded', outputs: { out: 'ABC' } });
     });
 
+    it('runs two 300 ms code branches in parallel (about 300 ms, not 600) and joins them', async () => {
+      const sleeper = (id: string): CodeNode => ({
+        ...base(id),
+        node_type: 'code',
+        code: 'async function main(p) { await new Promise((r) => setTimeout(r, 300)); return { out: p.q + "-" + p.tag } }',
+        inputs: [ref('q', 'S', 'q'), literal('tag', id, 'string')],
+        outputs: [generated('out')],
+      });
+      const graph = graphOf(
+        [
+          startNode('S', [{ name: 'q' }]),
+          sleeper('A'),
+          sleeper('B'),
+          endNode('E', [ref('a', 'A', 'out'), ref('b', 'B', 'out')]),
+        ],
+        [
+          ['S', 'A'],
+          ['S', 'B'],
+          ['A', 'E'],
+          ['B', 'E'],
+        ],
+      );
+      const finished = new Map<string, { started_at: number; finished_at: number }>();
+      const res = await engine.execute(
+        graph,
+        { q: 'x' },
+        {
+          accountId: alice.id,
+          onEvent: (e) => {
+            if (e.status === 'succeeded') finished.set(e.node_id, e);
+          },
+        },
+      );
+      expect(res).toMatchObject({ status: 'succeeded', outputs: { a: 'x-A', b: 'x-B' } });
+      // Parallel, shown by the engine's own clock rather than by wall time: each branch ran
+      // while the other was running, and each took its 300 ms.
+      const a = finished.get('A')!;
+      const b = finished.get('B')!;
+      expect(a.started_at < b.finished_at && b.started_at < a.finished_at).toBe(true);
+      expect(a.finished_at - a.started_at).toBeGreaterThanOrEqual(290);
+      expect(b.finished_at - b.started_at).toBeGreaterThanOrEqual(290);
+      // The end node joined both.
+      expect(finished.get('E')!.started_at).toBeGreaterThanOrEqual(
+        Math.max(a.finished_at, b.finished_at),
+      );
+    });
+
     it('fails the node with the sandbox error, and on the node timeout', async () => {
       const thrown = await engine.execute(
         around(code('function main() { throw new Error("boom") }'), 'out'),
