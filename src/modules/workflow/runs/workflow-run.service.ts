@@ -375,8 +375,8 @@ export class WorkflowRunService implements OnModuleInit {
       },
     );
     const payload = this.finishedPayload(run);
+    // Only to the run's room, as CONTRACT says of every resource's events.
     this.realtime.toRoom(workflowRunRoom(run.id), 'workflow_finished', payload);
-    this.realtime.toAccount(run.account_id, 'workflow_finished', payload);
   }
 
   private finishedPayload(run: WorkflowRunEntity): Json {
