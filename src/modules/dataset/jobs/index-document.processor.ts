@@ -16,6 +16,7 @@ import { splitText } from '../indexing/splitter';
 import { EmbeddingDimensionsError, SegmentIndexer } from '../services/segment-indexer.service';
 import { sha256 } from '../services/segment.service';
 import { UploadFileService } from '../uploads/upload-file.service';
+import { documentBatchRoom } from '../services/document.service';
 
 /** Rows per INSERT (11 parameters each; PostgreSQL allows 65,535 per statement). */
 const INSERT_CHUNK = 1000;
@@ -38,8 +39,8 @@ function isPermanent(err: unknown): boolean {
 
 /**
  * Indexes one document: parse -> clean -> split -> keywords and embeddings in chunks. The
- * document row records each step (status, timestamps, counts, error) and the account's sockets
- * hear `document_status_change`. Re-runs (retries, a restart) keep segments already indexed
+ * document row records each step (status, timestamps, counts, error) and sockets subscribed to
+ * the batch hear `document_status_change`. Re-runs (retries, a restart) keep segments already indexed
  * when the text splits the same way, so nothing is duplicated or done twice.
  */
 @Injectable()
@@ -196,7 +197,8 @@ export class IndexDocumentProcessor implements JobProcessor<'dataset.index-docum
   }
 
   private emit(doc: DocumentEntity, status: string, progress: number, error: string | null): void {
-    this.realtime.toAccount(doc.account_id, 'document_status_change', {
+    // Only to the batch's room (`subscribe_document_batch`), as CONTRACT says of every resource.
+    this.realtime.toRoom(documentBatchRoom(doc.dataset_id, doc.batch), 'document_status_change', {
       document_id: doc.id,
       status,
       progress: Math.round(progress * 100) / 100,

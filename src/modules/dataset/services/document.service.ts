@@ -1,5 +1,6 @@
 import {
   escapeLike,
+  isUuid,
   FailException,
   NotFoundError,
   Page,
@@ -9,7 +10,8 @@ import {
 } from '@app/common';
 import { TransactionService } from '@app/database';
 import { JobQueue } from '@app/queue';
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { RealtimeSubscriptions } from '@app/realtime';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomInt } from 'node:crypto';
 import { Repository } from 'typeorm';
@@ -37,6 +39,12 @@ function newBatch(now = new Date()): string {
   const stamp = `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}`;
   return `${stamp}${p(randomInt(0, 1_000_000), 6)}`;
 }
+
+const BATCH_ID = /^\d{20}$/;
+
+/** The socket.io room of one batch's documents. */
+export const documentBatchRoom = (datasetId: string, batch: string): string =>
+  `document_batch:${datasetId}:${batch}`;
 
 /** Checks the cross-field rules of a custom rule and returns the rule to store. */
 export function resolveProcessRule(
@@ -78,7 +86,7 @@ export function resolveProcessRule(
 
 /** Documents of a dataset: creation (and their indexing jobs), progress, listing, changes. */
 @Injectable()
-export class DocumentService {
+export class DocumentService implements OnModuleInit {
   constructor(
     @InjectRepository(DocumentEntity) private readonly documents: Repository<DocumentEntity>,
     @InjectRepository(SegmentEntity) private readonly segments: Repository<SegmentEntity>,
@@ -86,7 +94,30 @@ export class DocumentService {
     private readonly uploads: UploadFileService,
     private readonly tx: TransactionService,
     private readonly jobs: JobQueue,
+    private readonly subscriptions: RealtimeSubscriptions,
   ) {}
+
+  /** `subscribe_document_batch {dataset_id, batch}`: authorized like the batch GET. */
+  onModuleInit(): void {
+    this.subscriptions.register<{ dataset_id?: unknown; batch?: unknown }>({
+      subscribe: 'subscribe_document_batch',
+      room: (p) =>
+        typeof p?.dataset_id === 'string' &&
+        isUuid(p.dataset_id) &&
+        typeof p.batch === 'string' &&
+        BATCH_ID.test(p.batch)
+          ? documentBatchRoom(p.dataset_id, p.batch)
+          : null,
+      authorize: async (accountId, p) =>
+        (await this.documents.count({
+          where: {
+            account_id: accountId,
+            dataset_id: p.dataset_id as string,
+            batch: p.batch as string,
+          },
+        })) > 0 && (await this.datasets.entities(accountId, [p.dataset_id as string])).length > 0,
+    });
+  }
 
   async entity(accountId: string, datasetId: string, id: string): Promise<DocumentEntity> {
     await this.datasets.entity(accountId, datasetId);
