@@ -92,12 +92,17 @@ describe('workflow nodes (e2e)', () => {
         text: 'Bonjour',
         usage: { prompt_tokens: 12, completion_tokens: 3 },
       });
+      const events: Array<{ node_id: string; status: string; tokens: number }> = [];
       const res = await engine.execute(
         around(llm('Say {{q}} in {{ lang }}'), 'output'),
         { q: 'hello' },
-        { accountId: acc.id },
+        { accountId: acc.id, onEvent: (e) => void events.push(e) },
       );
       expect(res).toMatchObject({ status: 'succeeded', outputs: { out: 'Bonjour' } });
+      // The node's result carries the provider's token count (stored with the run's results).
+      const finished = events.filter((e) => e.status === 'succeeded');
+      expect(finished.find((e) => e.node_id === 'L')?.tokens).toBe(15);
+      expect(finished.filter((e) => e.node_id !== 'L').every((e) => e.tokens === 0)).toBe(true);
       const body = openai.requests[0].body as { model: string; messages: unknown[] };
       expect(body.model).toBe('gpt-4o-mini');
       expect(body.messages).toEqual([{ role: 'user', content: 'Say hello in French' }]);

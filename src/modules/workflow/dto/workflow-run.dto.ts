@@ -54,6 +54,10 @@ export class WorkflowNodeResultDto {
   handled_by: string;
   @ApiProperty() error: string;
   @ApiProperty({ description: 'Retries after the first attempt' }) retries: number;
+  @ApiProperty({
+    description: 'Model tokens the node used (prompt + completion); 0 without a model',
+  })
+  tokens: number;
   @ApiProperty({ description: 'Seconds' }) latency: number;
   @ApiProperty({ description: 'Unix seconds' }) started_at: number;
   @ApiProperty({ description: 'Unix seconds' }) finished_at: number;

@@ -28,6 +28,8 @@ export interface NodeRunEvent {
   finished_at: number;
   /** Retries made after the first attempt. */
   retries: number;
+  /** Model tokens the node used (prompt + completion); 0 for nodes that call no model. */
+  tokens: number;
   /**
    * The out-edge handle taken: an if_else branch id or `else`, a class id, or `error` when a
    * failure took the error branch. Absent for nodes without handles.
@@ -53,6 +55,8 @@ export interface RunResult {
 export interface NodeExecution {
   outputs: Record<string, unknown>;
   handle?: string;
+  /** Model tokens the node used (llm, question_classifier), as the provider reported them. */
+  tokens?: number;
 }
 
 /** What every executor gets besides its node and resolved inputs. */

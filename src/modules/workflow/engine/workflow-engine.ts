@@ -255,6 +255,7 @@ export class WorkflowEngine {
       error: '',
       finished_at: 0,
       retries: 0,
+      tokens: 0,
       ...fields,
     };
   }
@@ -330,7 +331,12 @@ export class WorkflowEngine {
     if (execution && !failure) {
       run.outputs.set(node.id, execution.outputs);
       await run.emit(
-        done('succeeded', { outputs: execution.outputs, retries, handle: execution.handle }),
+        done('succeeded', {
+          outputs: execution.outputs,
+          retries,
+          handle: execution.handle,
+          tokens: execution.tokens ?? 0,
+        }),
       );
       return run.settle(node.id, { handle: execution.handle });
     }

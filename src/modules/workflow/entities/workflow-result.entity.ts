@@ -47,6 +47,10 @@ export class WorkflowResultEntity extends AppBaseEntity {
   @Column({ type: 'int', default: 0 })
   retries: number;
 
+  /** Model tokens the node used (prompt + completion). */
+  @Column({ type: 'int', default: 0 })
+  tokens: number;
+
   /** Seconds. */
   @Column({ type: 'double precision', default: 0 })
   latency: number;

@@ -339,6 +339,7 @@ export class WorkflowRunService implements OnModuleInit {
       handled_by: e.handled_by ?? null,
       error: e.error,
       retries: e.retries,
+      tokens: e.tokens,
       latency: seconds(e.latency),
       started_at: dateOf(e.started_at),
       finished_at: dateOf(e.finished_at),
@@ -405,6 +406,7 @@ export class WorkflowRunService implements OnModuleInit {
       started_at: r.started_at?.getTime() ?? 0,
       finished_at: r.finished_at?.getTime() ?? 0,
       retries: r.retries,
+      tokens: r.tokens,
       ...(r.handle !== null ? { handle: r.handle } : {}),
       ...(r.handled_by !== null ? { handled_by: r.handled_by } : {}),
     };
@@ -439,6 +441,7 @@ export class WorkflowRunService implements OnModuleInit {
       handled_by: r.handled_by ?? '',
       error: r.error,
       retries: r.retries,
+      tokens: r.tokens,
       latency: r.latency,
       started_at: toUnix(r.started_at),
       finished_at: toUnix(r.finished_at),

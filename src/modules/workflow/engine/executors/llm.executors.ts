@@ -74,7 +74,7 @@ async function invoke(
   config: ModelConfig,
   messages: unknown[],
   ctx: NodeExecutionContext,
-): Promise<string> {
+): Promise<{ text: string; tokens: number }> {
   // Lenient: a stored config whose parameters the catalog has since changed still runs.
   const { model } = await models.chat(
     { provider: config.provider, model: config.model, parameters: config.parameters },
@@ -87,7 +87,9 @@ async function invoke(
   );
   try {
     const res = await model.invoke(messages as never, { signal: ctx.signal });
-    return contentText(res.content);
+    // The provider's own count (LangChain's usage_metadata), never an estimate.
+    const usage = (res as { usage_metadata?: { total_tokens?: number } }).usage_metadata;
+    return { text: contentText(res.content), tokens: usage?.total_tokens ?? 0 };
   } catch (err) {
     if (ctx.signal.aborted) throw err;
     throw new Error(`the model call failed: ${modelErrorMessage(err)}`);
@@ -107,8 +109,8 @@ export class LlmExecutor implements NodeExecutor<LlmNode> {
     const prompt = renderPrompt(node.prompt ?? '', inputs);
     if (!prompt.trim()) throw new Error('the prompt is empty');
     const { HumanMessage } = messagesPackage();
-    const output = await invoke(this.models, config, [new HumanMessage(prompt)], ctx);
-    return { outputs: { output } };
+    const answer = await invoke(this.models, config, [new HumanMessage(prompt)], ctx);
+    return { outputs: { output: answer.text }, tokens: answer.tokens };
   }
 }
 
@@ -185,7 +187,7 @@ export class QuestionClassifierExecutor implements NodeExecutor<QuestionClassifi
       ],
       ctx,
     );
-    const picked = parseClass(answer, classes) ?? classes[0];
-    return { outputs: { class_name: picked.name }, handle: picked.id };
+    const picked = parseClass(answer.text, classes) ?? classes[0];
+    return { outputs: { class_name: picked.name }, handle: picked.id, tokens: answer.tokens };
   }
 }
