@@ -1,5 +1,12 @@
 import { FakeOpenAI } from '@test/fakes/fake-openai';
-import { freePort, MAIN, ROOT, ServiceProcess, startService } from '@test/support/service-process';
+import {
+  freePort,
+  MAIN,
+  ROOT,
+  serviceApi,
+  ServiceProcess,
+  startService,
+} from '@test/support/service-process';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,17 +54,8 @@ describe('indexing survives a killed process (embedded mode, dist/main.js)', () 
       },
       port,
     );
-  const api = async (method: string, p: string, token?: string, body?: unknown): Promise<any> => {
-    const res = await fetch(`http://127.0.0.1:${port}${p}`, {
-      method,
-      headers: {
-        'content-type': 'application/json',
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return res.json();
-  };
+  const api = (method: string, path: string, token?: string, body?: unknown) =>
+    serviceApi(port)(method, path, token, body);
 
   it('resumes after SIGKILL and ends with every segment once', async () => {
     service = await boot();

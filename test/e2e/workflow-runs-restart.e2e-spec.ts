@@ -1,4 +1,11 @@
-import { freePort, MAIN, ROOT, ServiceProcess, startService } from '@test/support/service-process';
+import {
+  freePort,
+  MAIN,
+  ROOT,
+  serviceApi,
+  ServiceProcess,
+  startService,
+} from '@test/support/service-process';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, Server, ServerResponse } from 'node:http';
@@ -53,18 +60,8 @@ describe('workflow runs survive a killed process (embedded mode, dist/main.js)',
       },
       port,
     );
-  const api = async (method: string, p: string, token?: string, body?: unknown): Promise<any> => {
-    const res = await fetch(`http://127.0.0.1:${port}${p}`, {
-      method,
-      headers: {
-        'content-type': 'application/json',
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text;
-  };
+  const api = (method: string, path: string, token?: string, body?: unknown) =>
+    serviceApi(port)(method, path, token, body);
 
   it('resumes after SIGKILL without re-running the finished node', async () => {
     service = await boot();

@@ -52,3 +52,24 @@ export async function startService(
   }
   return { proc, logs: () => out };
 }
+
+/**
+ * A tiny client for a service process on loopback: `api(method, path, token?, body?)` answers the
+ * parsed JSON envelope, or the raw text of a non-JSON answer (an SSE stream).
+ */
+export function serviceApi(
+  port: number,
+): (method: string, path: string, token?: string, body?: unknown) => Promise<any> {
+  return async (method, path, token, body) => {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+      method,
+      headers: {
+        'content-type': 'application/json',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text;
+  };
+}
