@@ -34,6 +34,10 @@ export class AppConfig {
   get storageDir(): string {
     return path.resolve(this.env.STORAGE_DIR);
   }
+  /** Model downloads (Hugging Face cache layout); MODELS_DIR or STORAGE_DIR/models. */
+  get modelsDir(): string {
+    return path.resolve(this.env.MODELS_DIR ?? path.join(this.storageDir, 'models'));
+  }
   /** One line for the boot log. */
   describe(): string {
     const db = this.env.DATABASE_URL ? 'postgres' : `pglite(${path.join(this.storageDir, 'db')})`;

@@ -163,6 +163,12 @@ export const envSchema = z
     OUTBOUND_TIMEOUT_MS: int(30_000, 100, 3_600_000),
     OUTBOUND_MAX_RESPONSE_BYTES: int(10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     OUTBOUND_MAX_RETRIES: int(2, 0, 10),
+    /** Unset or empty = STORAGE_DIR/models (AppConfig.modelsDir). */
+    MODELS_DIR: optionalString,
+    DOWNLOAD_MAX_CONNECTIONS: int(16, 1, 256),
+    DOWNLOAD_PART_MIN_BYTES: int(64 * 1024 * 1024, 1024, 1024 * 1024 * 1024 * 1024),
+    DOWNLOAD_MAX_PARTS: int(8, 1, 64),
+    DOWNLOAD_STALL_SECONDS: int(30, 1, 3600),
     DATASET_EMBEDDING_MODEL: z
       .string()
       .regex(/^[a-z0-9_]+\/.+$/, 'must be provider/model, e.g. openai/text-embedding-3-small')
