@@ -15,6 +15,19 @@ describe('env schema', () => {
     expect(new AppConfig({ ...env, ...secrets }).mode).toBe('embedded');
   });
 
+  it('puts models under STORAGE_DIR unless MODELS_DIR is set, with download defaults', () => {
+    const secrets = { JWT_SECRET: 'a'.repeat(40), ENCRYPTION_KEY: 'b'.repeat(40) };
+    const env = parseEnv({ STORAGE_DIR: '/data/store', MODELS_DIR: '' });
+    expect(new AppConfig({ ...env, ...secrets }).modelsDir).toBe(
+      path.resolve('/data/store/models'),
+    );
+    expect(env.DOWNLOAD_PART_MIN_BYTES).toBe(64 * 1024 * 1024);
+    expect(env.DOWNLOAD_MAX_PARTS).toBe(8);
+    const custom = parseEnv({ MODELS_DIR: '/mnt/models', DOWNLOAD_MAX_CONNECTIONS: '4' });
+    expect(new AppConfig({ ...custom, ...secrets }).modelsDir).toBe(path.resolve('/mnt/models'));
+    expect(custom.DOWNLOAD_MAX_CONNECTIONS).toBe(4);
+  });
+
   it('parses typed values', () => {
     const env = parseEnv({
       PORT: '8080',

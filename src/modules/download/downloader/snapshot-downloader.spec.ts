@@ -234,6 +234,42 @@ describe('SnapshotDownloader', () => {
     expect(plain[0].status).toBe(200);
   });
 
+  it('without Range support, a dropped connection restarts the file from zero', async () => {
+    const p = plan([{ path: 'big.bin', size: MB }]);
+    // The first drop hits the Range request (answered 200), the second the first plain GET.
+    server.switches = { ignoreRange: true, dropAfterBytes: 300 * KB, dropTimes: 2 };
+    await expect(downloader(p, { maxParts: 1 }).start()).resolves.toBe('completed');
+    await expectComplete(p);
+    expect(server.requests.filter((r) => r.range)).toHaveLength(1);
+    // Then plain GETs only (never a Range again): the dropped one and the full one.
+    expect(server.requests.filter((r) => !r.range).map((r) => r.status)).toEqual([200, 200]);
+  });
+
+  it('fetches a blob shared by two paths once and links both', async () => {
+    const p = plan([{ path: 'a.bin', size: 100 * KB }]);
+    p.files.push({ ...p.files[0], path: 'copy/a.bin' });
+    await expect(downloader(p).start()).resolves.toBe('completed');
+    await expectComplete(p);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('fails clearly on an HTTP error and stops the other files', async () => {
+    const p = plan([
+      { path: 'slow.bin', size: MB },
+      { path: 'gone.bin', size: 10 * KB },
+    ]);
+    server.files.delete('/gone.bin');
+    server.switches.throttleBytesPerSec = 256 * KB;
+    const started = Date.now();
+    const err = await downloader(p, { maxParts: 1 })
+      .start()
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    expect((err as DownloadError).code).toBe('http_error');
+    expect((err as Error).message).toMatch(/gone\.bin failed with HTTP 404/);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
   it('detects corruption, fetches again once, then fails clearly', async () => {
     const p = plan([{ path: 'w.bin', size: 200 * KB }]);
     server.switches = { corruptTimes: 1 };

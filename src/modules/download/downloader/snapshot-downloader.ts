@@ -1,3 +1,4 @@
+import type { AppConfig } from '@app/config';
 import type { OutboundHttpClient, OutboundHeaders } from '@app/http';
 import { parseRetryAfter } from '@app/http';
 import { createHash } from 'node:crypto';
@@ -71,6 +72,23 @@ export interface SnapshotDownloaderOptions {
   progressIntervalMs?: number;
   /** Minimum gap between sidecar writes per file. Default 1000 ms. */
   sidecarIntervalMs?: number;
+}
+
+/** The configured part of the options (MODELS_DIR, DOWNLOAD_*). */
+export function downloaderSettings(config: AppConfig): {
+  modelsDir: string;
+  maxConnections: number;
+  partMinBytes: number;
+  maxParts: number;
+  stallMs: number;
+} {
+  return {
+    modelsDir: config.modelsDir,
+    maxConnections: config.env.DOWNLOAD_MAX_CONNECTIONS,
+    partMinBytes: config.env.DOWNLOAD_PART_MIN_BYTES,
+    maxParts: config.env.DOWNLOAD_MAX_PARTS,
+    stallMs: config.env.DOWNLOAD_STALL_SECONDS * 1000,
+  };
 }
 
 export type DownloadErrorCode =
@@ -147,6 +165,7 @@ class RangeIgnored extends Error {}
 
 const STOP_PAUSE = 'pause';
 const STOP_CANCEL = 'cancel';
+const STOP_FAILED = 'failed';
 const SAFE_SEGMENT = /^(?!\.{1,2}$)[^/\\\0]+$/;
 
 function repoFolder(repo: string): string {
@@ -182,12 +201,15 @@ export function rateLimitWait(h: Record<string, string | string[]>): number | un
   return undefined;
 }
 
-async function hashFile(file: string): Promise<{ sha256: string; gitSha1: string; size: number }> {
+async function hashFile(
+  file: string,
+  signal: AbortSignal,
+): Promise<{ sha256: string; gitSha1: string; size: number }> {
   const sha = createHash('sha256');
   const st = await fsp.stat(file);
   const git = createHash('sha1').update(`blob ${st.size}\0`);
   let size = 0;
-  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
+  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024, signal })) {
     const b = chunk as Buffer;
     sha.update(b);
     git.update(b);
@@ -219,6 +241,7 @@ export class SnapshotDownloader {
   private readonly stop = new AbortController();
   private readonly repoDir: string;
   private readonly files: FileState[];
+  private readonly blobJobs = new Map<string, Promise<void>>();
   private lastEmitAt = 0;
   private lastSampleAt = Date.now();
   private lastSampleBytes = 0;
@@ -285,13 +308,24 @@ export class SnapshotDownloader {
     for (const f of this.files) await this.loadState(f);
     await this.checkDisk();
     this.emit(true);
+    let failure: Error | undefined;
     try {
-      const results = await Promise.allSettled(this.files.map((f) => this.runFile(f)));
-      const failed = results.find((r) => r.status === 'rejected');
-      if (!this.stop.signal.aborted && failed) {
-        this.stop.abort('failed');
-        throw failed.reason;
-      }
+      // Files run a pool at a time (bounded open files); their connections share the limiter.
+      const queue = [...this.files];
+      const worker = async () => {
+        for (let f = queue.shift(); f && !this.stop.signal.aborted; f = queue.shift()) {
+          try {
+            await this.runFile(f);
+          } catch (e) {
+            // The first failure stops the others; their partial files stay for a later resume.
+            failure ??= e instanceof Error ? e : new Error(String(e));
+            this.stop.abort(STOP_FAILED);
+          }
+        }
+      };
+      const poolSize = Math.max(1, Math.min(this.files.length, this.o.limiter.max));
+      await Promise.all(Array.from({ length: poolSize }, worker));
+      if (failure !== undefined) throw failure;
       if (!this.stop.signal.aborted) {
         await this.writeRef();
         this.emit(true);
@@ -335,18 +369,36 @@ export class SnapshotDownloader {
     }
   }
 
-  private async runFile(f: FileState): Promise<void> {
-    if (await exists(f.blobPath)) {
-      await this.link(f);
-      f.progress.status = 'done';
-      return;
+  private runFile(f: FileState): Promise<void> {
+    // Files with the same content share one blob: fetch it once, link every path.
+    let blob = this.blobJobs.get(f.oid);
+    if (!blob) {
+      blob = this.fetchBlob(f);
+      this.blobJobs.set(f.oid, blob);
     }
+    return blob.then(async () => {
+      if (this.stop.signal.aborted) return;
+      await this.link(f);
+      f.progress.downloaded = f.file.size;
+      f.progress.status = 'done';
+      this.emit(true);
+    });
+  }
+
+  private async fetchBlob(f: FileState): Promise<void> {
+    if (await exists(f.blobPath)) return;
     for (let attempt = 0; ; attempt++) {
       await this.fetchFile(f);
       if (this.stop.signal.aborted) return;
       f.progress.status = 'verifying';
       this.emit(true);
-      const problem = await this.verify(f);
+      let problem: DownloadError | undefined;
+      try {
+        problem = await this.verify(f);
+      } catch (e) {
+        if (this.stop.signal.aborted) return;
+        throw e;
+      }
       if (!problem) break;
       // A bad file is fetched once more from scratch before we give up on it.
       await this.resetFile(f);
@@ -355,9 +407,6 @@ export class SnapshotDownloader {
     await f.sidecarChain;
     await fsp.rename(f.partPath, f.blobPath);
     await fsp.rm(f.sidecarPath, { force: true });
-    await this.link(f);
-    f.progress.status = 'done';
-    this.emit(true);
   }
 
   private async fetchFile(f: FileState): Promise<void> {
@@ -365,17 +414,25 @@ export class SnapshotDownloader {
     const fh = await fsp.open(f.partPath, (await exists(f.partPath)) ? 'r+' : 'w+');
     try {
       if (f.file.size === 0) return;
+      // A longer leftover (another size of the same name) would fail the size check for nothing.
+      if ((await fh.stat()).size > f.file.size) await fh.truncate(f.file.size);
       let singleConnection = false;
       for (;;) {
         const missing = missingRanges(f.done, f.file.size);
         if (missing.length === 0) return;
         const parts = singleConnection
           ? [[0, f.file.size] as ByteRange]
-          : planParts(missing, this.o.maxParts, this.o.partMinBytes);
+          : planParts(missing, this.o.maxParts, this.o.partMinBytes).slice(0, this.o.maxParts);
         const fileStop = new AbortController();
         const signal = AbortSignal.any([this.stop.signal, fileStop.signal]);
         const results = await Promise.allSettled(
-          parts.map((r) => this.runPart(f, fh, r, signal, singleConnection)),
+          parts.map((r) =>
+            this.runPart(f, fh, r, signal, singleConnection).catch((e: unknown) => {
+              // One part's fatal answer (or a server ignoring Range) ends its siblings too.
+              fileStop.abort();
+              throw e;
+            }),
+          ),
         );
         await this.saveSidecar(f, true);
         if (this.stop.signal.aborted) return;
@@ -411,6 +468,12 @@ export class SnapshotDownloader {
     let failures = 0;
     while (pos.at < end) {
       if (signal.aborted) return;
+      if (whole && pos.at > start) {
+        // This server ignores Range: a broken connection means starting the file over.
+        pos.at = start;
+        f.done = [];
+        f.progress.downloaded = 0;
+      }
       let waitMs: number | undefined;
       const release = await this.o.limiter.acquire(signal).catch(() => undefined);
       if (!release) return;
@@ -419,7 +482,8 @@ export class SnapshotDownloader {
         try {
           await this.transfer(f, fh, pos, end, signal, whole && pos.at === 0);
         } finally {
-          if (pos.at > before) failures = 0;
+          // Progress earns fresh retries, except in whole-file mode where every retry restarts.
+          if (pos.at > before && !whole) failures = 0;
         }
       } catch (e) {
         if (signal.aborted) return;
@@ -550,7 +614,7 @@ export class SnapshotDownloader {
   }
 
   private async verify(f: FileState): Promise<DownloadError | undefined> {
-    const h = await hashFile(f.partPath);
+    const h = await hashFile(f.partPath, this.stop.signal);
     if (h.size !== f.file.size) {
       return new DownloadError(
         'size_mismatch',
