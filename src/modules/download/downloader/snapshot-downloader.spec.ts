@@ -129,6 +129,7 @@ describe('SnapshotDownloader', () => {
       { path: 'config.json', size: 300, lfs: false },
       { path: 'sub/dir/tokenizer.json', size: 70 * KB },
     ]);
+    server.switches.throttleBytesPerSec = MB; // slow enough for speed samples
     const events: DownloadProgress[] = [];
     const d = downloader(p, { onProgress: (e) => events.push(e), progressIntervalMs: 0 });
     await expect(d.start()).resolves.toBe('completed');
@@ -142,6 +143,8 @@ describe('SnapshotDownloader', () => {
     expect(last.total).toBe(2 * MB + 123 + 300 + 70 * KB);
     expect(last.files.every((f) => f.status === 'done')).toBe(true);
     expect(events.some((e) => e.downloaded > 0 && e.downloaded < e.total)).toBe(true);
+    expect(last.eta).toBe(0);
+    expect(events.some((e) => e.speed > 0 && e.eta !== null && e.eta >= 0)).toBe(true);
   });
 
   it('keeps to the global connection limit across files', async () => {
@@ -180,6 +183,7 @@ describe('SnapshotDownloader', () => {
     expect(done).toBeGreaterThan(0);
     expect(done).toBeLessThan(2 * MB);
 
+    await expect(first.start()).rejects.toThrow(/runs once/);
     server.switches = {};
     server.requests.length = 0;
     await expect(downloader(p).start()).resolves.toBe('completed');

@@ -242,6 +242,7 @@ export class SnapshotDownloader {
   private readonly repoDir: string;
   private readonly files: FileState[];
   private readonly blobJobs = new Map<string, Promise<void>>();
+  private started = false;
   private lastEmitAt = 0;
   private lastSampleAt = Date.now();
   private lastSampleBytes = 0;
@@ -304,6 +305,8 @@ export class SnapshotDownloader {
   }
 
   async start(): Promise<DownloadOutcome> {
+    if (this.started) throw new Error('A SnapshotDownloader runs once; create another to resume');
+    this.started = true;
     await fsp.mkdir(path.join(this.repoDir, 'blobs'), { recursive: true });
     for (const f of this.files) await this.loadState(f);
     await this.checkDisk();
