@@ -1,7 +1,7 @@
 import { FailException, NotFoundError } from '@app/common';
 import { AppConfig } from '@app/config';
 import { findOutboundError, OutboundHttpClient, type OutboundResponse } from '@app/http';
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 
 export const DEFAULT_OLLAMA_URL = 'http://127.0.0.1:11434';
 
@@ -32,18 +32,25 @@ export interface OllamaShow {
 /**
  * The local Ollama server (OLLAMA_BASE_URL, the same setting the chat provider uses). Ollama has
  * no search API for its online library, so "search" here is a filter of the local tags.
+ * Its host is set by the operator and usually loopback: the guarded client allows that one host
+ * (as the model runtime trusts server-configured URLs) and still checks every redirect.
  */
 @Injectable()
-export class OllamaClient {
+export class OllamaClient implements OnApplicationShutdown {
   private readonly base: URL;
+  private readonly http: OutboundHttpClient;
 
-  constructor(
-    config: AppConfig,
-    private readonly http: OutboundHttpClient,
-  ) {
+  constructor(config: AppConfig) {
     this.base = new URL(
       (config.env.OLLAMA_BASE_URL || DEFAULT_OLLAMA_URL).replace(/\/+$/, '') + '/',
     );
+    this.http = OutboundHttpClient.fromConfig(config, {
+      allowHosts: [...config.env.OUTBOUND_ALLOW_HOSTS, this.base.hostname.replace(/^\[|\]$/g, '')],
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.http.close();
   }
 
   async tags(): Promise<OllamaTag[]> {
