@@ -31,6 +31,7 @@ import {
   throttlerKey,
 } from './bootstrap/throttler.storage';
 import { AuthModule } from './modules/auth/auth.module';
+import { DownloadModule } from './modules/download/download.module';
 import { DatasetModule } from './modules/dataset/dataset.module';
 import { ModelModule } from './modules/model/model.module';
 import { SystemModule } from './modules/system/system.module';
@@ -90,6 +91,7 @@ export class AppModule {
         }),
         AuthModule.forRoot(config),
         ModelModule,
+        DownloadModule,
         ToolModule,
         DatasetModule,
         WorkflowModule,

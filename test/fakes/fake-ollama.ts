@@ -309,7 +309,12 @@ export class FakeOllama extends FakeLlmServer {
       parameters: '',
       template: '{{ .Prompt }}',
       details: modelDetails(model),
-      model_info: {},
+      // As a real /api/show: architecture-prefixed keys (the model hub reads these two).
+      model_info: {
+        'general.architecture': modelDetails(model).family,
+        'general.parameter_count': 3_212_749_888,
+        [`${modelDetails(model).family}.context_length`]: 131_072,
+      },
       capabilities: embed ? ['embedding'] : ['completion', 'tools'],
       modified_at: '2025-01-01T00:00:00Z',
     });

@@ -148,6 +148,9 @@ export const envSchema = z
     GOOGLE_API_KEY: optionalString,
     GOOGLE_API_BASE: optionalString,
     OLLAMA_BASE_URL: optionalString,
+    // Model hub: the Hugging Face endpoint (a mirror may replace it) and a token for gated repos.
+    HF_ENDPOINT: z.url().default('https://huggingface.co'),
+    HF_TOKEN: optionalString,
     OPENAI_COMPATIBLE_API_BASE: optionalString,
     OPENAI_COMPATIBLE_API_KEY: optionalString,
     MODEL_TIMEOUT_MS: int(120_000, 1000, 3_600_000),
