@@ -1,5 +1,5 @@
-import { ApiEnvelope, type Page } from '@app/common';
-import { Controller, Get, Query } from '@nestjs/common';
+import { ApiEnvelope, CurrentAccount, type Page } from '@app/common';
+import { Controller, Get, Logger, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import {
   HubModelDto,
@@ -8,12 +8,18 @@ import {
   SearchModelsReqDto,
 } from './dto/model-hub.dto';
 import { ModelHubService } from './model-hub.service';
+import { ModelRegistryService } from './registry/model-registry.service';
 
 @ApiTags('models')
 @ApiBearerAuth('jwt')
 @Controller('models')
 export class ModelHubController {
-  constructor(private readonly hub: ModelHubService) {}
+  private readonly log = new Logger(ModelHubController.name);
+
+  constructor(
+    private readonly hub: ModelHubService,
+    private readonly registry: ModelRegistryService,
+  ) {}
 
   @Get('search')
   @ApiOperation({
@@ -33,10 +39,20 @@ export class ModelHubController {
   @Get('info')
   @ApiOperation({
     operationId: 'getHubModelInfo',
-    summary: 'One model: files and sizes, tags, gated, formats, parameters, context length',
+    summary:
+      'One model: files and sizes, tags, gated, formats, parameters, context length ' +
+      '(recorded as a registry entry)',
   })
   @ApiEnvelope(ModelInfoDto)
-  info(@Query() q: ModelInfoReqDto): Promise<ModelInfoDto> {
-    return this.hub.info(q);
+  async info(
+    @CurrentAccount() accountId: string,
+    @Query() q: ModelInfoReqDto,
+  ): Promise<ModelInfoDto> {
+    const info = await this.hub.info(q);
+    // The model looked at becomes a registry entry; the answer does not depend on it.
+    await this.registry.recordInfo(accountId, info).catch((err: unknown) => {
+      this.log.warn(`Cannot record ${q.source}:${q.model_id} in the registry: ${String(err)}`);
+    });
+    return info;
   }
 }

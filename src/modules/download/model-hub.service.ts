@@ -63,7 +63,7 @@ function unix(iso: string | undefined): number {
   return Number.isNaN(t) ? 0 : Math.floor(t / 1000);
 }
 
-function hfModel(m: HfSearchItem): HubModelDto {
+export function hfModel(m: HfSearchItem): HubModelDto {
   return {
     source: 'huggingface',
     model_id: m.id,

@@ -49,8 +49,7 @@ export async function readConfigMetadata(path: string): Promise<LocalMetadata> {
     format: 'safetensors',
     architecture: arch || (typeof cfg.model_type === 'string' ? cfg.model_type : ''),
     parameter_count: numberOrNull(cfg.num_parameters ?? cfg.num_params ?? cfg.n_params),
-    quantization:
-      typeof cfg.torch_dtype === 'string' ? cfg.torch_dtype.toUpperCase() : '',
+    quantization: typeof cfg.torch_dtype === 'string' ? cfg.torch_dtype.toUpperCase() : '',
     context_length: numberOrNull(cfg.max_position_embeddings ?? cfg.n_positions),
   };
 }
@@ -64,7 +63,10 @@ export async function readSnapshotMetadata(dir: string, files?: string[]): Promi
   const ggufs = names.filter((f) => /\.gguf$/i.test(f));
   if (ggufs.length > 0) {
     const sized = await Promise.all(
-      ggufs.map(async (f) => ({ f, size: (await stat(join(dir, f)).catch(() => null))?.size ?? -1 })),
+      ggufs.map(async (f) => ({
+        f,
+        size: (await stat(join(dir, f)).catch(() => null))?.size ?? -1,
+      })),
     );
     const main = sized.filter((s) => s.size >= 0).sort((a, b) => b.size - a.size)[0];
     if (main) return readGgufMetadata(join(dir, main.f));
@@ -79,7 +81,13 @@ export async function readSnapshotMetadata(dir: string, files?: string[]): Promi
 }
 
 function empty(format: EntryFormat): LocalMetadata {
-  return { format, architecture: '', parameter_count: null, quantization: '', context_length: null };
+  return {
+    format,
+    architecture: '',
+    parameter_count: null,
+    quantization: '',
+    context_length: null,
+  };
 }
 
 function numberOrNull(v: unknown): number | null {
