@@ -274,6 +274,14 @@ describe('Model registry (e2e)', () => {
 
   it('syncs the local Ollama models (admin) and marks the vanished ones remote', async () => {
     ollama.models = ['llama3.2:latest', 'qwen3:8b'];
+    // Ollama describes only the models it has: /models/info records a downloaded entry.
+    expect((await get('/models/info', { source: 'ollama', model_id: 'qwen3:8b' })).code).toBe(
+      'success',
+    );
+    expect(await entry('qwen3:8b')).toMatchObject({
+      status: 'downloaded',
+      context_length: 131_072,
+    });
     const denied = await post('/models/sync', { source: 'ollama' });
     expect(denied.code).toBe('forbidden');
     expect((await post('/models/sync', { source: 'huggingface' }, admin)).code).toBe(
