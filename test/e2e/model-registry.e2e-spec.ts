@@ -5,7 +5,7 @@ import { FakeHfHub } from '@test/fakes/fake-hf-hub';
 import { FakeOllama } from '@test/fakes/fake-ollama';
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount, TestAccount } from '@test/support/auth';
-import { buildGguf } from 'src/modules/download/registry/gguf-writer.test-util';
+import { buildGguf } from '@test/support/gguf-writer';
 import { ModelRegistryService } from 'src/modules/download/registry/model-registry.service';
 import { DataSource } from 'typeorm';
 

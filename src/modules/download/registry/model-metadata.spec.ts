@@ -1,7 +1,7 @@
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildGguf } from './gguf-writer.test-util';
+import { buildGguf } from '@test/support/gguf-writer';
 import { readGgufMetadata, readSnapshotMetadata } from './model-metadata';
 
 describe('model metadata', () => {
