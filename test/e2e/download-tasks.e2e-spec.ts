@@ -26,6 +26,8 @@ describe('Download tasks (e2e)', () => {
   let member: TestAccount;
   let small: FakeHfRepo;
   let big: FakeHfRepo;
+  let big2: FakeHfRepo;
+  let big3: FakeHfRepo;
   const sockets = new SocketTracker();
   const BIG = 2 * 1024 * 1024;
 
@@ -41,6 +43,8 @@ describe('Download tasks (e2e)', () => {
       ],
     });
     big = hub.addRepo({ id: 'acme/big-model', files: [{ path: 'model.gguf', size: BIG }] });
+    big2 = hub.addRepo({ id: 'acme/big-model-2', files: [{ path: 'model.gguf', size: BIG }] });
+    big3 = hub.addRepo({ id: 'acme/big-model-3', files: [{ path: 'model.gguf', size: BIG }] });
     t = await createTestApp({
       env: {
         OUTBOUND_ALLOW_HOSTS: '127.0.0.1',
@@ -205,6 +209,31 @@ describe('Download tasks (e2e)', () => {
     const other = await sockets.connect(t.url, member.access_token);
     expect((await emitWithAck<Json>(other, 'subscribe_download', { task_id: id })).ok).toBe(false);
     await post(`/downloads/${id}/delete`, {});
+  });
+
+  it('runs at most DOWNLOAD_MAX_TASKS at once; the others wait with a queue position', async () => {
+    hub.switches.throttleBytesPerSec = 20 * 1024;
+    const ids: string[] = [];
+    for (const repo of [big, big2, big3]) {
+      const res = await post('/downloads', { source: 'huggingface', model_id: repo.id });
+      expect(res.code).toBe('success');
+      ids.push(res.data.id as string);
+    }
+    // One repository is downloaded by one task at a time.
+    expect((await post('/downloads', { source: 'huggingface', model_id: big.id })).code).toBe(
+      'validate_error',
+    );
+    await waitFor(ids[0], (d) => d.status === 'downloading');
+    await waitFor(ids[1], (d) => d.status === 'downloading');
+    const third = await get(`/downloads/${ids[2]}`);
+    expect(third.data).toMatchObject({ status: 'pending', queue_position: 1 });
+    const q = await get('/downloads/queue');
+    expect(q.data.active.map((d: Json) => d.id).sort()).toEqual(ids.slice(0, 2).sort());
+    expect(q.data.pending).toMatchObject([{ id: ids[2], queue_position: 1 }]);
+    // A slot freed by a pause goes to the waiting task.
+    await post(`/downloads/${ids[0]}/pause`, {});
+    await waitFor(ids[2], (d) => d.status === 'downloading');
+    for (const id of ids) await post(`/downloads/${id}/delete`, {});
   });
 
   it('sends the snapshot, monotonic progress and the completion to the task room', async () => {

@@ -204,6 +204,16 @@ export class DownloadTaskService implements OnModuleInit {
     const revision = validateRevision(dto.revision ?? 'main');
     const patterns = dto.files ?? [];
     const globs = patterns.map(globToRegExp);
+    // Two tasks on one repository would write the same partial blobs.
+    const open = await this.tasks.count({
+      where: { model_id: repo, status: In(['pending', 'downloading', 'paused']) },
+    });
+    if (open > 0) {
+      throw new ValidateError(
+        { model_id: ['a download of this model is already queued, running or paused'] },
+        'A download of this model is already queued, running or paused',
+      );
+    }
     const info = await this.hf.modelInfo(repo, revision);
     const commit = info.sha;
     if (!commit || !/^[0-9a-f]{40}$/i.test(commit)) {
@@ -312,13 +322,16 @@ export class DownloadTaskService implements OnModuleInit {
     live: LiveTask,
   ): Promise<{ status: string }> {
     const first = await this.tasks.findOne({ where: { id: taskId } });
-    if (!first || first.status !== 'pending') return { status: first?.status ?? 'deleted' };
+    // `downloading` too: a job re-enqueued after a crash finds its row as the crash left it.
+    if (!first || (first.status !== 'pending' && first.status !== 'downloading')) {
+      return { status: first?.status ?? 'deleted' };
+    }
     const release = await this.slots.acquire(AbortSignal.any([jobSignal, live.waiting.signal]));
     if (!release) return this.afterJobAbort(taskId, jobSignal);
     try {
       // Claim: a pause or cancel while waiting has already changed the status.
       const claimed = await this.tasks.update(
-        { id: taskId, status: 'pending' },
+        { id: taskId, status: In(['pending', 'downloading']) },
         { status: 'downloading', started_at: new Date(), error: '' },
       );
       if (!claimed.affected) return { status: 'skipped' };
