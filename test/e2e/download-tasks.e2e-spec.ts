@@ -2,9 +2,14 @@ import { FakeHfHub, type FakeHfRepo } from '@test/fakes/fake-hf-hub';
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount, TestAccount } from '@test/support/auth';
 import { emitWithAck, nextEvent, SocketTracker } from '@test/support/socket-client';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import {
+  DOWNLOAD_COMPLETED_EVENT,
+  type DownloadCompletedEvent,
+} from 'src/modules/download/tasks/download-task.service';
 
 /**
  * Download tasks against the fake hub (302 to its CDN with Range): a full download in the
@@ -131,6 +136,37 @@ describe('Download tasks (e2e)', () => {
     });
     await expect(fsp.access(snap)).rejects.toThrow();
     expect((await get(`/downloads/${res.data.id}`)).code).toBe('not_found');
+  });
+
+  it('fails on a checksum mismatch, then resumes to completion; the registry hears of it', async () => {
+    const heard: DownloadCompletedEvent[] = [];
+    t.app.get(EventEmitter2).on(DOWNLOAD_COMPLETED_EVENT, (e: DownloadCompletedEvent) => {
+      heard.push(e);
+    });
+    hub.switches.wrongBytes = true;
+    const res = await post('/downloads', {
+      source: 'huggingface',
+      model_id: small.id,
+      files: ['model-q4.gguf'],
+    });
+    const id = res.data.id as string;
+    const failed = await waitFor(id, (d) => d.status === 'failed');
+    expect(failed.error).toMatch(/checksum_mismatch/);
+    expect(heard).toEqual([]);
+    hub.switches.wrongBytes = false;
+    await post(`/downloads/${id}/resume`, {});
+    const done = await waitFor(id, (d) => d.status === 'completed');
+    expect(done.error).toBe('');
+    expect(heard).toEqual([
+      expect.objectContaining({
+        task_id: id,
+        model_id: small.id,
+        commit: small.sha,
+        local_path: done.local_path,
+        files: [{ path: 'model-q4.gguf', size: 300_000 }],
+      }),
+    ]);
+    await post(`/downloads/${id}/delete`, {});
   });
 
   it('refuses globs that match nothing', async () => {
