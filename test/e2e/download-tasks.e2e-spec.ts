@@ -8,8 +8,10 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import {
   DOWNLOAD_COMPLETED_EVENT,
+  DownloadTaskService,
   type DownloadCompletedEvent,
 } from 'src/modules/download/tasks/download-task.service';
+import { DataSource } from 'typeorm';
 
 /**
  * Download tasks against the fake hub (302 to its CDN with Range): a full download in the
@@ -208,6 +210,26 @@ describe('Download tasks (e2e)', () => {
     );
     expect(await partFiles(big.id)).toHaveLength(0);
     await post(`/downloads/${id}/delete`, {});
+  });
+
+  it('stops when another process pauses the task (the row says so)', async () => {
+    hub.switches.throttleBytesPerSec = 50 * 1024;
+    const res = await post('/downloads', { source: 'huggingface', model_id: big.id });
+    const id = res.data.id as string;
+    await waitFor(id, (d) => d.status === 'downloading' && d.downloaded_size > 0);
+    await t.app
+      .get(DataSource)
+      .query(`UPDATE download_tasks SET status = 'paused' WHERE id = $1`, [id]);
+    const service = t.app.get(DownloadTaskService);
+    const end = Date.now() + 3000;
+    while (service['live'].has(id) && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(service['live'].has(id)).toBe(false);
+    expect((await get(`/downloads/${id}`)).data.status).toBe('paused');
+    expect(await partFiles(big.id)).not.toHaveLength(0);
+    await post(`/downloads/${id}/delete`, {});
+    expect(await partFiles(big.id)).toHaveLength(0);
   });
 
   it('cancels a download and removes its partial files', async () => {

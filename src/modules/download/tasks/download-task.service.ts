@@ -396,6 +396,17 @@ export class DownloadTaskService implements OnModuleInit {
     // Cancel/timeout/shutdown of the job: stop; the files stay for a resume.
     const onJobAbort = () => downloader.pause();
     jobSignal.addEventListener('abort', onJobAbort, { once: true });
+    // A pause/cancel/delete answered by another process (api and worker apart) shows in the row.
+    const watch = setInterval(() => {
+      void this.tasks
+        .findOne({ where: { id: task.id }, select: { id: true, status: true } })
+        .then((row) => {
+          if (!row || row.status === 'cancelled') downloader.cancel();
+          else if (row.status === 'paused') downloader.pause();
+        })
+        .catch(() => undefined);
+    }, 1000);
+    watch.unref();
     try {
       const outcome = await downloader.start();
       await writing;
@@ -450,6 +461,7 @@ export class DownloadTaskService implements OnModuleInit {
       }
       return { status: 'failed' };
     } finally {
+      clearInterval(watch);
       jobSignal.removeEventListener('abort', onJobAbort);
     }
   }
