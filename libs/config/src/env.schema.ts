@@ -172,6 +172,8 @@ export const envSchema = z
     DOWNLOAD_PART_MIN_BYTES: int(64 * 1024 * 1024, 1024, 1024 * 1024 * 1024 * 1024),
     DOWNLOAD_MAX_PARTS: int(8, 1, 64),
     DOWNLOAD_STALL_SECONDS: int(30, 1, 3600),
+    /** Download tasks running at once; the others wait pending in order. */
+    DOWNLOAD_MAX_TASKS: int(2, 1, 64),
     DATASET_EMBEDDING_MODEL: z
       .string()
       .regex(/^[a-z0-9_]+\/.+$/, 'must be provider/model, e.g. openai/text-embedding-3-small')

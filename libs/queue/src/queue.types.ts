@@ -35,6 +35,8 @@ export interface JobPayloads {
   'dataset.purge-document': { document_id: string; upload_file_id: string };
   /** Runs (or resumes, from its stored node results) one workflow_runs row. */
   'workflow.run': { run_id: string };
+  /** Downloads (or resumes, from the sidecars) one download_tasks row. */
+  'download.snapshot': { task_id: string };
 }
 export type JobName = keyof JobPayloads;
 

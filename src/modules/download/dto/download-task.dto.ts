@@ -1,0 +1,110 @@
+import { PaginatorReqDto } from '@app/common';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsIn,
+  IsOptional,
+  IsString,
+  MaxLength,
+  MinLength,
+} from 'class-validator';
+
+export class CreateDownloadReqDto {
+  @ApiProperty({ enum: ['huggingface'], description: 'Where to download from' })
+  @IsIn(['huggingface'], { message: 'source must be huggingface' })
+  source: 'huggingface';
+
+  @ApiProperty({ maxLength: 200, description: 'Repository id, owner/name' })
+  @IsString({ message: 'model_id must be a string' })
+  @MinLength(3, { message: 'model_id must be owner/name' })
+  @MaxLength(200, { message: 'model_id must be at most 200 characters' })
+  model_id: string;
+
+  @ApiPropertyOptional({ maxLength: 200, description: 'Branch, tag or commit; default main' })
+  @IsOptional()
+  @IsString({ message: 'revision must be a string' })
+  @MaxLength(200, { message: 'revision must be at most 200 characters' })
+  revision?: string;
+
+  @ApiPropertyOptional({
+    type: [String],
+    maxItems: 50,
+    description:
+      'Globs of the files to fetch (`*` within a folder, `**` across folders, `?` one character); default every file',
+  })
+  @IsOptional()
+  @IsArray({ message: 'files must be an array of globs' })
+  @ArrayMaxSize(50, { message: 'files takes at most 50 globs' })
+  @IsString({ each: true, message: 'files must be strings' })
+  @MaxLength(300, { each: true, message: 'a glob is at most 300 characters' })
+  files?: string[];
+}
+
+export class ListDownloadsReqDto extends PaginatorReqDto {
+  @ApiPropertyOptional({
+    enum: ['pending', 'downloading', 'paused', 'completed', 'failed', 'cancelled'],
+    description: 'Only tasks in this status',
+  })
+  @IsOptional()
+  @IsIn(['pending', 'downloading', 'paused', 'completed', 'failed', 'cancelled'], {
+    message: 'status is not a download status',
+  })
+  status?: string;
+}
+
+export class DownloadFileDto {
+  @ApiProperty({ description: 'Path in the repository' }) path: string;
+  @ApiProperty({ description: 'Bytes' }) size: number;
+  @ApiProperty({ description: 'Bytes on disk so far' }) downloaded: number;
+  @ApiProperty({ enum: ['pending', 'downloading', 'verifying', 'done'] }) status: string;
+}
+
+export class DownloadTaskDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ format: 'uuid', description: 'The admin who started it' }) account_id: string;
+  @ApiProperty({ enum: ['huggingface'] }) source: string;
+  @ApiProperty({ description: 'owner/name' }) model_id: string;
+  @ApiProperty({ description: 'Branch, tag or commit asked for' }) revision: string;
+  @ApiProperty({ description: 'Commit sha it resolved to' }) commit: string;
+  @ApiProperty({ type: [String], description: 'Globs asked for (empty: every file)' })
+  file_patterns: string[];
+  @ApiProperty({
+    enum: ['pending', 'downloading', 'paused', 'completed', 'failed', 'cancelled'],
+  })
+  status: string;
+  @ApiProperty({ description: '0..100' }) progress: number;
+  @ApiProperty({ description: 'Bytes' }) downloaded_size: number;
+  @ApiProperty({ description: 'Bytes' }) total_size: number;
+  @ApiProperty({ description: 'Bytes per second' }) speed: number;
+  @ApiProperty({ type: Number, nullable: true, description: 'Seconds left' }) eta: number | null;
+  @ApiProperty({ description: 'Why it failed; empty otherwise' }) error: string;
+  @ApiProperty({ type: [DownloadFileDto] }) files: DownloadFileDto[];
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    description: 'Place among pending tasks (1 = next); null when not pending',
+  })
+  queue_position: number | null;
+  @ApiProperty({ description: 'Snapshot folder (Hugging Face cache layout)' }) local_path: string;
+  @ApiProperty({ type: Number, nullable: true }) started_at: number | null;
+  @ApiProperty({ type: Number, nullable: true }) finished_at: number | null;
+  @ApiProperty() created_at: number;
+  @ApiProperty() updated_at: number;
+}
+
+export class DownloadQueueDto {
+  @ApiProperty({ type: [DownloadTaskDto], description: 'Downloading now' })
+  active: DownloadTaskDto[];
+  @ApiProperty({ type: [DownloadTaskDto], description: 'Waiting, in order (queue_position)' })
+  pending: DownloadTaskDto[];
+  @ApiProperty({ description: 'DOWNLOAD_MAX_TASKS' }) max_active: number;
+}
+
+export class DownloadStorageDto {
+  @ApiProperty({ description: 'MODELS_DIR' }) models_dir: string;
+  @ApiProperty({ description: 'Bytes of files under MODELS_DIR (links not followed)' })
+  used_bytes: number;
+  @ApiProperty({ description: 'Bytes free on its file system' }) free_bytes: number;
+  @ApiProperty({ description: 'Bytes of its file system' }) total_bytes: number;
+}
