@@ -127,6 +127,18 @@ describe('Download tasks (e2e)', () => {
     expect(await fsp.readFile(path.join(repoDir(small.id), 'refs', 'main'), 'utf8')).toBe(
       small.sha,
     );
+    // The registry records the finished snapshot (format and size read from the files).
+    let entry: any;
+    for (const until = Date.now() + 5000; ;) {
+      entry = (
+        await get(
+          `/models?source=huggingface&search_word=${encodeURIComponent(small.id.split('/')[1])}`,
+        )
+      ).data.list[0];
+      if (entry?.status === 'downloaded' || Date.now() > until) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(entry).toMatchObject({ model_id: small.id, status: 'downloaded', format: 'gguf' });
     const storage = await get('/downloads/storage');
     expect(storage.data.used_bytes).toBeGreaterThanOrEqual(300_007);
     expect(storage.data.free_bytes).toBeGreaterThan(0);

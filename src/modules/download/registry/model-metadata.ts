@@ -69,7 +69,8 @@ export async function readSnapshotMetadata(dir: string, files?: string[]): Promi
       })),
     );
     const main = sized.filter((s) => s.size >= 0).sort((a, b) => b.size - a.size)[0];
-    if (main) return readGgufMetadata(join(dir, main.f));
+    // A header that cannot be read still leaves a GGUF file by its name; its details stay unknown.
+    if (main) return readGgufMetadata(join(dir, main.f)).catch(() => empty('gguf'));
   }
   if (names.some((f) => /\.safetensors$/i.test(f))) {
     if (names.includes('config.json')) {
