@@ -2,6 +2,7 @@ import { FakeHfHub, type FakeHfRepo } from '@test/fakes/fake-hf-hub';
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount, TestAccount } from '@test/support/auth';
 import { emitWithAck, nextEvent, SocketTracker } from '@test/support/socket-client';
+import { JobQueue } from '@app/queue';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
@@ -331,5 +332,46 @@ describe('Download tasks (e2e)', () => {
     expect(progress.at(-1)!.downloaded_size).toBe(BIG);
     expect(names).toContain('download_status_change');
     await post(`/downloads/${id}/delete`, {});
+  });
+
+  it('cleans partial files no resumable task needs, and only old ones', async () => {
+    const blobs = path.join(t.config.modelsDir, 'models--acme--abandoned', 'blobs');
+    await fsp.mkdir(blobs, { recursive: true });
+    const kept = 'a'.repeat(64); // planned by a paused task: a resume needs it
+    const orphan = 'b'.repeat(64); // no task: removed once old
+    const fresh = 'c'.repeat(64); // no task, but written just now: kept
+    const finished = 'd'.repeat(64); // a finished blob: never touched
+    for (const oid of [kept, orphan, fresh]) {
+      await fsp.writeFile(path.join(blobs, `${oid}.part`), 'x');
+      await fsp.writeFile(path.join(blobs, `${oid}.part.json`), '{}');
+    }
+    await fsp.writeFile(path.join(blobs, finished), 'done');
+    const old = new Date(Date.now() - 48 * 3_600_000);
+    for (const oid of [kept, orphan, finished]) {
+      for (const f of [`${oid}.part`, `${oid}.part.json`, oid]) {
+        await fsp.utimes(path.join(blobs, f), old, old).catch(() => undefined);
+      }
+    }
+    await t.app.get(DataSource).query(
+      `INSERT INTO download_tasks (account_id, source, model_id, revision, commit, plan, status)
+       VALUES ($1, 'huggingface', 'acme/abandoned', 'main', $2, $3, 'paused')`,
+      [
+        admin.id,
+        'e'.repeat(40),
+        JSON.stringify({
+          repo: 'acme/abandoned',
+          ref: 'main',
+          files: [{ path: 'm.gguf', size: 1, sha256: kept, url: 'http://127.0.0.1/x' }],
+        }),
+      ],
+    );
+    const jobs = t.app.get(JobQueue);
+    const job = await jobs.enqueue('download.clean-partials', { older_than_hours: 24 });
+    const done = await jobs.waitFor(job.id, 10_000);
+    expect(done).toMatchObject({ status: 'completed', result: { removed: 2 } });
+    const left = (await fsp.readdir(blobs)).sort();
+    expect(left).toEqual(
+      [`${kept}.part`, `${kept}.part.json`, `${fresh}.part`, `${fresh}.part.json`, finished].sort(),
+    );
   });
 });

@@ -37,6 +37,8 @@ export interface JobPayloads {
   'workflow.run': { run_id: string };
   /** Downloads (or resumes, from the sidecars) one download_tasks row. */
   'download.snapshot': { task_id: string };
+  /** Deletes partial download files (`.part` + sidecar) no resumable task needs any more. */
+  'download.clean-partials': { older_than_hours: number };
 }
 export type JobName = keyof JobPayloads;
 

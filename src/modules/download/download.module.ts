@@ -9,6 +9,7 @@ import { ModelRegistryService } from './registry/model-registry.service';
 import { RegistryDownloadListener } from './registry/registry-download.listener';
 import { HuggingFaceClient } from './sources/huggingface.client';
 import { OllamaClient } from './sources/ollama.client';
+import { CleanPartialsProcessor } from './tasks/clean-partials.processor';
 import { DownloadTaskController } from './tasks/download-task.controller';
 import { DownloadTaskEntity } from './tasks/download-task.entity';
 import { DownloadSnapshotProcessor } from './tasks/download-task.processor';
@@ -32,6 +33,7 @@ import { DownloadTaskService } from './tasks/download-task.service';
     RegistryDownloadListener,
     DownloadTaskService,
     DownloadSnapshotProcessor,
+    CleanPartialsProcessor,
   ],
   exports: [
     HuggingFaceClient,

@@ -19,4 +19,16 @@ export class MaintenanceScheduler {
     );
     this.logger.log(`purge-jobs scheduled (${job.id})`);
   }
+
+  /** Partial download files no resumable task needs, untouched for a day. */
+  @Cron(CronExpression.EVERY_DAY_AT_4AM, { name: 'clean-partial-downloads' })
+  async cleanPartialDownloads(): Promise<void> {
+    const day = new Date().toISOString().slice(0, 10);
+    const job = await this.jobs.enqueue(
+      'download.clean-partials',
+      { older_than_hours: 24 },
+      { key: `clean-partials:${day}` },
+    );
+    this.logger.log(`clean-partial-downloads scheduled (${job.id})`);
+  }
 }
