@@ -4,6 +4,7 @@ import {
   MAIN,
   ROOT,
   serviceApi,
+  signUpOverHttp,
   ServiceProcess,
   startService,
 } from '@test/support/service-process';
@@ -59,17 +60,7 @@ describe('indexing survives a killed process (embedded mode, dist/main.js)', () 
 
   it('resumes after SIGKILL and ends with every segment once', async () => {
     service = await boot();
-    const email = 'restart@example.test';
-    const password = 'passw0rd-restart';
-    const reg = await api('POST', '/account/register', undefined, {
-      email,
-      password,
-      name: 'Restart User',
-    });
-    expect(reg.code).toBe('success');
-    const login = async () =>
-      (await api('POST', '/auth/password-login', undefined, { email, password })).data
-        .access_token as string;
+    const login = await signUpOverHttp(port, 'restart@example.test', 'passw0rd-restart');
     let token = await login();
     const ds = (
       await api('POST', '/datasets', token, { name: 'restart', icon: 'http://127.0.0.1/i.png' })

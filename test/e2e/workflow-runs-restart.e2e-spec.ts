@@ -3,6 +3,7 @@ import {
   MAIN,
   ROOT,
   serviceApi,
+  signUpOverHttp,
   ServiceProcess,
   startService,
 } from '@test/support/service-process';
@@ -65,17 +66,7 @@ describe('workflow runs survive a killed process (embedded mode, dist/main.js)',
 
   it('resumes after SIGKILL without re-running the finished node', async () => {
     service = await boot();
-    const email = 'wf-restart@example.test';
-    const password = 'passw0rd-wf-restart';
-    const reg = await api('POST', '/account/register', undefined, {
-      email,
-      password,
-      name: 'Restart User',
-    });
-    expect(reg.code).toBe('success');
-    const login = async () =>
-      (await api('POST', '/auth/password-login', undefined, { email, password })).data
-        .access_token as string;
+    const login = await signUpOverHttp(port, 'wf-restart@example.test', 'passw0rd-wf-restart');
     let token = await login();
 
     const gen = (name: string, type = 'string') => ({

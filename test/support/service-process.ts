@@ -73,3 +73,24 @@ export function serviceApi(
     return res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text;
   };
 }
+
+/**
+ * Registers an account over HTTP on a service process and returns a function that signs it in
+ * again (sessions survive a restart of the process; tokens are asked for afresh after one).
+ */
+export async function signUpOverHttp(
+  port: number,
+  email: string,
+  password: string,
+): Promise<() => Promise<string>> {
+  const api = serviceApi(port);
+  const reg = await api('POST', '/account/register', undefined, {
+    email,
+    password,
+    name: 'Restart User',
+  });
+  if (reg.code !== 'success') throw new Error(`register failed: ${reg.code} ${reg.message}`);
+  return async () =>
+    (await api('POST', '/auth/password-login', undefined, { email, password })).data
+      .access_token as string;
+}

@@ -4,7 +4,6 @@ import { JobContext, JobProcessor, Processor, UnrecoverableJobError } from '@app
 import { RealtimeEmitter } from '@app/realtime';
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import type { Readable } from 'node:stream';
 import { DataSource, Not, Repository } from 'typeorm';
 import { DatasetEntity } from '../entities/dataset.entity';
 import { DocumentEntity, type DocumentStatus } from '../entities/document.entity';
@@ -23,12 +22,6 @@ const INSERT_CHUNK = 1000;
 /** Progress shares of the steps before embedding; embedding fills the rest. */
 const PARSED = 10;
 const SPLIT = 20;
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
 /** Failures that another attempt cannot fix: the user must act (file, model, credentials). */
 function isPermanent(err: unknown): boolean {
@@ -91,7 +84,7 @@ export class IndexDocumentProcessor implements JobProcessor<'dataset.index-docum
     const file = await this.uploads.byId(doc.upload_file_id);
     if (!file)
       throw new DocumentParseError(`The file of "${doc.name}" no longer exists; upload it again`);
-    const bytes = await readAll(await this.uploads.open(file));
+    const bytes = await this.uploads.bytes(file);
     const raw = await parseDocument(
       { bytes, extension: file.extension, name: file.name },
       { signal, maxChars: this.config.env.DATASET_MAX_DOCUMENT_CHARS },

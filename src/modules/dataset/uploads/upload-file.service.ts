@@ -5,6 +5,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import { Repository } from 'typeorm';
 import type { UploadFileDto } from './dto/upload-file.dto';
 import { UploadFileEntity } from './entities/upload-file.entity';
@@ -28,12 +29,6 @@ async function sniff(head: Uint8Array): Promise<string | undefined> {
   sniffer ??= import('file-type');
   const { fileTypeFromBuffer } = await sniffer;
   return (await fileTypeFromBuffer(head))?.mime;
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 /**
@@ -123,7 +118,12 @@ export class UploadFileService {
     return deleted.length > 0;
   }
 
-  /** The file's bytes (parsers, the owner's download). */
+  /** The whole file (bounded by UPLOAD_MAX_BYTES when it was stored), for the parsers. */
+  async bytes(file: UploadFileEntity): Promise<Buffer> {
+    return buffer(await this.storage.read(file.key));
+  }
+
+  /** The file's bytes as a stream (the owner's download). */
   open(file: UploadFileEntity): Promise<Readable> {
     return this.storage.read(file.key);
   }
@@ -165,7 +165,7 @@ export class UploadFileService {
       });
     if (rule.sniffed.length === 0) {
       // Text formats: the whole file (bounded by the upload limit) must be UTF-8 text.
-      const bytes = await readAll(await this.storage.read(file.key));
+      const bytes = await buffer(await this.storage.read(file.key));
       const sniffed = await sniff(bytes.subarray(0, 4100));
       // file-type reports some text formats (xml); only binary signatures disqualify.
       if (
@@ -176,7 +176,7 @@ export class UploadFileService {
       if (ext === 'svg' && !looksLikeSvg(bytes.toString('utf8'))) throw mismatch('an SVG image');
       return;
     }
-    const head = await readAll(
+    const head = await buffer(
       await this.storage.read(file.key, { start: 0, end: Math.min(file.size, 4100) - 1 }),
     );
     const sniffed = await sniff(head);
