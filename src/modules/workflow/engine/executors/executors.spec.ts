@@ -93,6 +93,12 @@ describe('http_request', () => {
           setTimeout(() => res.end('late'), 2000).unref();
           return;
         }
+        if (url.pathname === '/hop') {
+          // To a loopback address the client does not allow: the guard must stop that hop.
+          const port = (server.address() as AddressInfo).port;
+          res.writeHead(302, { location: `http://127.0.0.2:${port}/echo` }).end();
+          return;
+        }
         res.statusCode = url.pathname === '/fail' ? 503 : 200;
         res.setHeader('content-type', 'application/json');
         res.setHeader('x-answer', '42');
@@ -209,6 +215,16 @@ describe('http_request', () => {
     expect(result.status).toBe('failed');
     expect(result.error).toMatch(/timed out/);
     expect(Date.now() - t0).toBeLessThan(1500);
+  });
+
+  it('checks every redirect hop: a redirect to a private address not allowed fails the node', async () => {
+    const result = await engine.execute(
+      graph(`${base}/hop`, 'get'),
+      { q: 'a', n: 1 },
+      { accountId: ACCOUNT },
+    );
+    expect(result.status).toBe('failed');
+    expect(result.error).toMatch(/Node "H" \(H\) failed: .*(not allowed|private|blocked)/i);
   });
 
   it('the SSRF guard applies: a private address not allowed fails the node', async () => {
