@@ -17,7 +17,8 @@ import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectRepository } from '@nestjs/typeorm';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { In, Repository } from 'typeorm';
+import { setTimeout as sleepFor } from 'node:timers/promises';
+import { In, MoreThan, Not, Repository } from 'typeorm';
 import {
   ConnectionLimiter,
   DownloadError,
@@ -55,6 +56,10 @@ export interface DownloadCompletedEvent {
 const NOT_FOUND = 'Download task not found';
 const DISK_MARGIN = 100 * 1024 * 1024;
 const DB_WRITE_MS = 1000;
+/** A `downloading` row not written for this long no longer holds a task slot (a dead process). */
+const SLOT_STALE_MS = 30_000;
+const SLOT_HEARTBEAT_MS = 5_000;
+const SLOT_POLL_MS = 1_000;
 
 /** A counting semaphore for whole tasks (DOWNLOAD_MAX_TASKS), abortable while waiting. */
 class TaskSlots {
@@ -326,15 +331,16 @@ export class DownloadTaskService implements OnModuleInit {
     if (!first || (first.status !== 'pending' && first.status !== 'downloading')) {
       return { status: first?.status ?? 'deleted' };
     }
-    const release = await this.slots.acquire(AbortSignal.any([jobSignal, live.waiting.signal]));
+    const waitSignal = AbortSignal.any([jobSignal, live.waiting.signal]);
+    const release = await this.slots.acquire(waitSignal);
     if (!release) return this.afterJobAbort(taskId, jobSignal);
     try {
-      // Claim: a pause or cancel while waiting has already changed the status.
-      const claimed = await this.tasks.update(
-        { id: taskId, status: In(['pending', 'downloading']) },
-        { status: 'downloading', started_at: new Date(), error: '' },
-      );
-      if (!claimed.affected) return { status: 'skipped' };
+      // Claim one of the DOWNLOAD_MAX_TASKS slots of the whole deployment (api and worker
+      // processes apart each hold their own TaskSlots). A pause or cancel while waiting has
+      // already changed the status.
+      const claim = await this.claimSlot(taskId, waitSignal);
+      if (claim === 'aborted') return this.afterJobAbort(taskId, jobSignal);
+      if (claim === 'gone') return { status: 'skipped' };
       const task = (await this.tasks.findOne({ where: { id: taskId } }))!;
       this.emitStatus(task);
       return await this.download(task, jobSignal, live);
@@ -396,10 +402,20 @@ export class DownloadTaskService implements OnModuleInit {
     // Cancel/timeout/shutdown of the job: stop; the files stay for a resume.
     const onJobAbort = () => downloader.pause();
     jobSignal.addEventListener('abort', onJobAbort, { once: true });
-    // A pause/cancel/delete answered by another process (api and worker apart) shows in the row.
+    // A pause/cancel/delete answered by another process (api and worker apart) shows in the row;
+    // the row's heartbeat keeps this task's slot (claimSlot) while bytes do not flow.
+    let beatAt = Date.now();
     const watch = setInterval(() => {
-      void this.tasks
-        .findOne({ where: { id: task.id }, select: { id: true, status: true } })
+      const beat = Date.now() - beatAt >= SLOT_HEARTBEAT_MS;
+      if (beat) beatAt = Date.now();
+      void (
+        beat
+          ? this.tasks.update({ id: task.id, status: 'downloading' }, { updated_at: new Date() })
+          : Promise.resolve()
+      )
+        .then(() =>
+          this.tasks.findOne({ where: { id: task.id }, select: { id: true, status: true } }),
+        )
         .then((row) => {
           if (!row || row.status === 'cancelled') downloader.cancel();
           else if (row.status === 'paused') downloader.pause();
@@ -463,6 +479,48 @@ export class DownloadTaskService implements OnModuleInit {
     } finally {
       clearInterval(watch);
       jobSignal.removeEventListener('abort', onJobAbort);
+    }
+  }
+
+  /**
+   * Moves the task to `downloading` once fewer than DOWNLOAD_MAX_TASKS other tasks are live in
+   * any process. Live = `downloading` with a heartbeat younger than SLOT_STALE_MS: a row a killed
+   * process left behind stops counting by itself (its job resumes it later). The count and the
+   * claim run under one advisory transaction lock, so two processes cannot both take the last
+   * slot. While the slots are full it checks again every SLOT_POLL_MS; the row stays `pending`
+   * (its queue position shows) and a pause, cancel or delete ends the wait.
+   */
+  private async claimSlot(
+    taskId: string,
+    signal: AbortSignal,
+  ): Promise<'claimed' | 'gone' | 'aborted'> {
+    const max = this.config.env.DOWNLOAD_MAX_TASKS;
+    for (;;) {
+      if (signal.aborted) return 'aborted';
+      const outcome = await this.tasks.manager.transaction(async (m) => {
+        await m.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['llmops:download-slots']);
+        const row = await m.findOne(DownloadTaskEntity, {
+          where: { id: taskId },
+          select: { id: true, status: true },
+        });
+        if (!row || (row.status !== 'pending' && row.status !== 'downloading')) return 'gone';
+        const live = await m.count(DownloadTaskEntity, {
+          where: {
+            id: Not(taskId),
+            status: 'downloading',
+            updated_at: MoreThan(new Date(Date.now() - SLOT_STALE_MS)),
+          },
+        });
+        if (live >= max) return 'full';
+        await m.update(
+          DownloadTaskEntity,
+          { id: taskId },
+          { status: 'downloading', started_at: new Date(), error: '' },
+        );
+        return 'claimed';
+      });
+      if (outcome !== 'full') return outcome;
+      await sleepFor(SLOT_POLL_MS, undefined, { signal }).catch(() => undefined);
     }
   }
 
