@@ -193,6 +193,30 @@ describe('Download tasks (e2e)', () => {
     expect(res.code).not.toBe('success');
   });
 
+  it.each(['http://169.254.169.254', 'http://10.20.30.40:8080', 'http://[::ffff:a00:1]:9'])(
+    'fails at once when the hub redirects the file to %s (no retries)',
+    async (origin) => {
+      hub.cdnOrigin = origin;
+      try {
+        const res = await post('/downloads', {
+          source: 'huggingface',
+          model_id: small.id,
+          files: ['model-q4.gguf'],
+        });
+        const failed = await waitFor(res.data.id as string, (d) => d.status === 'failed');
+        expect(failed.error).toMatch(/^refused: model-q4\.gguf: .*(blocked|not allowed|private)/i);
+        // One resolve per Range part (two here), never a retry of a refused hop.
+        const resolves = hub.requests.filter((r) => r.path.includes('/resolve/'));
+        expect(resolves.length).toBeGreaterThan(0);
+        expect(resolves.length).toBeLessThanOrEqual(2);
+        expect(hub.requestsTo('/cdn/')).toEqual([]);
+        await post(`/downloads/${res.data.id}/delete`, {});
+      } finally {
+        hub.cdnOrigin = undefined;
+      }
+    },
+  );
+
   it('pauses, then resumes from the partial file without refetching it', async () => {
     hub.switches.throttleBytesPerSec = 100 * 1024;
     const res = await post('/downloads', { source: 'huggingface', model_id: big.id });

@@ -112,6 +112,8 @@ export class FakeHfHub {
   treePageSize = 1000;
   /** When set, `Link` next URLs point at this origin instead (a hub that sends clients elsewhere). */
   linkOrigin?: string;
+  /** When set, LFS resolves redirect to this origin's `/cdn/...` (a CDN elsewhere, or a trap). */
+  cdnOrigin?: string;
   private server?: Server;
   private base = '';
 
@@ -343,7 +345,9 @@ export class FakeHfHub {
     res.setHeader('x-linked-etag', `"${file.sha256}"`);
     res.setHeader('x-linked-size', String(file.size));
     res.setHeader('etag', `"${file.sha256}"`);
-    res.writeHead(302, { location: `/cdn/${file.sha256}?repo=${encodeURIComponent(repo.id)}` });
+    res.writeHead(302, {
+      location: `${this.cdnOrigin ?? ''}/cdn/${file.sha256}?repo=${encodeURIComponent(repo.id)}`,
+    });
     res.end();
   }
 

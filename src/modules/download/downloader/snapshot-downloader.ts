@@ -1,6 +1,6 @@
 import type { AppConfig } from '@app/config';
 import type { OutboundHttpClient, OutboundHeaders } from '@app/http';
-import { parseRetryAfter } from '@app/http';
+import { findOutboundError, parseRetryAfter } from '@app/http';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -98,7 +98,8 @@ export type DownloadErrorCode =
   | 'size_mismatch'
   | 'checksum_mismatch'
   | 'retries_exhausted'
-  | 'invalid_plan';
+  | 'invalid_plan'
+  | 'refused';
 
 export class DownloadError extends Error {
   constructor(
@@ -110,6 +111,8 @@ export class DownloadError extends Error {
     this.name = 'DownloadError';
   }
 }
+
+const REFUSALS = new Set(['ssrf_blocked', 'invalid_url', 'too_many_redirects']);
 
 export type DownloadOutcome = 'completed' | 'paused' | 'cancelled';
 
@@ -491,6 +494,12 @@ export class SnapshotDownloader {
       } catch (e) {
         if (signal.aborted) return;
         if (e instanceof RangeIgnored || e instanceof DownloadError) throw e;
+        // Our own policy said no (a redirect to a private address, a bad URL, a redirect loop):
+        // asking again gets the same answer.
+        const policy = findOutboundError(e);
+        if (policy && REFUSALS.has(policy.code)) {
+          throw new DownloadError('refused', `${f.file.path}: ${policy.message}`, f.file.path);
+        }
         const ms = (e as { retryAfterMs?: number }).retryAfterMs;
         if (++failures > this.o.maxRetries) {
           throw new DownloadError(
