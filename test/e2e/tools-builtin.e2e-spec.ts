@@ -585,6 +585,31 @@ describe('builtin tools', () => {
     });
   });
 
+  describe('upstream redirects', () => {
+    it.each([
+      ['google', 'google_serper', 'http://169.254.169.254/latest/meta-data/'],
+      ['duckduckgo', 'duckduckgo_search', 'http://10.0.0.7:8080/html/'],
+      ['wikipedia', 'wikipedia_search', 'http://[::ffff:c0a8:101]/w/api.php'],
+    ])('%s: a redirect to a private address is refused at the hop', async (provider, tool, to) => {
+      const upstream = { google: serper, duckduckgo: ddg, wikipedia: wiki }[provider]!;
+      upstream.redirectNext(to);
+      const res = await invoke(provider, tool, { arguments: { query: 'x' } });
+      expect(res.code).toBe('success');
+      expect(res.data.ok).toBe(false);
+      expect(res.data.error).toMatch(/refused to connect .* not allowed/i);
+    });
+
+    it('the Serper key does not follow a redirect to another origin', async () => {
+      const before = ddg.received.length;
+      serper.redirectNext(`${ddg.url}/html/`);
+      await invoke('google', 'google_serper', { arguments: { query: 'x' } });
+      const leaked = ddg.received.slice(before);
+      expect(leaked.length).toBe(1);
+      expect(leaked[0].headers['x-api-key']).toBeUndefined();
+      expect(JSON.stringify(leaked[0].headers)).not.toContain(serper.apiKey);
+    });
+  });
+
   describe('without keys and without the loopback allow-list', () => {
     let bare: TestApp;
     let b: TestAccount;

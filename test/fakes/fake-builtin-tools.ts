@@ -29,6 +29,7 @@ interface Canned {
   status: number;
   body: string;
   contentType: string;
+  headers?: Record<string, string>;
 }
 
 abstract class FakeService {
@@ -59,7 +60,10 @@ abstract class FakeService {
         this.received.push(received);
         const failure = this.failures.shift();
         if (failure) {
-          res.writeHead(failure.status, { 'content-type': failure.contentType });
+          res.writeHead(failure.status, {
+            ...failure.headers,
+            'content-type': failure.contentType,
+          });
           res.end(failure.body);
           return;
         }
@@ -84,8 +88,18 @@ abstract class FakeService {
   }
 
   /** The next request gets this answer instead of the normal one. */
-  failNext(status: number, body: string, contentType = 'text/html; charset=utf-8'): void {
-    this.failures.push({ status, body, contentType });
+  failNext(
+    status: number,
+    body: string,
+    contentType = 'text/html; charset=utf-8',
+    headers?: Record<string, string>,
+  ): void {
+    this.failures.push({ status, body, contentType, headers });
+  }
+
+  /** The next request is redirected (302) to `location`. */
+  redirectNext(location: string): void {
+    this.failNext(302, '', 'text/plain', { location });
   }
 
   last(): ReceivedRequest | undefined {
