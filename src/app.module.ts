@@ -37,6 +37,7 @@ import { ModelModule } from './modules/model/model.module';
 import { SystemModule } from './modules/system/system.module';
 import { ToolModule } from './modules/tool/tool.module';
 import { WorkflowModule } from './modules/workflow/workflow.module';
+import { ChatModule } from './modules/chat/chat.module';
 
 /** Root module: infrastructure, then the area modules, then the global pipe/filter/guards. */
 @Module({})
@@ -95,6 +96,7 @@ export class AppModule {
         ToolModule,
         DatasetModule,
         WorkflowModule,
+        ChatModule,
         SystemModule.forRoot(config),
         // The queue dashboard: BullMQ queues (scale mode) and HTTP (api role) only.
         ...(config.env.REDIS_URL && config.hasRole('api') ? [QueueBoardModule.register()] : []),

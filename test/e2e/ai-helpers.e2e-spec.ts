@@ -4,6 +4,7 @@ import { createAccount, TestAccount } from '@test/support/auth';
 import { postStream, usageRows } from '@test/support/model-test-utils';
 import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
+import { ConversationService } from 'src/modules/chat/conversation.service';
 import { CredentialsService } from 'src/modules/model/credentials.service';
 
 /**
@@ -324,6 +325,34 @@ describe('AI helpers', () => {
       });
       expect(res.code).toBe('not_found');
       expect(fake.requests).toHaveLength(0);
+    });
+
+    it('follows up on a stored message of the account, and on nobody else’s', async () => {
+      const acc = await configuredAccount();
+      const other = await configuredAccount();
+      const store = t.app.get(ConversationService);
+      const conversation = await store.createConversation({
+        accountId: acc.id,
+        appId: null,
+        invokeFrom: 'assistant_agent',
+        createdBy: acc.id,
+      });
+      const message = await store.startMessage({ conversation, query: 'Plan a trip to Kyoto' });
+      await store.finishMessage(message, {
+        answer: 'Go in autumn.',
+        status: 'normal',
+        latency: 0.5,
+        thoughts: [],
+      });
+      fake.enqueue({ type: 'text', text: 'When is autumn?\nWhere to stay?' });
+      const res = await post(acc, '/ai/suggested-questions', { message_id: message.id });
+      expect(res.code).toBe('success');
+      expect(res.data).toEqual(['When is autumn?', 'Where to stay?']);
+      expect(fake.lastRequest()?.body.messages[1].content).toBe(
+        'User: Plan a trip to Kyoto\nAssistant: Go in autumn.',
+      );
+      const theirs = await post(other, '/ai/suggested-questions', { message_id: message.id });
+      expect(theirs.code).toBe('not_found');
     });
 
     it('validates the body', async () => {

@@ -1,0 +1,294 @@
+import { isUuid, NotFoundError, toPage, toUnix, type Page } from '@app/common';
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { In, LessThanOrEqual, Not, Repository, type FindOptionsWhere } from 'typeorm';
+import type { AgentThoughtDto, ListMessagesReqDto, MessageItemDto } from './dto/conversation.dto';
+import { ConversationEntity, type InvokeFrom } from './entities/conversation.entity';
+import {
+  MessageAgentThoughtEntity,
+  type StoredThoughtEvent,
+} from './entities/message-agent-thought.entity';
+import { MessageEntity, type MessageStatus } from './entities/message.entity';
+
+const CONVERSATION_NOT_FOUND = 'The conversation does not exist';
+const MESSAGE_NOT_FOUND = 'The message does not exist';
+/** Message lists show finished answers only (the original's rule). */
+const LISTED_STATUSES: MessageStatus[] = ['normal', 'stop'];
+
+export interface NewConversation {
+  accountId: string;
+  appId: string | null;
+  invokeFrom: InvokeFrom;
+  createdBy: string;
+  name?: string;
+}
+
+export interface NewMessage {
+  conversation: ConversationEntity;
+  query: string;
+  imageUrls?: string[];
+}
+
+export interface StoredThought {
+  event: StoredThoughtEvent;
+  thought?: string;
+  observation?: string;
+  tool?: string;
+  tool_input?: Record<string, unknown>;
+  total_token_count?: number;
+  total_price?: number;
+  latency?: number;
+}
+
+export interface FinishedMessage {
+  answer: string;
+  status: MessageStatus;
+  error?: string;
+  message_token_count?: number;
+  answer_token_count?: number;
+  total_price?: number;
+  latency: number;
+  thoughts: StoredThought[];
+}
+
+/**
+ * Conversations and their messages: the store every chat surface writes (debugger, web apps,
+ * service API, assistant agent) and the console's reads of it. Console routes see only
+ * conversations the account talks in itself; an app's owner reads its debug conversation
+ * through the app routes.
+ */
+@Injectable()
+export class ConversationService {
+  constructor(
+    @InjectRepository(ConversationEntity)
+    private readonly conversations: Repository<ConversationEntity>,
+    @InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>,
+    @InjectRepository(MessageAgentThoughtEntity)
+    private readonly thoughts: Repository<MessageAgentThoughtEntity>,
+  ) {}
+
+  // ---- reads ----
+
+  /** A conversation the account itself talks in (not deleted), or not_found. */
+  async own(accountId: string, conversationId: string): Promise<ConversationEntity> {
+    if (!isUuid(conversationId)) throw new NotFoundError(CONVERSATION_NOT_FOUND);
+    const row = await this.conversations.findOne({
+      where: {
+        id: conversationId,
+        account_id: accountId,
+        created_by: accountId,
+        is_deleted: false,
+      },
+    });
+    if (!row) throw new NotFoundError(CONVERSATION_NOT_FOUND);
+    return row;
+  }
+
+  /**
+   * Finished messages of a conversation, newest first: `created_at` (Unix seconds, 0 = none) is
+   * a cursor (`created_at <= cursor`) combined with offset paging, as the console pages them.
+   */
+  async listMessages(conversationId: string, q: ListMessagesReqDto): Promise<Page<MessageItemDto>> {
+    const where: FindOptionsWhere<MessageEntity> = {
+      conversation_id: conversationId,
+      is_deleted: false,
+      status: In(LISTED_STATUSES),
+      answer: Not(''),
+      ...(q.created_at ? { created_at: LessThanOrEqual(new Date(q.created_at * 1000 + 999)) } : {}),
+    };
+    const size = q.page_size ?? 20;
+    const page = q.current_page ?? 1;
+    const [rows, total] = await this.messages.findAndCount({
+      where,
+      order: { created_at: 'DESC', id: 'DESC' },
+      skip: (page - 1) * size,
+      take: size,
+    });
+    return toPage(await this.withThoughts(rows), total, q);
+  }
+
+  /** Messages with their stored steps (one query for all steps of the page). */
+  async withThoughts(rows: MessageEntity[]): Promise<MessageItemDto[]> {
+    const steps = rows.length
+      ? await this.thoughts.find({
+          where: { message_id: In(rows.map((r) => r.id)) },
+          order: { position: 'ASC' },
+        })
+      : [];
+    const byMessage = new Map<string, AgentThoughtDto[]>();
+    for (const s of steps) {
+      const list = byMessage.get(s.message_id) ?? [];
+      list.push({
+        id: s.id,
+        position: s.position,
+        event: s.event,
+        thought: s.thought,
+        observation: s.observation,
+        tool: s.tool,
+        tool_input: s.tool_input,
+        latency: s.latency,
+        created_at: toUnix(s.created_at),
+      });
+      byMessage.set(s.message_id, list);
+    }
+    return rows.map((m) => ({
+      id: m.id,
+      conversation_id: m.conversation_id,
+      query: m.query,
+      image_urls: m.image_urls ?? [],
+      answer: m.answer,
+      total_token_count: m.total_token_count,
+      latency: m.latency,
+      agent_thoughts: byMessage.get(m.id) ?? [],
+      created_at: toUnix(m.created_at),
+    }));
+  }
+
+  /** The query and answer of a message of the account (the AI helpers' MESSAGE_LOOKUP). */
+  async exchange(
+    accountId: string,
+    messageId: string,
+  ): Promise<{ query: string; answer: string } | null> {
+    if (!isUuid(messageId)) return null;
+    const m = await this.messages.findOne({
+      where: { id: messageId, account_id: accountId, is_deleted: false },
+      select: { id: true, query: true, answer: true },
+    });
+    return m ? { query: m.query, answer: m.answer } : null;
+  }
+
+  // ---- console changes ----
+
+  async rename(accountId: string, conversationId: string, name: string): Promise<void> {
+    const c = await this.own(accountId, conversationId);
+    await this.conversations.update({ id: c.id }, { name });
+  }
+
+  async pin(accountId: string, conversationId: string, isPinned: boolean): Promise<void> {
+    const c = await this.own(accountId, conversationId);
+    await this.conversations.update({ id: c.id }, { is_pinned: isPinned });
+  }
+
+  /** Soft delete: the conversation leaves every list; its messages stay for analysis. */
+  async remove(accountId: string, conversationId: string): Promise<void> {
+    const c = await this.own(accountId, conversationId);
+    await this.conversations.update({ id: c.id }, { is_deleted: true });
+  }
+
+  async removeMessage(accountId: string, conversationId: string, messageId: string): Promise<void> {
+    const c = await this.own(accountId, conversationId);
+    if (!isUuid(messageId)) throw new NotFoundError(MESSAGE_NOT_FOUND);
+    const res = await this.messages.update(
+      { id: messageId, conversation_id: c.id, is_deleted: false },
+      { is_deleted: true },
+    );
+    if (!res.affected) throw new NotFoundError(MESSAGE_NOT_FOUND);
+  }
+
+  // ---- the assistant agent's conversation (one live per account, created on first use) ----
+
+  async assistantConversation(accountId: string): Promise<ConversationEntity | null> {
+    return this.conversations.findOne({
+      where: {
+        account_id: accountId,
+        created_by: accountId,
+        invoke_from: 'assistant_agent',
+        is_deleted: false,
+      },
+      order: { created_at: 'DESC' },
+    });
+  }
+
+  async listAssistantMessages(
+    accountId: string,
+    q: ListMessagesReqDto,
+  ): Promise<Page<MessageItemDto>> {
+    const c = await this.assistantConversation(accountId);
+    return c ? this.listMessages(c.id, q) : toPage([], 0, q);
+  }
+
+  /** Detaches the assistant conversation: the next chat starts a new one. */
+  async removeAssistantConversation(accountId: string): Promise<void> {
+    await this.conversations.update(
+      {
+        account_id: accountId,
+        created_by: accountId,
+        invoke_from: 'assistant_agent',
+        is_deleted: false,
+      },
+      { is_deleted: true },
+    );
+  }
+
+  // ---- writes of the chat runners ----
+
+  async createConversation(c: NewConversation): Promise<ConversationEntity> {
+    return this.conversations.save(
+      this.conversations.create({
+        account_id: c.accountId,
+        app_id: c.appId,
+        invoke_from: c.invokeFrom,
+        created_by: c.createdBy,
+        ...(c.name ? { name: c.name.slice(0, 255) } : {}),
+      }),
+    );
+  }
+
+  /** The row of a message being answered (status `normal`, empty answer until it finishes). */
+  async startMessage(m: NewMessage): Promise<MessageEntity> {
+    return this.messages.save(
+      this.messages.create({
+        account_id: m.conversation.account_id,
+        app_id: m.conversation.app_id,
+        conversation_id: m.conversation.id,
+        invoke_from: m.conversation.invoke_from,
+        created_by: m.conversation.created_by,
+        query: m.query,
+        image_urls: m.imageUrls ?? [],
+      }),
+    );
+  }
+
+  /** Stores the answer, how it ended, its cost and its steps in one transaction. */
+  async finishMessage(message: MessageEntity, f: FinishedMessage): Promise<void> {
+    const messageTokens = f.message_token_count ?? 0;
+    const answerTokens = f.answer_token_count ?? 0;
+    await this.messages.manager.transaction(async (em) => {
+      await em.update(
+        MessageEntity,
+        { id: message.id },
+        {
+          answer: f.answer,
+          status: f.status,
+          error: f.error ?? '',
+          message_token_count: messageTokens,
+          answer_token_count: answerTokens,
+          total_token_count: messageTokens + answerTokens,
+          total_price: f.total_price ?? 0,
+          latency: f.latency,
+        },
+      );
+      if (f.thoughts.length) {
+        await em.save(
+          MessageAgentThoughtEntity,
+          f.thoughts.map((t, i) =>
+            em.create(MessageAgentThoughtEntity, {
+              account_id: message.account_id,
+              message_id: message.id,
+              conversation_id: message.conversation_id,
+              position: i + 1,
+              event: t.event,
+              thought: t.thought ?? '',
+              observation: t.observation ?? '',
+              tool: t.tool ?? '',
+              tool_input: t.tool_input ?? {},
+              total_token_count: t.total_token_count ?? 0,
+              total_price: t.total_price ?? 0,
+              latency: t.latency ?? 0,
+            }),
+          ),
+        );
+      }
+    });
+  }
+}
