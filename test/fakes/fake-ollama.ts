@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   ChatPlan,
@@ -29,6 +30,15 @@ export * from './fake-llm-common';
  *   `{model, embeddings, total_duration, load_duration, prompt_eval_count}`;
  *   legacy `POST /api/embeddings` (`{model, prompt}` → `{embedding}`).
  * - `GET /api/tags`, `POST /api/show`, `GET /api/version`, `GET /` ("Ollama is running").
+ * - `POST /api/pull` (`pull`, unscripted): NDJSON as Ollama streams it — `pulling manifest`, one
+ *   `pulling <12 hex>` line per layer with `digest`, `total` and (once > 0) `completed` advancing
+ *   in `pull.steps` steps, `verifying sha256 digest`, `writing manifest`, `success`; the model then
+ *   shows in `/api/tags`. Failures as Ollama sends them: HTTP 200 and an `{"error"}` line
+ *   (an unknown model after `pulling manifest`; `pull.errorAfter` mid-stream), or a dropped
+ *   connection (`pull.dropAfter`). `pull.lineDelayMs` paces the lines; `pulls` records each
+ *   stream and how it ended (`client_closed` when the client hung up first).
+ * - `DELETE /api/delete` (`delete`, unscripted): `{model}` → 200 with no body, 404
+ *   `{"error":"model '<name>' not found"}` when absent.
  * Errors are `{"error":"..."}` with the HTTP status; unknown routes get a plain `404 page not found`.
  * With `requireKey`, `Authorization: Bearer <key>` is required (as on ollama.com).
  */
@@ -37,6 +47,10 @@ export class FakeOllama extends FakeLlmServer {
   protected requestIdHeader: string | undefined = undefined;
   /** Reported by `GET /api/version`. */
   version = '0.12.6';
+  /** Assignable per test: how `POST /api/pull` behaves (`reset()` restores the defaults). */
+  pull: FakePullSwitches = defaultPullSwitches();
+  /** Every `/api/pull` stream, in order. */
+  readonly pulls: FakePullRecord[] = [];
 
   constructor(opts: FakeLlmOptions = {}) {
     super(opts, [
@@ -45,6 +59,13 @@ export class FakeOllama extends FakeLlmServer {
       'nomic-embed-text:latest',
       'mxbai-embed-large:latest',
     ]);
+  }
+
+  /** Forgets queued behaviours, recorded requests and pulls; pull switches back to defaults. */
+  reset(): void {
+    super.reset();
+    this.pulls.length = 0;
+    this.pull = defaultPullSwitches();
   }
 
   /** Creates and starts a fake. */
@@ -93,6 +114,20 @@ export class FakeOllama extends FakeLlmServer {
         endpoint: 'show',
         unscripted: true,
         handler: (c) => this.show(c),
+      },
+      {
+        method: 'POST',
+        path: '/api/pull',
+        endpoint: 'pull',
+        unscripted: true,
+        handler: (c) => this.pullModel(c),
+      },
+      {
+        method: 'DELETE',
+        path: '/api/delete',
+        endpoint: 'delete',
+        unscripted: true,
+        handler: (c) => this.deleteModel(c),
       },
       {
         method: 'GET',
@@ -320,6 +355,94 @@ export class FakeOllama extends FakeLlmServer {
     });
   }
 
+  /** Ollama's `name:tag` as `/api/tags` lists it (`library/` dropped, `latest` added). */
+  static displayName(model: string): string {
+    const withTag = /:[^/]+$/.test(model) ? model : `${model}:latest`;
+    return withTag.replace(/^library\//i, '');
+  }
+
+  private async pullModel(ctx: FakeContext): Promise<void> {
+    const { res } = ctx;
+    const asked = String(ctx.body?.model ?? ctx.body?.name ?? '');
+    if (!asked) return this.sendError(res, 400, { message: 'invalid model name' });
+    const name = FakeOllama.displayName(asked);
+    const sw = this.pull;
+    const record: FakePullRecord = { model: name, lines: 0, outcome: 'running', closed: null! };
+    let settle!: () => void;
+    record.closed = new Promise<void>((r) => (settle = r));
+    this.pulls.push(record);
+    const end = (outcome: FakePullRecord['outcome']) => {
+      if (record.outcome === 'running') record.outcome = outcome;
+      settle();
+    };
+    res.on('close', () => end(res.writableFinished ? 'success' : 'client_closed'));
+    // As Ollama: 200 and NDJSON from the first line on; every failure after it is a line.
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    res.flushHeaders();
+    const lines: string[] = [ndjson({ status: 'pulling manifest' })];
+    const missing = sw.missing.map((m) => FakeOllama.displayName(m)).includes(name);
+    if (!missing) {
+      for (const [i, size] of sw.layers.entries()) {
+        const hex = createHash('sha256').update(`${name}#${i}`).digest('hex');
+        const status = `pulling ${hex.slice(0, 12)}`;
+        for (let step = 0; step <= sw.steps; step++) {
+          const completed = Math.floor((size * step) / sw.steps);
+          // Go's omitempty: `completed` is absent while 0.
+          lines.push(
+            ndjson({
+              status,
+              digest: `sha256:${hex}`,
+              total: size,
+              ...(completed > 0 ? { completed } : {}),
+            }),
+          );
+        }
+      }
+      lines.push(
+        ndjson({ status: 'verifying sha256 digest' }),
+        ndjson({ status: 'writing manifest' }),
+        ndjson({ status: 'success' }),
+      );
+    }
+    for (const [i, line] of lines.entries()) {
+      if (sw.errorAfter && i === sw.errorAfter.lines) {
+        await this.write(res, ndjson({ error: sw.errorAfter.message }));
+        res.end();
+        return end('error');
+      }
+      if (sw.dropAfter !== undefined && i === sw.dropAfter) {
+        await this.sleep(20, res);
+        res.destroy();
+        return end('dropped');
+      }
+      if (i > 0 && sw.lineDelayMs > 0 && !(await this.sleep(sw.lineDelayMs, res))) {
+        return end('client_closed');
+      }
+      if (!(await this.write(res, line))) return end('client_closed');
+      record.lines++;
+    }
+    if (missing) {
+      await this.write(res, ndjson({ error: 'pull model manifest: file does not exist' }));
+      res.end();
+      return end('error');
+    }
+    if (!this.models.includes(name)) this.models.push(name);
+    res.end();
+    end('success');
+  }
+
+  private async deleteModel(ctx: FakeContext): Promise<void> {
+    const asked = String(ctx.body?.model ?? ctx.body?.name ?? '');
+    const name = FakeOllama.displayName(asked);
+    const i = this.models.indexOf(name);
+    if (!asked || i < 0) {
+      return this.sendError(ctx.res, 404, { message: `model '${asked}' not found` });
+    }
+    this.models.splice(i, 1);
+    ctx.res.writeHead(200, { 'content-length': '0' });
+    ctx.res.end();
+  }
+
   private async versionInfo(ctx: FakeContext): Promise<void> {
     this.sendJson(ctx.res, 200, { version: this.version });
   }
@@ -328,6 +451,41 @@ export class FakeOllama extends FakeLlmServer {
     ctx.res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
     ctx.res.end('Ollama is running');
   }
+}
+
+/** Switches of the fake's `POST /api/pull`. */
+export interface FakePullSwitches {
+  /** Layer sizes in bytes, in pull order (as Ollama: the weights first, then small layers). */
+  layers: number[];
+  /** Progress lines per layer after its first (`completed` advances size/steps each). */
+  steps: number;
+  /** Pause before every line after the first, ms. */
+  lineDelayMs: number;
+  /** Names the registry does not have: `pulling manifest`, then the manifest error (HTTP 200). */
+  missing: string[];
+  /** Replace line number `lines` (0-based) with `{"error": message}` and end the stream. */
+  errorAfter?: { lines: number; message: string };
+  /** Drop the connection instead of sending line number `dropAfter` (0-based). */
+  dropAfter?: number;
+}
+
+export interface FakePullRecord {
+  /** The name as listed (`name:tag`). */
+  model: string;
+  /** Lines written. */
+  lines: number;
+  outcome: 'running' | 'success' | 'error' | 'dropped' | 'client_closed';
+  /** Settles when the stream is over, whoever ended it. */
+  closed: Promise<void>;
+}
+
+function defaultPullSwitches(): FakePullSwitches {
+  return {
+    layers: [3_000_000, 1_500, 400, 96],
+    steps: 6,
+    lineDelayMs: 0,
+    missing: [],
+  };
 }
 
 function ndjson(data: unknown): string {

@@ -46,6 +46,11 @@ export interface DownloadProgress {
   /** Seconds left at the current speed; null while unknown. */
   eta: number | null;
   files: FileProgress[];
+  /**
+   * 0..100 when the source decides it (an Ollama pull, whose total grows as layers are
+   * announced); otherwise downloaded / total.
+   */
+  percent?: number;
 }
 
 export type StatfsFn = (dir: string) => Promise<{ bavail: number; bsize: number }>;

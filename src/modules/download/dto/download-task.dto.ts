@@ -11,17 +11,32 @@ import {
 } from 'class-validator';
 
 export class CreateDownloadReqDto {
-  @ApiProperty({ enum: ['huggingface'], description: 'Where to download from' })
-  @IsIn(['huggingface'], { message: 'source must be huggingface' })
-  source: 'huggingface';
+  @ApiProperty({
+    enum: ['huggingface', 'ollama'],
+    description:
+      'Where to download from: `huggingface` fetches the files into MODELS_DIR (Hugging Face ' +
+      'cache layout); `ollama` has the local Ollama (OLLAMA_BASE_URL) pull the model into its own store',
+  })
+  @IsIn(['huggingface', 'ollama'], { message: 'source must be huggingface or ollama' })
+  source: 'huggingface' | 'ollama';
 
-  @ApiProperty({ maxLength: 200, description: 'Repository id, owner/name' })
+  @ApiProperty({
+    maxLength: 200,
+    description:
+      'Hugging Face: the repository id, owner/name. Ollama: the model name, `name`, `name:tag` ' +
+      'or `namespace/name:tag` (no registry host); stored as Ollama lists it, e.g. `llama3.2:latest`',
+  })
   @IsString({ message: 'model_id must be a string' })
-  @MinLength(3, { message: 'model_id must be owner/name' })
+  @MinLength(1, { message: 'model_id must not be empty' })
   @MaxLength(200, { message: 'model_id must be at most 200 characters' })
   model_id: string;
 
-  @ApiPropertyOptional({ maxLength: 200, description: 'Branch, tag or commit; default main' })
+  @ApiPropertyOptional({
+    maxLength: 200,
+    description:
+      'Hugging Face: branch, tag or commit; default main. Ollama: the tag (default the one in ' +
+      'model_id, else latest); must agree with a tag given in model_id',
+  })
   @IsOptional()
   @IsString({ message: 'revision must be a string' })
   @MaxLength(200, { message: 'revision must be at most 200 characters' })
@@ -31,7 +46,8 @@ export class CreateDownloadReqDto {
     type: [String],
     maxItems: 50,
     description:
-      'Globs of the files to fetch (`*` within a folder, `**` across folders, `?` one character); default every file',
+      'Hugging Face only: globs of the files to fetch (`*` within a folder, `**` across folders, ' +
+      '`?` one character); default every file. Ollama pulls every layer of a model: globs are a validate_error',
   })
   @IsOptional()
   @IsArray({ message: 'files must be an array of globs' })
@@ -54,7 +70,8 @@ export class ListDownloadsReqDto extends PaginatorReqDto {
 }
 
 export class DownloadFileDto {
-  @ApiProperty({ description: 'Path in the repository' }) path: string;
+  @ApiProperty({ description: 'Path in the repository; for Ollama the layer digest (sha256:...)' })
+  path: string;
   @ApiProperty({ description: 'Bytes' }) size: number;
   @ApiProperty({ description: 'Bytes on disk so far' }) downloaded: number;
   @ApiProperty({ enum: ['pending', 'downloading', 'verifying', 'done'] }) status: string;
@@ -63,10 +80,18 @@ export class DownloadFileDto {
 export class DownloadTaskDto {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty({ format: 'uuid', description: 'The admin who started it' }) account_id: string;
-  @ApiProperty({ enum: ['huggingface'] }) source: string;
-  @ApiProperty({ description: 'owner/name' }) model_id: string;
-  @ApiProperty({ description: 'Branch, tag or commit asked for' }) revision: string;
-  @ApiProperty({ description: 'Commit sha it resolved to' }) commit: string;
+  @ApiProperty({ enum: ['huggingface', 'ollama'] }) source: string;
+  @ApiProperty({
+    description: 'owner/name (Hugging Face); name:tag or namespace/name:tag (Ollama)',
+  })
+  model_id: string;
+  @ApiProperty({ description: 'Branch, tag or commit asked for; for Ollama the tag' })
+  revision: string;
+  @ApiProperty({
+    description:
+      'Commit sha it resolved to; for Ollama the tag (Ollama resolves it during the pull)',
+  })
+  commit: string;
   @ApiProperty({ type: [String], description: 'Globs asked for (empty: every file)' })
   file_patterns: string[];
   @ApiProperty({
@@ -79,14 +104,25 @@ export class DownloadTaskDto {
   @ApiProperty({ description: 'Bytes per second' }) speed: number;
   @ApiProperty({ type: Number, nullable: true, description: 'Seconds left' }) eta: number | null;
   @ApiProperty({ description: 'Why it failed; empty otherwise' }) error: string;
-  @ApiProperty({ type: [DownloadFileDto] }) files: DownloadFileDto[];
+  @ApiProperty({
+    type: [DownloadFileDto],
+    description:
+      'Per-file progress; for Ollama one entry per layer, added as Ollama announces them (so ' +
+      'total_size grows during a pull, while progress never goes back)',
+  })
+  files: DownloadFileDto[];
   @ApiProperty({
     type: Number,
     nullable: true,
     description: 'Place among pending tasks (1 = next); null when not pending',
   })
   queue_position: number | null;
-  @ApiProperty({ description: 'Snapshot folder (Hugging Face cache layout)' }) local_path: string;
+  @ApiProperty({
+    description:
+      'Snapshot folder (Hugging Face cache layout); empty for Ollama, which keeps the model in ' +
+      'its own store (use model_id with Ollama)',
+  })
+  local_path: string;
   @ApiProperty({ type: Number, nullable: true }) started_at: number | null;
   @ApiProperty({ type: Number, nullable: true }) finished_at: number | null;
   @ApiProperty() created_at: number;

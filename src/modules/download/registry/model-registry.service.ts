@@ -259,6 +259,44 @@ export class ModelRegistryService {
     return toDto(saved, false);
   }
 
+  /**
+   * A finished Ollama pull: the entry as a sync writes it (details, size and digest from
+   * `/api/tags`), recorded on the account that pulled it. Should Ollama not list it (removed in
+   * between), the entry still says what was pulled.
+   */
+  async recordOllamaPull(p: {
+    model_id: string;
+    account_id: string | null;
+    total_size: number;
+  }): Promise<ModelEntryDto> {
+    const name = p.model_id.toLowerCase();
+    const tag = (await this.ollama.tags()).find(
+      (t) => t.name.toLowerCase() === name || t.model?.toLowerCase() === name,
+    );
+    const now = new Date();
+    const entry: Partial<ModelEntryEntity> = tag
+      ? { ...ollamaEntry(tag, now), model_id: p.model_id }
+      : {
+          source: 'ollama',
+          model_id: p.model_id,
+          name: p.model_id,
+          size: p.total_size,
+          status: 'downloaded',
+          last_synced_at: now,
+        };
+    await this.upsert({ ...entry, account_id: p.account_id }, 'local');
+    const saved = await this.entries.findOneByOrFail({ source: 'ollama', model_id: p.model_id });
+    return toDto(saved, false);
+  }
+
+  /** A model deleted from Ollama through its download task: the entry is `remote` again. */
+  async markOllamaRemoved(modelId: string): Promise<void> {
+    await this.entries.update(
+      { source: 'ollama', model_id: modelId, status: 'downloaded' },
+      { status: 'remote', local_path: '', last_synced_at: new Date() },
+    );
+  }
+
   private async get(id: string): Promise<ModelEntryEntity> {
     const e = await this.entries.findOneBy({ id });
     if (!e) throw new NotFoundError('Model entry not found');

@@ -29,7 +29,8 @@ export class DownloadTaskController {
   @ApiOperation({
     operationId: 'createDownload',
     summary:
-      'Resolve the files (globs) at one commit, check the free disk and queue the download (admins)',
+      'Queue a download (admins). Hugging Face: resolve the files (globs) at one commit and check ' +
+      'the free disk. Ollama: check the name and that Ollama answers; the job pulls through it',
   })
   @ApiEnvelope(DownloadTaskDto)
   create(
@@ -81,7 +82,10 @@ export class DownloadTaskController {
 
   @ConsolePost(':id/pause', 'Download paused')
   @AdminOnly()
-  @ApiOperation({ operationId: 'pauseDownload', summary: 'Stop; partial files stay for a resume' })
+  @ApiOperation({
+    operationId: 'pauseDownload',
+    summary: 'Stop; partial files stay for a resume (Ollama: the pull stream is closed)',
+  })
   @ApiEnvelope()
   async pause(@CurrentPrincipal() p: AuthPrincipal, @Param('id') id: string): Promise<void> {
     await this.downloads.pause(p, id);
@@ -91,7 +95,9 @@ export class DownloadTaskController {
   @AdminOnly()
   @ApiOperation({
     operationId: 'resumeDownload',
-    summary: 'Queue a paused or failed download again; it continues from the partial files',
+    summary:
+      'Queue a paused or failed download again; it continues from the partial files (Ollama: ' +
+      'pulls again, reusing its partial blobs)',
   })
   @ApiEnvelope()
   async resume(@CurrentPrincipal() p: AuthPrincipal, @Param('id') id: string): Promise<void> {
@@ -100,7 +106,11 @@ export class DownloadTaskController {
 
   @ConsolePost(':id/cancel', 'Download cancelled')
   @AdminOnly()
-  @ApiOperation({ operationId: 'cancelDownload', summary: 'Stop and remove the partial files' })
+  @ApiOperation({
+    operationId: 'cancelDownload',
+    summary:
+      'Stop and remove the partial files (Ollama: the pull stream is closed; Ollama prunes its own partial blobs)',
+  })
   @ApiEnvelope()
   async cancel(@CurrentPrincipal() p: AuthPrincipal, @Param('id') id: string): Promise<void> {
     await this.downloads.cancel(p, id);
@@ -110,7 +120,9 @@ export class DownloadTaskController {
   @AdminOnly()
   @ApiOperation({
     operationId: 'deleteDownload',
-    summary: 'Stop, remove the task and its files (partial and, when finished, the snapshot)',
+    summary:
+      'Stop, remove the task and its files (partial and, when finished, the snapshot; Ollama: ' +
+      'a finished pull deletes the model from Ollama, unless another finished task pulled it too)',
   })
   @ApiEnvelope()
   async delete(@CurrentPrincipal() p: AuthPrincipal, @Param('id') id: string): Promise<void> {

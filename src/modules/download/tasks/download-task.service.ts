@@ -35,8 +35,17 @@ import {
   ListDownloadsReqDto,
 } from '../dto/download-task.dto';
 import { HuggingFaceClient, validateRepoId, validateRevision } from '../sources/huggingface.client';
+import { OllamaClient } from '../sources/ollama.client';
 import { DownloadTaskEntity, type DownloadTaskStatus } from './download-task.entity';
 import { globToRegExp, matchesAny } from './glob';
+import {
+  type DownloadRunner,
+  OLLAMA_MODEL_REMOVED_EVENT,
+  ollamaPullTarget,
+  ollamaTaskRow,
+  OllamaPullRunner,
+  type OllamaModelRemovedEvent,
+} from './ollama-pull.runner';
 
 export const downloadRoom = (taskId: string): string => `download:${taskId}`;
 /** Emitted (EventEmitter2) when a snapshot is complete on disk: the model registry's hook. */
@@ -48,7 +57,7 @@ export interface DownloadCompletedEvent {
   model_id: string;
   revision: string;
   commit: string;
-  /** The snapshot folder: MODELS_DIR/models--owner--name/snapshots/<commit>. */
+  /** The snapshot folder: MODELS_DIR/models--owner--name/snapshots/<commit>; '' for Ollama. */
   local_path: string;
   files: Array<{ path: string; size: number }>;
 }
@@ -105,15 +114,16 @@ class TaskSlots {
 interface LiveTask {
   /** Aborted by pause/cancel/delete while the task waits for a slot. */
   waiting: AbortController;
-  downloader?: SnapshotDownloader;
+  downloader?: DownloadRunner;
   /** Settles when the job's run is over (a resume waits for it before touching the files). */
   done: Promise<void>;
 }
 
 /**
  * Download tasks: the plan (tree + globs at one commit), the `download.snapshot` job running
- * SnapshotDownloader under one process-wide ConnectionLimiter, at most DOWNLOAD_MAX_TASKS at
- * once, progress on the row (≤ 1/s) and to the task's socket room (≤ 4/s), and the controls.
+ * SnapshotDownloader under one process-wide ConnectionLimiter (or, for source `ollama`, an
+ * OllamaPullRunner), at most DOWNLOAD_MAX_TASKS at once, progress on the row (≤ 1/s) and to the
+ * task's socket room (≤ 4/s), and the controls.
  */
 @Injectable()
 export class DownloadTaskService implements OnModuleInit {
@@ -128,6 +138,7 @@ export class DownloadTaskService implements OnModuleInit {
     private readonly config: AppConfig,
     private readonly http: OutboundHttpClient,
     private readonly hf: HuggingFaceClient,
+    private readonly ollama: OllamaClient,
     private readonly queue: JobQueue,
     private readonly realtime: RealtimeEmitter,
     private readonly subscriptions: RealtimeSubscriptions,
@@ -205,6 +216,7 @@ export class DownloadTaskService implements OnModuleInit {
   // ---- create and control (admins; the controller checks the role) ----
 
   async create(accountId: string, dto: CreateDownloadReqDto): Promise<DownloadTaskDto> {
+    if (dto.source === 'ollama') return this.createOllamaPull(accountId, dto);
     const repo = validateRepoId(dto.model_id);
     const revision = validateRevision(dto.revision ?? 'main');
     const patterns = dto.files ?? [];
@@ -213,12 +225,7 @@ export class DownloadTaskService implements OnModuleInit {
     const open = await this.tasks.count({
       where: { model_id: repo, status: In(['pending', 'downloading', 'paused']) },
     });
-    if (open > 0) {
-      throw new ValidateError(
-        { model_id: ['a download of this model is already queued, running or paused'] },
-        'A download of this model is already queued, running or paused',
-      );
-    }
+    if (open > 0) throw alreadyOpen();
     const info = await this.hf.modelInfo(repo, revision);
     const commit = info.sha;
     if (!commit || !/^[0-9a-f]{40}$/i.test(commit)) {
@@ -260,6 +267,28 @@ export class DownloadTaskService implements OnModuleInit {
           status: 'pending' as const,
         })),
       }),
+    );
+    await this.enqueue(task.id, accountId);
+    return this.toDto(task);
+  }
+
+  /** An Ollama pull: Ollama resolves and stores the layers itself, so no plan and no disk check. */
+  private async createOllamaPull(
+    accountId: string,
+    dto: CreateDownloadReqDto,
+  ): Promise<DownloadTaskDto> {
+    const target = ollamaPullTarget(dto);
+    const open = await this.tasks.count({
+      where: {
+        source: 'ollama',
+        model_id: target.model,
+        status: In(['pending', 'downloading', 'paused']),
+      },
+    });
+    if (open > 0) throw alreadyOpen();
+    await this.ollama.version(); // unreachable: fail now, not in the job
+    const task = await this.tasks.save(
+      this.tasks.create({ account_id: accountId, ...ollamaTaskRow(target) }),
     );
     await this.enqueue(task.id, accountId);
     return this.toDto(task);
@@ -358,46 +387,56 @@ export class DownloadTaskService implements OnModuleInit {
     let writing: Promise<unknown> = Promise.resolve();
     let last: DownloadProgress | undefined;
     const token = this.config.env.HF_TOKEN;
-    const downloader = new SnapshotDownloader(
-      {
-        repo: task.plan.repo,
-        revision: task.commit,
-        ref: task.plan.ref,
-        files: task.plan.files,
-        headers: token ? { authorization: `Bearer ${token}` } : undefined,
-      },
-      {
-        http: this.http,
-        limiter: this.limiter,
-        modelsDir: this.settings.modelsDir,
-        partMinBytes: this.settings.partMinBytes,
-        maxParts: this.settings.maxParts,
-        stallMs: this.settings.stallMs,
-        progressIntervalMs: 250,
-        onProgress: (p) => {
-          last = p;
-          this.realtime.toRoom(downloadRoom(task.id), 'download_progress', {
-            task_id: task.id,
-            status: 'downloading',
-            progress: percent(p.downloaded, p.total),
-            downloaded_size: p.downloaded,
-            total_size: p.total,
-            speed: p.speed,
-            eta: p.eta,
-            files: p.files,
-          });
-          const now = Date.now();
-          if (now - lastWrite >= DB_WRITE_MS) {
-            lastWrite = now;
-            writing = writing.then(() =>
-              this.tasks
-                .update({ id: task.id, status: 'downloading' }, progressColumns(p))
-                .catch((e: unknown) => this.logger.warn(`progress write: ${String(e)}`)),
-            );
-          }
-        },
-      },
-    );
+    const onProgress = (p: DownloadProgress) => {
+      last = p;
+      this.realtime.toRoom(downloadRoom(task.id), 'download_progress', {
+        task_id: task.id,
+        status: 'downloading',
+        progress: percentOf(p),
+        downloaded_size: p.downloaded,
+        total_size: p.total,
+        speed: p.speed,
+        eta: p.eta,
+        files: p.files,
+      });
+      const now = Date.now();
+      if (now - lastWrite >= DB_WRITE_MS) {
+        lastWrite = now;
+        writing = writing.then(() =>
+          this.tasks
+            .update({ id: task.id, status: 'downloading' }, progressColumns(p))
+            .catch((e: unknown) => this.logger.warn(`progress write: ${String(e)}`)),
+        );
+      }
+    };
+    const downloader: DownloadRunner =
+      task.source === 'ollama'
+        ? new OllamaPullRunner(task.model_id, {
+            client: this.ollama,
+            stallMs: this.settings.stallMs,
+            progressIntervalMs: 250,
+            resumeFrom: task.file_progress,
+            onProgress,
+          })
+        : new SnapshotDownloader(
+            {
+              repo: task.plan.repo,
+              revision: task.commit,
+              ref: task.plan.ref,
+              files: task.plan.files,
+              headers: token ? { authorization: `Bearer ${token}` } : undefined,
+            },
+            {
+              http: this.http,
+              limiter: this.limiter,
+              modelsDir: this.settings.modelsDir,
+              partMinBytes: this.settings.partMinBytes,
+              maxParts: this.settings.maxParts,
+              stallMs: this.settings.stallMs,
+              progressIntervalMs: 250,
+              onProgress,
+            },
+          );
     live.downloader = downloader;
     // Cancel/timeout/shutdown of the job: stop; the files stay for a resume.
     const onJobAbort = () => downloader.pause();
@@ -432,7 +471,7 @@ export class DownloadTaskService implements OnModuleInit {
         await this.setStatus(fresh, 'completed', {
           ...(last ? progressColumns(last) : {}),
           progress: 100,
-          downloaded_bytes: fresh.total_bytes,
+          downloaded_bytes: last?.total ?? fresh.total_bytes,
           speed: 0,
           eta: 0,
           finished_at: new Date(),
@@ -448,7 +487,11 @@ export class DownloadTaskService implements OnModuleInit {
           revision: done.revision,
           commit: done.commit,
           local_path: dto.local_path,
-          files: done.plan.files.map((f) => ({ path: f.path, size: f.size })),
+          // An Ollama task plans no files: its layers are what it fetched.
+          files: (done.source === 'ollama' ? done.file_progress : done.plan.files).map((f) => ({
+            path: f.path,
+            size: f.size,
+          })),
         } satisfies DownloadCompletedEvent);
         return { status: 'completed' };
       }
@@ -618,6 +661,11 @@ export class DownloadTaskService implements OnModuleInit {
    * completed task of the same repository still lists.
    */
   private async removeFiles(task: DownloadTaskEntity, snapshot: boolean): Promise<void> {
+    if (task.source === 'ollama') {
+      // Ollama keeps partial blobs itself (pruned when it restarts); a finished pull is a model.
+      if (snapshot && task.status === 'completed') await this.removeOllamaModel(task);
+      return;
+    }
     const repoDir = this.repoDir(task);
     const blobs = path.join(repoDir, 'blobs');
     const keepBlobs = new Set<string>();
@@ -647,6 +695,19 @@ export class DownloadTaskService implements OnModuleInit {
       }
     }
     if (snapshot) await removeEmptyDirs(path.join(repoDir, 'snapshots', task.commit));
+  }
+
+  /** Deletes the pulled model from Ollama unless another completed task pulled it too. */
+  private async removeOllamaModel(task: DownloadTaskEntity): Promise<void> {
+    const others = await this.tasks.count({
+      where: { source: 'ollama', model_id: task.model_id, status: 'completed', id: Not(task.id) },
+    });
+    if (others > 0) return;
+    // Already gone from Ollama (removed by hand): nothing to do, the task still goes.
+    await this.ollama.deleteModel(task.model_id);
+    this.events.emit(OLLAMA_MODEL_REMOVED_EVENT, {
+      model_id: task.model_id,
+    } satisfies OllamaModelRemovedEvent);
   }
 
   /** Pending tasks in order (created first, first served): id -> 1-based position. */
@@ -681,7 +742,8 @@ export class DownloadTaskService implements OnModuleInit {
       error: t.error,
       files: t.file_progress,
       queue_position: t.status === 'pending' ? (positions.get(t.id) ?? null) : null,
-      local_path: path.join(this.repoDir(t), 'snapshots', t.commit),
+      // Ollama keeps its models in its own store: they are addressed by model_id.
+      local_path: t.source === 'ollama' ? '' : path.join(this.repoDir(t), 'snapshots', t.commit),
       started_at: t.started_at ? toUnix(t.started_at) : null,
       finished_at: t.finished_at ? toUnix(t.finished_at) : null,
       created_at: toUnix(t.created_at),
@@ -698,10 +760,23 @@ function percent(done: number, total: number): number {
   return total > 0 ? Math.floor((done / total) * 10000) / 100 : 100;
 }
 
+function percentOf(p: DownloadProgress): number {
+  return p.percent ?? percent(p.downloaded, p.total);
+}
+
+function alreadyOpen(): ValidateError {
+  return new ValidateError(
+    { model_id: ['a download of this model is already queued, running or paused'] },
+    'A download of this model is already queued, running or paused',
+  );
+}
+
 function progressColumns(p: DownloadProgress): Partial<DownloadTaskEntity> {
   return {
-    progress: percent(p.downloaded, p.total),
+    progress: percentOf(p),
     downloaded_bytes: p.downloaded,
+    // Fixed by the plan for Hugging Face; grows as Ollama announces layers.
+    total_bytes: p.total,
     speed: p.speed,
     eta: p.eta,
     file_progress: p.files,
