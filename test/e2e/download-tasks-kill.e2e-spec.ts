@@ -130,5 +130,5 @@ describe('download tasks survive a killed process (embedded mode, dist/main.js)'
         .digest('hex'),
     ).toBe(file.sha256);
     await expect(fsp.access(path.join(blobs, `${file.sha256}.part`))).rejects.toThrow();
-  });
+  }, 120_000);
 });

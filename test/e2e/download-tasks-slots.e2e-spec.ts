@@ -33,7 +33,7 @@ describe('Download task slots across processes (e2e)', () => {
     two = await boot();
     const a = await createAccount(one);
     auth = { Authorization: `Bearer ${await one.token(a.id, 'admin')}` };
-  });
+  }, 60_000);
   afterAll(async () => {
     await one?.close();
     await two?.close();
@@ -103,5 +103,5 @@ describe('Download task slots across processes (e2e)', () => {
     ] as const) {
       expect((await post(t, `/downloads/${id}/delete`)).code).toBe('success');
     }
-  });
+  }, 60_000);
 });
