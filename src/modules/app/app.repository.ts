@@ -248,14 +248,16 @@ export class AppRepository {
    */
   async relatedAppCounts(accountId: string, datasetIds: string[]): Promise<Map<string, number>> {
     if (!datasetIds.length) return new Map();
+    // One placeholder per id (no array parameter: the embedded driver binds arrays differently).
+    const list = datasetIds.map((_, i) => `$${i + 2}`).join(', ');
     const rows = await this.apps.manager.query<Array<{ dataset_id: string; n: number }>>(
       `SELECT d.id AS dataset_id, COUNT(DISTINCT a.id)::int AS n
          FROM apps a
          JOIN app_config_versions v ON v.id = a.published_config_id AND v.account_id = a.account_id
          CROSS JOIN LATERAL jsonb_array_elements_text(v.datasets) AS d(id)
-        WHERE a.account_id = $1 AND a.status = 'published' AND d.id = ANY($2::text[])
+        WHERE a.account_id = $1 AND a.status = 'published' AND d.id IN (${list})
         GROUP BY d.id`,
-      [accountId, datasetIds],
+      [accountId, ...datasetIds],
     );
     return new Map(rows.map((r) => [r.dataset_id, Number(r.n)]));
   }
