@@ -30,6 +30,7 @@ import {
   RedisThrottlerStorage,
   throttlerKey,
 } from './bootstrap/throttler.storage';
+import { AppsModule } from './modules/app/app.module';
 import { AuthModule } from './modules/auth/auth.module';
 import { DownloadModule } from './modules/download/download.module';
 import { DatasetModule } from './modules/dataset/dataset.module';
@@ -96,6 +97,7 @@ export class AppModule {
         ToolModule,
         DatasetModule,
         WorkflowModule,
+        AppsModule,
         ChatModule,
         SystemModule.forRoot(config),
         // The queue dashboard: BullMQ queues (scale mode) and HTTP (api role) only.

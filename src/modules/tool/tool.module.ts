@@ -21,8 +21,8 @@ import { ToolRuntime } from './runtime/tool-runtime.service';
 /**
  * Tools: builtin providers (data files), API tools imported from OpenAPI documents, MCP servers,
  * and the ToolRuntime through which agents and workflow nodes call every kind. Other modules use
- * ToolRuntime (and BuiltinCatalog for labels and icons); each kind registers itself with the
- * runtime as a ToolSource.
+ * ToolRuntime (and BuiltinCatalog and ApiToolService.describeTools for labels and icons); each
+ * kind registers itself with the runtime as a ToolSource.
  */
 @Module({
   imports: [
@@ -46,6 +46,6 @@ import { ToolRuntime } from './runtime/tool-runtime.service';
     McpProviderService,
     McpToolSource,
   ],
-  exports: [ToolRuntime, BuiltinCatalog],
+  exports: [ToolRuntime, BuiltinCatalog, ApiToolService],
 })
 export class ToolModule {}

@@ -264,6 +264,21 @@ export class WorkflowService {
     return { workflow: row, graph: row.graph as DraftGraph };
   }
 
+  /**
+   * The account's published workflows among `ids` (apps bind them), without their graphs;
+   * drafts, other accounts' and unknown ids are left out.
+   */
+  async publishedAmong(accountId: string, ids: string[]): Promise<WorkflowEntity[]> {
+    const wanted = [...new Set(ids.filter(isUuid))];
+    if (!wanted.length) return [];
+    return this.workflows
+      .createQueryBuilder('w')
+      .select(SUMMARY_COLUMNS.map((c) => `w.${c}`))
+      .where('w.account_id = :accountId AND w.id IN (:...wanted)', { accountId, wanted })
+      .andWhere("w.status = 'published'")
+      .getMany();
+  }
+
   private async summary(accountId: string, id: string): Promise<WorkflowEntity> {
     if (!isUuid(id)) throw new NotFoundError(NOT_FOUND);
     const row = await this.workflows

@@ -1,4 +1,12 @@
-import { NotFoundError, Page, paginate, SecretBox, toUnix, ValidateError } from '@app/common';
+import {
+  isUuid,
+  NotFoundError,
+  Page,
+  paginate,
+  SecretBox,
+  toUnix,
+  ValidateError,
+} from '@app/common';
 import { findOwnedOrFail, TransactionService } from '@app/database';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
@@ -32,6 +40,12 @@ function escapeLike(s: string): string {
 
 function isUniqueViolation(err: unknown): boolean {
   return err instanceof QueryFailedError && (err.driverError as { code?: string }).code === '23505';
+}
+
+/** An API tool as apps show it (no headers): its provider and the tool row. */
+export interface ApiToolDescription {
+  provider: { id: string; name: string; icon: string; description: string };
+  tool: { id: string; name: string; description: string };
 }
 
 /** What the runtime needs to call one tool. */
@@ -214,6 +228,40 @@ export class ApiToolService {
     });
     if (!tool) throw new NotFoundError(TOOL_NOT_FOUND);
     return { provider, tool, headers: this.openHeaders(provider) };
+  }
+
+  /**
+   * The account's tools among `refs` (provider id + operationId), in the order asked, for apps
+   * that bind them; unknown, malformed and other accounts' references are left out.
+   */
+  async describeTools(
+    accountId: string,
+    refs: ReadonlyArray<{ provider_id: string; tool_name: string }>,
+  ): Promise<Array<ApiToolDescription | null>> {
+    const valid = refs.filter((r) => isUuid(r.provider_id) && r.tool_name);
+    if (!valid.length) return refs.map(() => null);
+    const providerIds = [...new Set(valid.map((r) => r.provider_id))];
+    const [providers, tools] = await Promise.all([
+      this.providers.find({ where: { id: In(providerIds), account_id: accountId } }),
+      this.tools.find({
+        select: { id: true, provider_id: true, name: true, description: true },
+        where: {
+          provider_id: In(providerIds),
+          account_id: accountId,
+          name: In([...new Set(valid.map((r) => r.tool_name))]),
+        },
+      }),
+    ]);
+    const byId = new Map(providers.map((p) => [p.id, p]));
+    return refs.map((r) => {
+      const p = byId.get(r.provider_id);
+      const t = tools.find((x) => x.provider_id === r.provider_id && x.name === r.tool_name);
+      if (!p || !t) return null;
+      return {
+        provider: { id: p.id, name: p.name, icon: p.icon, description: p.description },
+        tool: { id: t.id, name: t.name, description: t.description },
+      };
+    });
   }
 
   private summary(t: ApiToolEntity): ApiToolSummaryDto {

@@ -1,0 +1,47 @@
+import { Module, type OnModuleInit } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DatasetModule } from '../dataset/dataset.module';
+import { DatasetService } from '../dataset/services/dataset.service';
+import { ModelModule } from '../model/model.module';
+import { ToolModule } from '../tool/tool.module';
+import { WorkflowModule } from '../workflow/workflow.module';
+import { AppConfigController } from './app-config.controller';
+import { AppController } from './app.controller';
+import { AppRepository } from './app.repository';
+import { AppConfigVersionEntity } from './entities/app-config-version.entity';
+import { AppEntity } from './entities/app.entity';
+import { AppDraftService } from './services/app-draft.service';
+import { AppPublishService } from './services/app-publish.service';
+import { AppService } from './services/app.service';
+import { ConfigResolver } from './services/config-resolver.service';
+
+/**
+ * Apps: CRUD, the draft config (checked against the model catalog, tools, workflows and datasets
+ * of the account), publishing as immutable versions, and the web-app token. (Named AppsModule:
+ * AppModule is the root.) The agent runner, chat, web apps and analysis build on its services.
+ */
+@Module({
+  imports: [
+    TypeOrmModule.forFeature([AppEntity, AppConfigVersionEntity]),
+    ModelModule,
+    ToolModule,
+    DatasetModule,
+    WorkflowModule,
+  ],
+  controllers: [AppController, AppConfigController],
+  providers: [AppRepository, ConfigResolver, AppService, AppDraftService, AppPublishService],
+  exports: [AppService, ConfigResolver],
+})
+export class AppsModule implements OnModuleInit {
+  constructor(
+    private readonly datasets: DatasetService,
+    private readonly repo: AppRepository,
+  ) {}
+
+  /** Datasets show how many published apps use them; they cannot import us (we import them). */
+  onModuleInit(): void {
+    this.datasets.setRelatedAppCounter((accountId, ids) =>
+      this.repo.relatedAppCounts(accountId, ids),
+    );
+  }
+}

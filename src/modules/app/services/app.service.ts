@@ -1,0 +1,96 @@
+import { Page, toUnix } from '@app/common';
+import { Injectable } from '@nestjs/common';
+import { AppRepository } from '../app.repository';
+import { defaultAppConfig, pickConfig } from '../config/app-config.types';
+import type {
+  AppDto,
+  AppListItemDto,
+  CreatedAppDto,
+  ListAppsDto,
+  SaveAppDto,
+} from '../dto/app.dto';
+import type { AppEntity } from '../entities/app.entity';
+import { ConfigResolver } from './config-resolver.service';
+
+/** Apps of an account: list, create (with the default draft), detail, update, copy, delete. */
+@Injectable()
+export class AppService {
+  constructor(
+    private readonly repo: AppRepository,
+    private readonly resolver: ConfigResolver,
+  ) {}
+
+  async list(accountId: string, q: ListAppsDto): Promise<Page<AppListItemDto>> {
+    const page = await this.repo.page(accountId, q);
+    const configs = await this.repo.listedConfigs(page.list);
+    return {
+      paginator: page.paginator,
+      list: page.list.map((a) => {
+        const cfg = configs.get(a.id);
+        // Re-validated like every read: provider and model are always those of a real model.
+        const model = this.resolver.normalizeModel(cfg?.model_config);
+        return {
+          id: a.id,
+          name: a.name,
+          icon: a.icon,
+          description: a.description ?? '',
+          preset_prompt: cfg?.preset_prompt ?? '',
+          model_config: { provider: model.provider, model: model.model },
+          status: a.status,
+          updated_at: toUnix(a.updated_at),
+          created_at: toUnix(a.created_at),
+        };
+      }),
+    };
+  }
+
+  async create(accountId: string, dto: SaveAppDto): Promise<CreatedAppDto> {
+    const app = await this.repo.create(
+      accountId,
+      { name: dto.name, icon: dto.icon, description: dto.description ?? '' },
+      defaultAppConfig(),
+    );
+    return { id: app.id };
+  }
+
+  async get(accountId: string, id: string): Promise<AppDto> {
+    const app = await this.repo.owned(accountId, id);
+    const draft = await this.repo.draftOf(app);
+    return this.toDto(app, draft.updated_at);
+  }
+
+  async update(accountId: string, id: string, dto: SaveAppDto): Promise<void> {
+    const app = await this.repo.owned(accountId, id);
+    await this.repo.apps.update(
+      { id: app.id, account_id: accountId },
+      { name: dto.name, icon: dto.icon, description: dto.description ?? '' },
+    );
+  }
+
+  /** A new draft app with the same name, icon, description and draft config. */
+  async copy(accountId: string, id: string): Promise<CreatedAppDto> {
+    const app = await this.repo.owned(accountId, id);
+    const draft = await this.repo.draftOf(app);
+    const copy = await this.repo.copy(app, pickConfig(draft));
+    return { id: copy.id };
+  }
+
+  async delete(accountId: string, id: string): Promise<void> {
+    const app = await this.repo.owned(accountId, id);
+    await this.repo.delete(app);
+  }
+
+  private toDto(a: AppEntity, draftUpdatedAt: Date): AppDto {
+    return {
+      id: a.id,
+      debug_conversation_id: a.debug_conversation_id ?? '',
+      name: a.name,
+      icon: a.icon,
+      description: a.description ?? '',
+      status: a.status,
+      draft_updated_at: toUnix(draftUpdatedAt),
+      updated_at: toUnix(a.updated_at),
+      created_at: toUnix(a.created_at),
+    };
+  }
+}
