@@ -98,5 +98,5 @@ describe('database', () => {
       await pglite.close();
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 });

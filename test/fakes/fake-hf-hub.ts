@@ -1,6 +1,7 @@
-import { createHash } from 'node:crypto';
+import { createCipheriv, createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** One file of a fake repo; its bytes are generated (deterministic) unless `content` is given. */
 export interface FakeHfFileSpec {
@@ -9,6 +10,12 @@ export interface FakeHfFileSpec {
   content?: Buffer | string;
   /** Stored in LFS (answered through the CDN redirect). Default: .gguf/.safetensors/.bin files. */
   lfs?: boolean;
+  /**
+   * Large files: the bytes are a pure function of the offset, produced as they are sent and never
+   * held in memory (see `streamedBytes`); `size` is required. The SHA-256 is computed once, by
+   * streaming, when the repo is added (and remembered per path and size for the process).
+   */
+  streamed?: boolean;
 }
 
 export interface FakeHfRepoSpec {
@@ -31,13 +38,19 @@ export interface FakeHfRepoSpec {
 
 export interface FakeHfFile {
   path: string;
-  content: Buffer;
+  /** The bytes; absent for a `streamed` file (read it with `fileBytes`). */
+  content?: Buffer;
   size: number;
-  /** Hex SHA-256 of `content` (the LFS oid). */
+  /** Hex SHA-256 of the bytes (the LFS oid). */
   sha256: string;
-  /** Git blob id (SHA-1 of "blob <size>\0" + content), as the tree's `oid`. */
+  /**
+   * Git blob id, as the tree's `oid`: SHA-1 of "blob <size>\0" + the bytes, except for a streamed
+   * LFS file, whose oid is that of its LFS pointer file (as on the real hub).
+   */
   oid: string;
   lfs: boolean;
+  /** Seed of a streamed file's bytes. */
+  seed?: number;
 }
 
 export interface FakeHfRepo extends Omit<FakeHfRepoSpec, 'files'> {
@@ -51,7 +64,7 @@ export interface FakeHfSwitches {
   ignoreRange: boolean;
   /** Close the connection after this many body bytes of each CDN answer. */
   dropAtByte?: number;
-  /** Send the CDN body at about this many bytes per second. */
+  /** Send each CDN answer (so each connection) at about this many bytes per second. */
   throttleBytesPerSec?: number;
   /** The next N CDN requests get 429 with `Retry-After: retryAfterSeconds`. */
   tooManyRequests: number;
@@ -78,6 +91,77 @@ function generate(path: string, size: number): Buffer {
       .copy(out, off, 0, Math.min(32, size - off));
   }
   return out;
+}
+
+const POOL_BYTES = 8 * 1024 * 1024;
+const BLOCK_BYTES = 1024 * 1024;
+/** Odd and not a multiple of 7, so co-prime with POOL_BYTES - BLOCK_BYTES (7 MiB). */
+const BLOCK_STEP = 2_654_435_761;
+let pool: Buffer | undefined;
+
+/** 8 MiB of fixed pseudo-random bytes (an AES-128-CTR key stream), made once per process. */
+function streamPool(): Buffer {
+  pool ??= createCipheriv('aes-128-ctr', Buffer.alloc(16, 7), Buffer.alloc(16)).update(
+    Buffer.alloc(POOL_BYTES),
+  );
+  return pool;
+}
+
+/**
+ * The bytes [start, end) of a streamed file, as slices of one shared pool (no copies, no
+ * generation cost): 1 MiB block `i` of the file is the pool from offset
+ * `(seed + i * BLOCK_STEP) mod 7 MiB`, so every block of a file starts at a different pool offset
+ * (the step is co-prime with the modulus) and the content depends on the offset alone.
+ */
+export function* streamedBytes(
+  seed: number,
+  start: number,
+  end: number,
+  maxChunk = BLOCK_BYTES,
+): Generator<Buffer> {
+  const p = streamPool();
+  for (let off = start; off < end;) {
+    const block = Math.floor(off / BLOCK_BYTES);
+    const within = off - block * BLOCK_BYTES;
+    const len = Math.min(end - off, BLOCK_BYTES - within, maxChunk);
+    const at = (seed + block * BLOCK_STEP) % (POOL_BYTES - BLOCK_BYTES);
+    yield p.subarray(at + within, at + within + len);
+    off += len;
+  }
+}
+
+const streamedDigests = new Map<string, { sha256: string; oid: string }>();
+
+function streamedDigest(
+  key: string,
+  seed: number,
+  size: number,
+  lfs: boolean,
+): { sha256: string; oid: string } {
+  const known = streamedDigests.get(key);
+  if (known) return known;
+  const sha = createHash('sha256');
+  const git = lfs ? undefined : createHash('sha1').update(`blob ${size}\0`);
+  for (const chunk of streamedBytes(seed, 0, size)) {
+    sha.update(chunk);
+    git?.update(chunk);
+  }
+  const sha256 = sha.digest('hex');
+  const pointer = `version https://git-lfs.github.com/spec/v1\noid sha256:${sha256}\nsize ${size}\n`;
+  const oid =
+    git?.digest('hex') ??
+    createHash('sha1')
+      .update(`blob ${Buffer.byteLength(pointer)}\0${pointer}`)
+      .digest('hex');
+  const digest = { sha256, oid };
+  streamedDigests.set(key, digest);
+  return digest;
+}
+
+/** The bytes [start, end) of a fake file, whether held in memory or streamed. */
+export function fileBytes(file: FakeHfFile, start = 0, end = file.size): Buffer {
+  if (file.content) return file.content.subarray(start, end);
+  return Buffer.concat([...streamedBytes(file.seed ?? 0, start, end)]);
 }
 
 function defaultLfs(path: string): boolean {
@@ -129,6 +213,13 @@ export class FakeHfHub {
 
   addRepo(spec: FakeHfRepoSpec): FakeHfRepo {
     const files = spec.files.map((f): FakeHfFile => {
+      if (f.streamed) {
+        const size = f.size ?? 0;
+        const lfs = f.lfs ?? defaultLfs(f.path);
+        const seed = createHash('sha256').update(`${spec.id}/${f.path}`).digest().readUInt32BE(0);
+        const key = `${spec.id}/${f.path}:${size}:${lfs}`;
+        return { path: f.path, size, lfs, seed, ...streamedDigest(key, seed, size, lfs) };
+      }
       const content =
         f.content !== undefined
           ? Buffer.from(f.content)
@@ -328,7 +419,12 @@ export class FakeHfHub {
     this.json(res, 200, entries.slice(cursor, cursor + this.treePageSize));
   }
 
-  private resolve(repo: FakeHfRepo, path: string, req: IncomingMessage, res: ServerResponse): void {
+  private async resolve(
+    repo: FakeHfRepo,
+    path: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
     const file = repo.files.find((f) => f.path === path);
     if (!file) {
       res.setHeader('x-error-code', 'EntryNotFound');
@@ -339,8 +435,8 @@ export class FakeHfHub {
       res.setHeader('etag', `"${file.oid}"`);
       res.setHeader('content-length', file.size);
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
-      res.end(req.method === 'HEAD' ? undefined : file.content);
-      return;
+      if (req.method === 'HEAD') return void res.end();
+      return this.send(res, file, 0, file.size, { throttle: false, drop: false, wrong: false });
     }
     res.setHeader('x-linked-etag', `"${file.sha256}"`);
     res.setHeader('x-linked-size', String(file.size));
@@ -359,45 +455,79 @@ export class FakeHfHub {
       res.setHeader('retry-after', String(this.switches.retryAfterSeconds));
       return this.json(res, 429, { error: 'Too Many Requests' });
     }
-    let body = file.content;
-    if (this.switches.wrongBytes && body.length > 0) {
-      body = Buffer.from(body);
-      body[0] ^= 0xff;
-    }
     let status = 200;
     const headers: Record<string, string | number> = {
       'content-type': 'application/octet-stream',
       'accept-ranges': 'bytes',
       etag: `"${file.sha256}"`,
     };
+    let start = 0;
+    let end = file.size;
     const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
     if (range && !this.switches.ignoreRange) {
-      const start = range[1] === '' ? Math.max(0, file.size - Number(range[2])) : Number(range[1]);
-      const end =
+      start = range[1] === '' ? Math.max(0, file.size - Number(range[2])) : Number(range[1]);
+      const last =
         range[1] === '' || range[2] === ''
           ? file.size - 1
           : Math.min(Number(range[2]), file.size - 1);
-      if (start >= file.size || start > end) {
+      if (start >= file.size || start > last) {
         res.writeHead(416, { 'content-range': `bytes */${file.size}` });
         return void res.end();
       }
       status = 206;
-      headers['content-range'] = `bytes ${start}-${end}/${file.size}`;
-      body = body.subarray(start, end + 1);
+      headers['content-range'] = `bytes ${start}-${last}/${file.size}`;
+      end = last + 1;
     }
-    headers['content-length'] = body.length;
+    headers['content-length'] = end - start;
     res.writeHead(status, headers);
     if (req.method === 'HEAD') return void res.end();
-    const drop = this.switches.dropAtByte;
-    const limit = drop !== undefined ? Math.min(drop, body.length) : body.length;
-    const rate = this.switches.throttleBytesPerSec;
-    const chunk = rate ? Math.max(1, Math.floor(rate / 10)) : 64 * 1024;
-    for (let off = 0; off < limit; off += chunk) {
+    await this.send(res, file, start, end, { throttle: true, drop: true, wrong: true });
+  }
+
+  /**
+   * Writes the bytes [start, end) of a file with backpressure, paced to the throttle (checked
+   * when the answer starts), cut at `dropAtByte` and with byte 0 of the file flipped when the
+   * switches say so and the answer allows it.
+   */
+  private async send(
+    res: ServerResponse,
+    file: FakeHfFile,
+    start: number,
+    end: number,
+    allow: { throttle: boolean; drop: boolean; wrong: boolean },
+  ): Promise<void> {
+    const drop = allow.drop ? this.switches.dropAtByte : undefined;
+    const limit = drop !== undefined ? Math.min(start + drop, end) : end;
+    const rate = allow.throttle ? this.switches.throttleBytesPerSec : undefined;
+    const wrong = allow.wrong && this.switches.wrongBytes;
+    // Throttled: pieces of a tenth of a second, each sent when the pace allows.
+    const maxChunk = rate ? Math.max(1, Math.floor(rate / 10)) : 1024 * 1024;
+    const pieces = file.content
+      ? (function* (content: Buffer) {
+          for (let off = start; off < limit; off += maxChunk) {
+            yield content.subarray(off, Math.min(off + maxChunk, limit));
+          }
+        })(file.content)
+      : streamedBytes(file.seed ?? 0, start, limit, maxChunk);
+    const t0 = performance.now();
+    let sent = 0;
+    let at = start;
+    for (let piece of pieces) {
       if (res.destroyed) return;
-      res.write(body.subarray(off, Math.min(off + chunk, limit)));
-      if (rate) await new Promise((r) => setTimeout(r, 100));
+      if (wrong && at === 0 && piece.length > 0) {
+        piece = Buffer.from(piece);
+        piece[0] ^= 0xff;
+      }
+      at += piece.length;
+      sent += piece.length;
+      if (!res.write(piece)) await drained(res);
+      if (rate) {
+        const due = t0 + (sent / rate) * 1000 - performance.now();
+        if (due > 0) await sleep(due);
+      }
     }
-    if (drop !== undefined && drop < body.length) {
+    if (res.destroyed) return;
+    if (limit < end) {
       res.destroy();
       return;
     }
@@ -412,4 +542,17 @@ export class FakeHfHub {
     });
     res.end(text);
   }
+}
+
+/** Resolves when the response can take more data, or is gone. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }

@@ -2,7 +2,6 @@ import type { AppConfig } from '@app/config';
 import type { OutboundHttpClient, OutboundHeaders } from '@app/http';
 import { findOutboundError, parseRetryAfter } from '@app/http';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -209,21 +208,116 @@ export function rateLimitWait(h: Record<string, string | string[]>): number | un
   return undefined;
 }
 
+/** Read size of the verification pass: one buffer, reused for the whole file. */
+const HASH_READ_BYTES = 1024 * 1024;
+
+/**
+ * The hex digest and size of a file: SHA-256, or the git blob SHA-1 ("blob <size>\0" + bytes).
+ * Only the digest that is checked is computed (each one is a full pass of CPU over the file),
+ * into one reused buffer (no garbage per chunk).
+ */
 async function hashFile(
   file: string,
+  kind: 'sha256' | 'gitSha1',
   signal: AbortSignal,
-): Promise<{ sha256: string; gitSha1: string; size: number }> {
-  const sha = createHash('sha256');
-  const st = await fsp.stat(file);
-  const git = createHash('sha1').update(`blob ${st.size}\0`);
-  let size = 0;
-  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024, signal })) {
-    const b = chunk as Buffer;
-    sha.update(b);
-    git.update(b);
-    size += b.length;
+): Promise<{ digest: string; size: number }> {
+  const fh = await fsp.open(file, 'r');
+  try {
+    const st = await fh.stat();
+    const hash =
+      kind === 'sha256' ? createHash('sha256') : createHash('sha1').update(`blob ${st.size}\0`);
+    const buf = Buffer.allocUnsafe(Math.max(1, Math.min(HASH_READ_BYTES, st.size)));
+    let size = 0;
+    for (;;) {
+      signal.throwIfAborted();
+      const { bytesRead } = await fh.read(buf, 0, buf.length, size);
+      if (bytesRead === 0) break;
+      hash.update(buf.subarray(0, bytesRead));
+      size += bytesRead;
+    }
+    return { digest: hash.digest('hex'), size };
+  } finally {
+    await fh.close();
   }
-  return { sha256: sha.digest('hex'), gitSha1: git.digest('hex'), size };
+}
+
+/** Size of each of a connection's two write buffers. */
+const WRITE_BUFFER_BYTES = 256 * 1024;
+
+/**
+ * Writes one connection's bytes at consecutive offsets of the file through two fixed buffers:
+ * chunks are copied into one while the other is being written, so a fast connection makes 256 KiB
+ * writes and keeps reading meanwhile, a slow one writes each chunk as it comes, and the network's
+ * chunks die young (no garbage held across writes). `onWritten` runs once bytes are in the file,
+ * in order.
+ */
+class PartWriter {
+  /** Two buffers, allocated on first use: one fills while the other is written. */
+  private readonly buffers: Buffer[] = [];
+  private current = 0;
+  private filled = 0;
+  private writing: Promise<void> | undefined;
+  private error: unknown;
+  private failed = false;
+
+  constructor(
+    private readonly fh: fsp.FileHandle,
+    private at: number,
+    private readonly onWritten: (at: number, bytes: number) => void,
+  ) {}
+
+  /** Copies a chunk in; waits only when both buffers are taken. */
+  async push(chunk: Buffer): Promise<void> {
+    for (let off = 0; off < chunk.length;) {
+      if (this.failed) throw this.error;
+      const fill = (this.buffers[this.current] ??= Buffer.allocUnsafe(WRITE_BUFFER_BYTES));
+      const n = chunk.copy(fill, this.filled, off);
+      this.filled += n;
+      off += n;
+      if (this.filled === fill.length) {
+        while (this.writing) await this.writing;
+        if (this.failed) throw this.error;
+      }
+      this.pump();
+    }
+  }
+
+  /** Resolves once everything pushed is written; rejects with a write's error. */
+  async flush(): Promise<void> {
+    while (this.writing) await this.writing;
+    if (this.failed) throw this.error;
+  }
+
+  /**
+   * Starts writing the buffer being filled unless a write runs (its end starts the next); the
+   * other buffer, free since only one write runs at a time, becomes the one filled.
+   */
+  private pump(): void {
+    if (this.writing || this.filled === 0 || this.failed) return;
+    const buf = this.buffers[this.current];
+    const bytes = this.filled;
+    const at = this.at;
+    this.current ^= 1;
+    this.filled = 0;
+    this.at += bytes;
+    this.writing = this.fh.write(buf, 0, bytes, at).then(
+      ({ bytesWritten }) => {
+        this.writing = undefined;
+        if (bytesWritten !== bytes) {
+          this.failed = true;
+          this.error = new Error(`Short write at byte ${at}: ${bytesWritten} of ${bytes}`);
+          return;
+        }
+        this.onWritten(at, bytes);
+        this.pump();
+      },
+      (e: unknown) => {
+        this.writing = undefined;
+        this.failed = true;
+        this.error = e;
+      },
+    );
+  }
 }
 
 interface FileState {
@@ -577,6 +671,15 @@ export class SnapshotDownloader {
         f.file.path,
       );
     }
+    // Bytes reach the file through the writer; `pos.at` moves only once they are written.
+    const writer = new PartWriter(fh, pos.at, (at, n) => {
+      f.done = addRange(f.done, at, at + n);
+      pos.at = at + n;
+      f.progress.downloaded += n;
+      this.emit(false);
+      void this.saveSidecar(f, false);
+    });
+    let next = pos.at;
     let stalled = false;
     let timer = setTimeout(onStall, this.o.stallMs);
     function onStall() {
@@ -588,27 +691,26 @@ export class SnapshotDownloader {
         clearTimeout(timer);
         let buf = chunk as Buffer;
         // Never write past the range asked for (a server may send more).
-        if (pos.at + buf.length > end) buf = buf.subarray(0, end - pos.at);
+        if (next + buf.length > end) buf = buf.subarray(0, end - next);
         if (buf.length > 0) {
-          await fh.write(buf, 0, buf.length, pos.at);
-          f.done = addRange(f.done, pos.at, pos.at + buf.length);
-          pos.at += buf.length;
-          f.progress.downloaded += buf.length;
-          this.emit(false);
-          void this.saveSidecar(f, false);
+          next += buf.length;
+          await writer.push(buf);
         }
-        if (pos.at >= end) {
+        if (next >= end) {
           res.abort();
           break;
         }
         timer = setTimeout(onStall, this.o.stallMs);
       }
     } catch (e) {
+      // What arrived before the failure is still written (and kept for the retry).
+      await writer.flush().catch(() => undefined);
       if (stalled) throw new Error(`No bytes for ${this.o.stallMs} ms`);
       throw e;
     } finally {
       clearTimeout(timer);
     }
+    await writer.flush();
     if (stalled) throw new Error(`No bytes for ${this.o.stallMs} ms`);
     if (pos.at < end) throw new Error(`Connection closed at byte ${pos.at} of ${end}`);
   }
@@ -631,7 +733,8 @@ export class SnapshotDownloader {
   }
 
   private async verify(f: FileState): Promise<DownloadError | undefined> {
-    const h = await hashFile(f.partPath, this.stop.signal);
+    const kind = f.file.sha256 ? 'sha256' : 'gitSha1';
+    const h = await hashFile(f.partPath, kind, this.stop.signal);
     if (h.size !== f.file.size) {
       return new DownloadError(
         'size_mismatch',
@@ -639,10 +742,7 @@ export class SnapshotDownloader {
         f.file.path,
       );
     }
-    const ok = f.file.sha256
-      ? h.sha256 === f.file.sha256.toLowerCase()
-      : h.gitSha1 === f.file.gitSha1?.toLowerCase();
-    if (ok) return undefined;
+    if (h.digest === f.oid) return undefined;
     return new DownloadError(
       'checksum_mismatch',
       `${f.file.path}: checksum mismatch after a second download (expected ${f.oid})`,
