@@ -201,7 +201,7 @@ describe('Datasets, documents and segments', () => {
         [{ name: 'ok', indexing_mode: 'fast' }, 'indexing_mode must be high_quality or economy'],
         [
           { name: 'ok', embedding_model: 'openai/gpt-4o-mini' },
-          '"openai/gpt-4o-mini" is a chat model, not a embedding model',
+          '"openai/gpt-4o-mini" is a chat model, not an embedding model',
         ],
       ] as const) {
         const r = await post(a, '/datasets', body);

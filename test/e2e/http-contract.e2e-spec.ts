@@ -177,14 +177,15 @@ describe('HTTP contract (envelope, codes, validation, paging, CORS)', () => {
     });
 
     it("uses OpenAI's error object on /v1", async () => {
+      // OpenAI's status for a bad parameter is 400, with the parameter named in `param`.
       const res = await t.http().post('/v1/fixture/things').send({ name: 'a' });
-      expect(res.status).toBe(422);
+      expect(res.status).toBe(400);
       expect(res.body).toEqual({
         error: {
           message: 'email must be an email address',
           type: 'invalid_request_error',
           code: 'validate_error',
-          param: null,
+          param: 'email',
         },
       });
       const ok = await t.http().post('/v1/fixture/things').send({ name: 'a', email: 'a@b.co' });

@@ -454,7 +454,7 @@ describe('ModelRuntime', () => {
       await expect(
         runtime.chat({ provider: 'openai', model: 'text-embedding-3-small' }, ctx),
       ).rejects.toThrow(/not a chat model/);
-      await expect(runtime.embeddings(MINI, ctx)).rejects.toThrow(/not a embedding model/);
+      await expect(runtime.embeddings(MINI, ctx)).rejects.toThrow(/not an embedding model/);
     });
 
     it('fails clearly when a provider is not configured', async () => {

@@ -86,13 +86,17 @@ export class AllExceptionsFilter implements ExceptionFilter {
       return;
     }
     if (family === 'openai') {
-      const status = mapped.transport ?? mapped.status;
+      // OpenAI answers a bad parameter with 400 and names it in `param`; SDKs map 400 to
+      // BadRequestError (422 would be an unexpected UnprocessableEntityError).
+      const invalid = mapped.code === ResponseCode.VALIDATE_ERROR;
+      const status = mapped.transport ?? (invalid ? 400 : mapped.status);
+      const fields = invalid && mapped.data && typeof mapped.data === 'object' ? mapped.data : {};
       res.status(status).json({
         error: {
           message: mapped.message,
           type: OPENAI_TYPE[status] ?? (status >= 500 ? 'server_error' : 'invalid_request_error'),
           code: mapped.code === ResponseCode.FAIL ? null : mapped.code,
-          param: null,
+          param: Object.keys(fields)[0] ?? null,
         },
       });
       return;

@@ -7,6 +7,10 @@ import { ConversationService } from './conversation.service';
 import { ConversationEntity } from './entities/conversation.entity';
 import { MessageAgentThoughtEntity } from './entities/message-agent-thought.entity';
 import { MessageEntity } from './entities/message.entity';
+import { AppsModule } from '../app/app.module';
+import { ModelModule } from '../model/model.module';
+import { OpenAiCompatController } from './openai/openai-compat.controller';
+import { OpenAiCompatService } from './openai/openai-compat.service';
 
 /**
  * Conversations and messages: the store of every chat surface and the console's routes on it.
@@ -17,10 +21,13 @@ import { MessageEntity } from './entities/message.entity';
 @Module({
   imports: [
     TypeOrmModule.forFeature([ConversationEntity, MessageEntity, MessageAgentThoughtEntity]),
+    ModelModule,
+    AppsModule,
   ],
-  controllers: [ConversationController, AssistantAgentController],
+  controllers: [ConversationController, AssistantAgentController, OpenAiCompatController],
   providers: [
     ConversationService,
+    OpenAiCompatService,
     {
       provide: MESSAGE_LOOKUP,
       inject: [ConversationService],

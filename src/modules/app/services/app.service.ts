@@ -44,6 +44,19 @@ export class AppService {
     };
   }
 
+  /** The account's published apps, newest first (the service API's `/v1/models`). */
+  async published(
+    accountId: string,
+    limit = 1000,
+  ): Promise<Array<{ id: string; name: string; created_at: Date }>> {
+    return this.repo.apps.find({
+      where: { account_id: accountId, status: 'published' },
+      select: { id: true, name: true, created_at: true },
+      order: { created_at: 'DESC' },
+      take: limit,
+    });
+  }
+
   async create(accountId: string, dto: SaveAppDto): Promise<CreatedAppDto> {
     const app = await this.repo.create(
       accountId,

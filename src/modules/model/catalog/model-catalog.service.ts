@@ -85,7 +85,7 @@ export class ModelCatalog {
     if (found) {
       if (type && found.model_type !== type) {
         throw new NotFoundError(
-          `"${providerName}/${modelName}" is a ${found.model_type} model, not a ${type} model`,
+          `"${providerName}/${modelName}" is ${article(found.model_type)} ${found.model_type} model, not ${article(type)} ${type} model`,
         );
       }
       return found;
@@ -153,4 +153,8 @@ export class ModelCatalog {
   private dynamicOf(provider: string): CatalogModel[] {
     return [...this.dynamic.values()].filter((m) => m.provider === provider);
   }
+}
+
+function article(word: string): string {
+  return /^[aeiou]/i.test(word) ? 'an' : 'a';
 }
