@@ -30,6 +30,7 @@ import {
   RedisThrottlerStorage,
   throttlerKey,
 } from './bootstrap/throttler.storage';
+import { AnalysisModule } from './modules/analysis/analysis.module';
 import { AppsModule } from './modules/app/app.module';
 import { AuthModule } from './modules/auth/auth.module';
 import { DownloadModule } from './modules/download/download.module';
@@ -99,6 +100,7 @@ export class AppModule {
         WorkflowModule,
         AppsModule,
         ChatModule,
+        AnalysisModule.forRoot(config),
         SystemModule.forRoot(config),
         // The queue dashboard: BullMQ queues (scale mode) and HTTP (api role) only.
         ...(config.env.REDIS_URL && config.hasRole('api') ? [QueueBoardModule.register()] : []),

@@ -27,6 +27,8 @@ export interface JobPayloads {
   'maintenance.purge-jobs': { older_than_days: number };
   /** Deletes expired sessions and tokens, used OAuth states and stale login-failure counters. */
   'maintenance.purge-auth': Record<string, never>;
+  /** Recomputes today's cached analysis of the apps with traffic; drops other days' rows. */
+  'maintenance.refresh-analysis': Record<string, never>;
   /** Parses, splits, keywords and embeds one document; resumes what a previous run finished. */
   'dataset.index-document': { document_id: string };
   /** Removes what a deleted dataset left: documents, segments (and vectors), query log. */

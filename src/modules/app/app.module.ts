@@ -8,6 +8,9 @@ import { WorkflowModule } from '../workflow/workflow.module';
 import { AppConfigController } from './app-config.controller';
 import { AppController } from './app.controller';
 import { AppRepository } from './app.repository';
+import { BuiltinAppCatalog } from './builtin-apps/builtin-app-catalog.service';
+import { BuiltinAppService } from './builtin-apps/builtin-app.service';
+import { BuiltinAppsController } from './builtin-apps/builtin-apps.controller';
 import { AppConfigVersionEntity } from './entities/app-config-version.entity';
 import { AppEntity } from './entities/app.entity';
 import { AppDraftService } from './services/app-draft.service';
@@ -17,8 +20,9 @@ import { ConfigResolver } from './services/config-resolver.service';
 
 /**
  * Apps: CRUD, the draft config (checked against the model catalog, tools, workflows and datasets
- * of the account), publishing as immutable versions, and the web-app token. (Named AppsModule:
- * AppModule is the root.) The agent runner, chat, web apps and analysis build on its services.
+ * of the account), publishing as immutable versions, the web-app token, and the builtin apps
+ * (templates added to a space as draft apps). (Named AppsModule: AppModule is the root.) The
+ * agent runner, chat, web apps and analysis build on its services.
  */
 @Module({
   imports: [
@@ -28,8 +32,16 @@ import { ConfigResolver } from './services/config-resolver.service';
     DatasetModule,
     WorkflowModule,
   ],
-  controllers: [AppController, AppConfigController],
-  providers: [AppRepository, ConfigResolver, AppService, AppDraftService, AppPublishService],
+  controllers: [AppController, AppConfigController, BuiltinAppsController],
+  providers: [
+    AppRepository,
+    ConfigResolver,
+    AppService,
+    AppDraftService,
+    AppPublishService,
+    BuiltinAppCatalog,
+    BuiltinAppService,
+  ],
   exports: [AppService, ConfigResolver],
 })
 export class AppsModule implements OnModuleInit {

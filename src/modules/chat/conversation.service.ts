@@ -9,6 +9,7 @@ import {
   type StoredThoughtEvent,
 } from './entities/message-agent-thought.entity';
 import { MessageEntity, type MessageStatus } from './entities/message.entity';
+import { appsWithTraffic, appTrafficStats, type AppTrafficStats } from './message-stats';
 
 const CONVERSATION_NOT_FOUND = 'The conversation does not exist';
 const MESSAGE_NOT_FOUND = 'The message does not exist';
@@ -290,5 +291,17 @@ export class ConversationService {
         );
       }
     });
+  }
+
+  // ---- analysis reads (the analysis module aggregates an app's traffic through these) ----
+
+  /** Per-day and per-period sums of an app's traffic (message-stats.ts says what counts). */
+  appTrafficStats(appId: string, bounds: Date[], split: number): Promise<AppTrafficStats> {
+    return appTrafficStats(this.messages.manager, appId, bounds, split);
+  }
+
+  /** Ids of the apps with traffic in [from, to). */
+  appsWithTraffic(from: Date, to: Date): Promise<string[]> {
+    return appsWithTraffic(this.messages.manager, from, to);
   }
 }

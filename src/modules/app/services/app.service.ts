@@ -1,7 +1,8 @@
 import { Page, toUnix } from '@app/common';
 import { Injectable } from '@nestjs/common';
+import { In } from 'typeorm';
 import { AppRepository } from '../app.repository';
-import { defaultAppConfig, pickConfig } from '../config/app-config.types';
+import { defaultAppConfig, pickConfig, type AppConfigFields } from '../config/app-config.types';
 import type {
   AppDto,
   AppListItemDto,
@@ -64,6 +65,38 @@ export class AppService {
       defaultAppConfig(),
     );
     return { id: app.id };
+  }
+
+  /**
+   * A new draft app with a whole draft config (a builtin app template): the references are
+   * checked for the account as a draft update checks them.
+   */
+  async createWithConfig(
+    accountId: string,
+    fields: Pick<AppEntity, 'name' | 'icon' | 'description'>,
+    config: AppConfigFields,
+  ): Promise<CreatedAppDto> {
+    const checked = await this.resolver.checkUpdate(accountId, pickConfig(config));
+    const app = await this.repo.create(accountId, fields, { ...pickConfig(config), ...checked });
+    return { id: app.id };
+  }
+
+  /** Throws not_found unless the account owns the app (the check of the modules built on apps). */
+  async assertOwned(accountId: string, id: string): Promise<void> {
+    await this.repo.owned(accountId, id);
+  }
+
+  /** The owning account of each app among `ids` that still exists. */
+  async ownersOf(ids: string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (let i = 0; i < ids.length; i += 1000) {
+      const rows = await this.repo.apps.find({
+        select: { id: true, account_id: true },
+        where: { id: In(ids.slice(i, i + 1000)) },
+      });
+      for (const r of rows) out.set(r.id, r.account_id);
+    }
+    return out;
   }
 
   async get(accountId: string, id: string): Promise<AppDto> {
