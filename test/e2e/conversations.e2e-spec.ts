@@ -1,6 +1,7 @@
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount, TestAccount } from '@test/support/auth';
 import { ConversationService, type StoredThought } from 'src/modules/chat/conversation.service';
+import { EndUserService } from 'src/modules/chat/end-user.service';
 import type { ConversationEntity } from 'src/modules/chat/entities/conversation.entity';
 import type { MessageStatus } from 'src/modules/chat/entities/message.entity';
 import { DataSource } from 'typeorm';
@@ -320,6 +321,19 @@ describe('Conversations and the assistant agent’s messages (e2e)', () => {
       ]) {
         expect((res.body as { code: string }).code).toBe('unauthorized');
       }
+    });
+  });
+
+  describe('end users', () => {
+    it('belong to one app of one account', async () => {
+      const users = t.app.get(EndUserService);
+      const appId = '11111111-1111-4111-8111-111111111111';
+      const otherApp = '22222222-2222-4222-8222-222222222222';
+      const u = await users.create(alice.id, appId);
+      expect((await users.ofApp(alice.id, appId, u.id))?.id).toBe(u.id);
+      expect(await users.ofApp(alice.id, otherApp, u.id)).toBeNull();
+      expect(await users.ofApp(bob.id, appId, u.id)).toBeNull();
+      expect(await users.ofApp(alice.id, appId, 'not-a-uuid')).toBeNull();
     });
   });
 });

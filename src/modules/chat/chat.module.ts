@@ -7,6 +7,8 @@ import { ConversationService } from './conversation.service';
 import { ConversationEntity } from './entities/conversation.entity';
 import { MessageAgentThoughtEntity } from './entities/message-agent-thought.entity';
 import { MessageEntity } from './entities/message.entity';
+import { EndUserEntity } from './entities/end-user.entity';
+import { EndUserService } from './end-user.service';
 import { AppsModule } from '../app/app.module';
 import { ModelModule } from '../model/model.module';
 import { OpenAiCompatController } from './openai/openai-compat.controller';
@@ -20,13 +22,19 @@ import { OpenAiCompatService } from './openai/openai-compat.service';
 @Global()
 @Module({
   imports: [
-    TypeOrmModule.forFeature([ConversationEntity, MessageEntity, MessageAgentThoughtEntity]),
+    TypeOrmModule.forFeature([
+      ConversationEntity,
+      MessageEntity,
+      MessageAgentThoughtEntity,
+      EndUserEntity,
+    ]),
     ModelModule,
     AppsModule,
   ],
   controllers: [ConversationController, AssistantAgentController, OpenAiCompatController],
   providers: [
     ConversationService,
+    EndUserService,
     OpenAiCompatService,
     {
       provide: MESSAGE_LOOKUP,
@@ -36,6 +44,6 @@ import { OpenAiCompatService } from './openai/openai-compat.service';
       }),
     },
   ],
-  exports: [ConversationService, MESSAGE_LOOKUP],
+  exports: [ConversationService, EndUserService, MESSAGE_LOOKUP],
 })
 export class ChatModule {}
