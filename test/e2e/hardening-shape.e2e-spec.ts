@@ -182,7 +182,9 @@ describe('Hardening: request shape, NUL, route ids, logs, caching', () => {
       }
       const answers = await load;
       expect(answers.every(([, r]) => r.code === 'success')).toBe(true);
-      expect(median(pings)).toBeLessThan(300);
+      // Unbounded, the six bodies froze the loop for ~2 s (350 ms of CPU each); bounded they
+      // cost a few ms each. 1.5 s tells the two apart even on a CI machine under load.
+      expect(median(pings)).toBeLessThan(1500);
     });
   });
 
