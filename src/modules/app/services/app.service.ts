@@ -1,7 +1,7 @@
 import { Page, toUnix } from '@app/common';
 import { Injectable } from '@nestjs/common';
 import { AppRepository } from '../app.repository';
-import { defaultAppConfig, pickConfig } from '../config/app-config.types';
+import { defaultAppConfig, pickConfig, type AppConfigFields } from '../config/app-config.types';
 import type {
   AppDto,
   AppListItemDto,
@@ -78,6 +78,72 @@ export class AppService {
   async delete(accountId: string, id: string): Promise<void> {
     const app = await this.repo.owned(accountId, id);
     await this.repo.delete(app);
+  }
+
+  // ---- for the chat module (debug chat, assistant agent) ----
+
+  /**
+   * The app's draft config as a run uses it: the model re-validated (a model gone from the catalog
+   * gives the default), tools, workflows and datasets that no longer exist left out. With the
+   * debug conversation's id (null until the first debug turn). not_found for another's app.
+   */
+  async draftForRun(
+    accountId: string,
+    appId: string,
+  ): Promise<{ appId: string; debugConversationId: string | null; config: AppConfigFields }> {
+    const app = await this.repo.owned(accountId, appId);
+    const draft = await this.repo.draftOf(app);
+    const { config } = await this.resolver.resolve(accountId, pickConfig(draft));
+    return { appId: app.id, debugConversationId: app.debug_conversation_id, config };
+  }
+
+  /**
+   * Makes `conversationId` the app's debug conversation unless another turn attached one first;
+   * answers the one attached (so concurrent first turns share a conversation).
+   */
+  async attachDebugConversation(
+    accountId: string,
+    appId: string,
+    conversationId: string,
+    replacing: string | null,
+  ): Promise<string> {
+    const app = await this.repo.owned(accountId, appId);
+    await this.repo.apps
+      .createQueryBuilder()
+      .update()
+      .set({ debug_conversation_id: conversationId })
+      .where('id = :id AND account_id = :accountId', { id: app.id, accountId })
+      .andWhere(
+        replacing ? 'debug_conversation_id = :replacing' : 'debug_conversation_id IS NULL',
+        { replacing },
+      )
+      .execute();
+    const row = await this.repo.owned(accountId, appId);
+    return row.debug_conversation_id ?? conversationId;
+  }
+
+  /** Detaches the debug conversation (the next debug turn starts a new one). */
+  async detachDebugConversation(accountId: string, appId: string): Promise<void> {
+    const app = await this.repo.owned(accountId, appId);
+    await this.repo.apps.update(
+      { id: app.id, account_id: accountId },
+      { debug_conversation_id: null },
+    );
+  }
+
+  /**
+   * A new app with a draft that carries `presetPrompt` (the assistant agent's create-app job).
+   */
+  async createWithPrompt(
+    accountId: string,
+    fields: { name: string; icon: string; description: string },
+    presetPrompt: string,
+  ): Promise<CreatedAppDto> {
+    const app = await this.repo.create(accountId, fields, {
+      ...defaultAppConfig(),
+      preset_prompt: presetPrompt,
+    });
+    return { id: app.id };
   }
 
   private toDto(a: AppEntity, draftUpdatedAt: Date): AppDto {
