@@ -43,7 +43,10 @@ describe('parseReactOutput', () => {
   });
 
   it.each([
-    ['Action: weather\nAction Input: {}', /not a tool; the tools are: current_time, dataset_retrieval/],
+    [
+      'Action: weather\nAction Input: {}',
+      /not a tool; the tools are: current_time, dataset_retrieval/,
+    ],
     ['Action: current_time', /Action Input is missing/],
     ['Action: current_time\nAction Input: UTC', /not valid JSON/],
     ['Action: current_time\nAction Input: ["UTC"]', /must be a JSON object/],
