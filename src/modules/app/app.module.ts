@@ -10,6 +10,7 @@ import { AppController } from './app.controller';
 import { AppRepository } from './app.repository';
 import { AppConfigVersionEntity } from './entities/app-config-version.entity';
 import { AppEntity } from './entities/app.entity';
+import { CreateAppProcessor } from './jobs/create-app.processor';
 import { AppDraftService } from './services/app-draft.service';
 import { AppPublishService } from './services/app-publish.service';
 import { AppService } from './services/app.service';
@@ -29,7 +30,14 @@ import { ConfigResolver } from './services/config-resolver.service';
     WorkflowModule,
   ],
   controllers: [AppController, AppConfigController],
-  providers: [AppRepository, ConfigResolver, AppService, AppDraftService, AppPublishService],
+  providers: [
+    AppRepository,
+    ConfigResolver,
+    AppService,
+    AppDraftService,
+    AppPublishService,
+    CreateAppProcessor,
+  ],
   exports: [AppService, ConfigResolver],
 })
 export class AppsModule implements OnModuleInit {

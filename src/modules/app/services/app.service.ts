@@ -1,4 +1,5 @@
 import { Page, toUnix } from '@app/common';
+import { isUniqueViolation } from '@app/database';
 import { Injectable } from '@nestjs/common';
 import { AppRepository } from '../app.repository';
 import { defaultAppConfig, pickConfig, type AppConfigFields } from '../config/app-config.types';
@@ -132,18 +133,29 @@ export class AppService {
   }
 
   /**
-   * A new app with a draft that carries `presetPrompt` (the assistant agent's create-app job).
+   * A new app whose draft carries `presetPrompt` (the assistant agent's create-app job), with
+   * the id the job chose: creating the same id again answers the app already made.
    */
   async createWithPrompt(
     accountId: string,
+    id: string,
     fields: { name: string; icon: string; description: string },
     presetPrompt: string,
   ): Promise<CreatedAppDto> {
-    const app = await this.repo.create(accountId, fields, {
-      ...defaultAppConfig(),
-      preset_prompt: presetPrompt,
-    });
-    return { id: app.id };
+    const existing = await this.repo.apps.findOne({ where: { id, account_id: accountId } });
+    if (existing) return { id: existing.id };
+    try {
+      await this.repo.create(
+        accountId,
+        fields,
+        { ...defaultAppConfig(), preset_prompt: presetPrompt },
+        id,
+      );
+    } catch (err) {
+      // A concurrent attempt of the same job made it first.
+      if (!isUniqueViolation(err)) throw err;
+    }
+    return { id };
   }
 
   private toDto(a: AppEntity, draftUpdatedAt: Date): AppDto {
