@@ -801,4 +801,131 @@ describe('Agent chat (e2e)', () => {
     // The new conversation has no memory of the old one.
     expect(roles(chatRequests()[1]).slice(1)).toEqual(['user:two']);
   });
+
+  describe('the assistant agent', () => {
+    const ask = (acc: TestAccount, query: string) =>
+      postStream(t.url, '/assistant-agent/chat', { query }, acc.auth);
+
+    it('creates an app for the user through a job, and keeps one conversation with memory', async () => {
+      const acc = await createAccount(t);
+      openai.enqueue([
+        {
+          type: 'tool_call',
+          name: 'create_app',
+          arguments: {
+            name: 'Travel planner',
+            description: 'Plans trips day by day.',
+            preset_prompt: 'You are a travel planner.',
+          },
+        },
+        { type: 'text', text: 'Your travel planner is on its way.' },
+        // Long-term memory: the summarizer after the turn.
+        { type: 'text', text: 'The user wanted a travel planner app.' },
+      ]);
+      const res = await ask(acc, 'Make me a travel planner app');
+      expect(events(res.frames).slice(0, 2)).toEqual(['long_term_memory_recall', 'agent_thought']);
+      const action = res.frames.find((f) => f.event === 'agent_action')!.data;
+      expect(action).toMatchObject({
+        tool: 'create_app',
+        tool_input: { name: 'Travel planner', description: 'Plans trips day by day.' },
+      });
+      expect(JSON.parse(action.observation)).toMatchObject({
+        status: 'creating',
+        name: 'Travel planner',
+      });
+      expect(events(res.frames).at(-1)).toBe('agent_end');
+      // The model is the server's ASSISTANT_AGENT_MODEL, told what it is for.
+      const first = chatRequests()[0];
+      expect(first.body.model).toBe('gpt-4o-mini');
+      expect(roles(first)[0]).toContain('LLMOps assistant');
+
+      const apps = await eventually(
+        () => get<{ list: Json[] }>(acc, '/apps'),
+        (r) => r.data.list.length > 0,
+      );
+      expect(apps.data.list).toMatchObject([
+        {
+          name: 'Travel planner',
+          description: 'Plans trips day by day.',
+          preset_prompt: 'You are a travel planner.',
+          status: 'draft',
+        },
+      ]);
+      expect(apps.data.list[0].icon).toMatch(
+        /^http:\/\/127\.0\.0\.1:\d+\/language-models\/openai\/icon$/,
+      );
+
+      const row = await messageRow(action.message_id);
+      expect(row).toMatchObject({
+        invoke_from: 'assistant_agent',
+        app_id: null,
+        answer: 'Your travel planner is on its way.',
+      });
+      const summary = await eventually(
+        async () =>
+          (
+            await db.query<Json[]>('SELECT summary FROM conversations WHERE id = $1', [
+              action.conversation_id,
+            ])
+          )[0].summary as string,
+        (v) => v !== '',
+      );
+      expect(summary).toBe('The user wanted a travel planner app.');
+
+      // The next turn: same conversation, the last round and the summary remembered.
+      openai.reset();
+      openai.enqueue([
+        { type: 'text', text: 'You asked for a travel planner.' },
+        { type: 'text', text: 'Summary 2.' },
+      ]);
+      const again = await ask(acc, 'What did I ask?');
+      expect(again.frames[0].data).toMatchObject({
+        event: 'long_term_memory_recall',
+        observation: 'The user wanted a travel planner app.',
+        conversation_id: action.conversation_id,
+      });
+      expect(roles(chatRequests()[0]).slice(1)).toEqual([
+        'user:Make me a travel planner app',
+        'assistant:Your travel planner is on its way.',
+        'user:What did I ask?',
+      ]);
+      await eventually(
+        () => Promise.resolve(chatRequests().length),
+        (n) => n >= 2,
+      );
+      const list = await get(acc, '/assistant-agent/messages?current_page=1&page_size=5');
+      expect(list.data.list.map((m: Json) => m.query)).toEqual([
+        'What did I ask?',
+        'Make me a travel planner app',
+      ]);
+    });
+
+    it('stops by task id, and starts over after delete-conversation', async () => {
+      const acc = await createAccount(t);
+      openai.enqueue({ type: 'text', chunks: ['a ', 'b ', 'c ', 'd ', 'e '], chunk_delay_ms: 150 });
+      const s = openStream(`${t.url}/assistant-agent/chat`, { query: 'Talk' }, acc.auth);
+      const first = await s.waitFor((f) => f.event === 'agent_message');
+      const stopped = await post(acc, `/assistant-agent/chat/${first.data.task_id}/stop`);
+      expect(stopped).toMatchObject({ code: 'success', message: 'Stopped' });
+      await s.done;
+      expect(s.frames.at(-1)!.event).toBe('stop');
+      expect((await messageRow(first.data.message_id)).status).toBe('stop');
+
+      expect(await post(acc, '/assistant-agent/delete-conversation')).toMatchObject({
+        code: 'success',
+      });
+      expect((await get(acc, '/assistant-agent/messages')).data.list).toEqual([]);
+      openai.enqueue([
+        { type: 'text', text: 'Fresh start.' },
+        { type: 'text', text: 'New summary.' },
+      ]);
+      const res = await ask(acc, 'Hello again');
+      expect(res.frames[0].data.conversation_id).not.toBe(first.data.conversation_id);
+      expect(res.frames[0].data.observation).toBe('');
+      await eventually(
+        () => Promise.resolve(openai.pending),
+        (n) => n === 0,
+      );
+    });
+  });
 });

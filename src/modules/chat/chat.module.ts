@@ -10,6 +10,7 @@ import { AgentTasks } from './agent/agent-tasks.service';
 import { AgentToolFactory } from './agent/agent-tools.service';
 import { ChatTurnService } from './agent/chat-turn.service';
 import { AssistantAgentController } from './assistant-agent.controller';
+import { AssistantAgentService } from './assistant-agent.service';
 import { ConversationController } from './conversation.controller';
 import { ConversationService } from './conversation.service';
 import { DebugChatController } from './debug-chat.controller';
@@ -43,6 +44,7 @@ import { MessageEntity } from './entities/message.entity';
     AgentToolFactory,
     ChatTurnService,
     DebugChatService,
+    AssistantAgentService,
     {
       provide: MESSAGE_LOOKUP,
       inject: [ConversationService],

@@ -2,6 +2,7 @@ import { ApiEnvelope, ConsolePost, CurrentAccount, Page } from '@app/common';
 import { Body, Controller, Get, Param, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { AGENT_STREAM_DESCRIPTION } from './agent/agent-stream.doc';
 import { ChatTurnService } from './agent/chat-turn.service';
 import { DebugChatService } from './debug-chat.service';
 import {
@@ -11,9 +12,6 @@ import {
   SummaryDto,
   UpdateSummaryReqDto,
 } from './dto/conversation.dto';
-
-export const AGENT_STREAM_DESCRIPTION =
-  'SSE (text/event-stream). Events: long_term_memory_recall, agent_thought (the tool calls as JSON in `thought`), agent_message (answer deltas in `thought` and `answer`, one stable `id` per answer step, `total_token_count` of the turn so far), agent_action and dataset_retrieval (`tool`, `tool_input`, the result in `observation`), then one closing event: agent_end, stop, timeout or error (the message in `observation`); `ping` keep-alives. Every `data` carries id, event, thought, observation, tool, tool_input, answer, latency (seconds), conversation_id, message_id and task_id; closing events add message_token_count, answer_token_count, total_token_count and total_price. Errors before the stream opens are JSON envelopes. The turn goes on (and is stored) if the client disconnects.';
 
 /** The app editor's debug chat (CONSOLE-SHAPES §4.6) and its long-term memory. */
 @ApiTags('apps')
