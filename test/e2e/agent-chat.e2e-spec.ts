@@ -4,6 +4,7 @@ import { createAccount, TestAccount } from '@test/support/auth';
 import { postStream, type SseFrame, usageRows } from '@test/support/model-test-utils';
 import * as http from 'node:http';
 import { searchTerms } from 'src/modules/dataset/indexing/keywords';
+import { WorkflowService } from 'src/modules/workflow/workflow.service';
 import { DataSource } from 'typeorm';
 
 /**
@@ -214,6 +215,56 @@ describe('Agent chat (e2e)', () => {
     return datasetId;
   };
 
+  /** A published workflow (start -> end) whose tool echoes `query` back as `result`. */
+  const publishedWorkflow = async (acc: TestAccount, toolName: string): Promise<string> => {
+    const created = await post<{ id: string }>(acc, '/workflows', {
+      name: 'Echo',
+      tool_call_name: toolName,
+      icon: ICON,
+      description: 'Echoes the query back',
+    });
+    expect(created.code).toBe('success');
+    const id = created.data.id;
+    const start = '11111111-1111-4111-8111-111111111111';
+    const end = '66666666-6666-4666-8666-666666666666';
+    const graph = {
+      nodes: [
+        {
+          id: start,
+          node_type: 'start',
+          title: 'Start',
+          description: '',
+          position: { x: 0, y: 0 },
+          inputs: [{ name: 'query', type: 'string', description: 'Q', required: true }],
+        },
+        {
+          id: end,
+          node_type: 'end',
+          title: 'End',
+          description: '',
+          position: { x: 300, y: 0 },
+          outputs: [
+            {
+              name: 'result',
+              description: '',
+              required: true,
+              type: 'string',
+              value: { type: 'ref', content: { ref_node_id: start, ref_var_name: 'query' } },
+              meta: {},
+            },
+          ],
+        },
+      ],
+      edges: [{ id: 'e1', source: start, source_type: 'start', target: end, target_type: 'end' }],
+    };
+    expect((await post(acc, `/workflows/${id}/draft-graph`, graph)).code).toBe('success');
+    const workflows = t.app.get(WorkflowService);
+    const ran = await workflows.draftForRun(acc.id, id);
+    expect(await workflows.markDebugPassed(acc.id, id, ran.graph)).toBe(true);
+    expect((await post(acc, `/workflows/${id}/publish`)).code).toBe('success');
+    return id;
+  };
+
   const events = (frames: SseFrame[]) => frames.map((f) => f.event).filter((e) => e !== 'ping');
 
   const messageRow = async (id: string): Promise<Json> => {
@@ -408,6 +459,27 @@ describe('Agent chat (e2e)', () => {
       ['app.debugger', 100, 10],
       ['app.debugger', 140, 8],
     ]);
+  });
+
+  it('calls a published workflow as a tool and reads its outputs', async () => {
+    const acc = await createAccount(t);
+    const workflowId = await publishedWorkflow(acc, 'echo_flow');
+    const appId = await newApp(acc, { workflows: [workflowId] });
+    openai.enqueue([
+      { type: 'tool_call', name: 'echo_flow', arguments: { query: 'ping pong' } },
+      { type: 'text', text: 'The workflow said ping pong.' },
+    ]);
+    const res = await chat(acc, appId, 'Run the echo');
+    const action = res.frames.find((f) => f.event === 'agent_action')!.data;
+    expect(action).toMatchObject({ tool: 'echo_flow', tool_input: { query: 'ping pong' } });
+    expect(JSON.parse(action.observation)).toEqual({ result: 'ping pong' });
+    const offered = chatRequests()[0].body.tools as Json[];
+    expect(offered.map((x) => x.function.name)).toEqual(['echo_flow']);
+    expect(offered[0].function.parameters).toMatchObject({
+      properties: { query: { type: 'string' } },
+      required: ['query'],
+    });
+    expect(events(res.frames).at(-1)).toBe('agent_end');
   });
 
   it('searches the knowledge base as a tool: a dataset_retrieval step with the hits', async () => {
