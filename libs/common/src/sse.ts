@@ -10,6 +10,8 @@ export interface SseOptions {
    * keep-alive it ignores.
    */
   pingEvent?: boolean;
+  /** The `data` of a `ping` event (default `{}`); agent streams send the shape of every frame. */
+  pingData?: () => unknown;
 }
 
 /**
@@ -70,7 +72,7 @@ export class SseStream {
 
   private ping(): void {
     if (this.closed) return;
-    if (this.options.pingEvent) this.send('ping', {});
+    if (this.options.pingEvent) this.send('ping', this.options.pingData?.() ?? {});
     else this.res.write(': ping\n\n');
   }
 

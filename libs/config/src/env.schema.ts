@@ -162,6 +162,15 @@ export const envSchema = z
       .string()
       .regex(/^[a-z0-9_]+\/.+$/, 'must be provider/model, e.g. openai/gpt-4o-mini')
       .default('openai/gpt-4o-mini'),
+    // Agent chats (debug, web apps, service API, assistant): a turn's wall-clock limit and how
+    // many model calls one answer may take (tool loops), as the original's 600 s and 5.
+    AGENT_RUN_TIMEOUT_SECONDS: int(600, 1, 86_400),
+    AGENT_MAX_ITERATIONS: int(5, 1, 50),
+    // Model of the assistant agent on the console's home page (it needs credentials for it).
+    ASSISTANT_AGENT_MODEL: z
+      .string()
+      .regex(/^[a-z0-9_]+\/.+$/, 'must be provider/model, e.g. openai/gpt-4o-mini')
+      .default('openai/gpt-4o-mini'),
     OUTBOUND_ALLOW_HOSTS: csv,
     OUTBOUND_TIMEOUT_MS: int(30_000, 100, 3_600_000),
     OUTBOUND_MAX_RESPONSE_BYTES: int(10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),

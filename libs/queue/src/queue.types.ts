@@ -37,6 +37,18 @@ export interface JobPayloads {
   'dataset.purge-document': { document_id: string; upload_file_id: string };
   /** Runs (or resumes, from its stored node results) one workflow_runs row. */
   'workflow.run': { run_id: string };
+  /**
+   * Creates an app the assistant agent was asked for (a draft with the preset prompt it wrote).
+   * `app_id` is chosen when the job is queued, so a retried job never creates a second app.
+   */
+  'app.create-app': {
+    app_id: string;
+    account_id: string;
+    name: string;
+    description: string;
+    preset_prompt: string;
+    icon: string;
+  };
   /** Downloads (or resumes, from the sidecars) one download_tasks row. */
   'download.snapshot': { task_id: string };
   /** Deletes partial download files (`.part` + sidecar) no resumable task needs any more. */

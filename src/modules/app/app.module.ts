@@ -13,6 +13,7 @@ import { BuiltinAppService } from './builtin-apps/builtin-app.service';
 import { BuiltinAppsController } from './builtin-apps/builtin-apps.controller';
 import { AppConfigVersionEntity } from './entities/app-config-version.entity';
 import { AppEntity } from './entities/app.entity';
+import { CreateAppProcessor } from './jobs/create-app.processor';
 import { AppDraftService } from './services/app-draft.service';
 import { AppPublishService } from './services/app-publish.service';
 import { AppService } from './services/app.service';
@@ -41,6 +42,7 @@ import { ConfigResolver } from './services/config-resolver.service';
     AppPublishService,
     BuiltinAppCatalog,
     BuiltinAppService,
+    CreateAppProcessor,
   ],
   exports: [AppService, ConfigResolver],
 })

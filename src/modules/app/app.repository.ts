@@ -33,15 +33,17 @@ export class AppRepository {
     private readonly tx: TransactionService,
   ) {}
 
-  /** A new app (status draft) with its draft config. */
+  /** A new app (status draft) with its draft config; `id` when the caller chose it. */
   create(
     accountId: string,
     fields: Pick<AppEntity, 'name' | 'icon' | 'description'>,
     config: AppConfigFields,
+    id?: string,
   ): Promise<AppEntity> {
     return this.tx.run(async (m) => {
       const app = await m.save(
         m.create(AppEntity, {
+          ...(id ? { id } : {}),
           ...fields,
           account_id: accountId,
           status: 'draft',

@@ -85,6 +85,16 @@ export class ConversationService {
     return row;
   }
 
+  /** Like `own`, but null instead of not_found. */
+  async ownOrNull(accountId: string, conversationId: string): Promise<ConversationEntity | null> {
+    try {
+      return await this.own(accountId, conversationId);
+    } catch (err) {
+      if (err instanceof NotFoundError) return null;
+      throw err;
+    }
+  }
+
   /**
    * Finished messages of a conversation, newest first: `created_at` (Unix seconds, 0 = none) is
    * a cursor (`created_at <= cursor`) combined with offset paging, as the console pages them.
@@ -219,6 +229,42 @@ export class ConversationService {
       },
       { is_deleted: true },
     );
+  }
+
+  /**
+   * Short-term memory: the last `rounds` finished exchanges of a conversation (an answer, status
+   * normal or stop, not deleted), oldest first.
+   */
+  async recentRounds(
+    conversationId: string,
+    rounds: number,
+  ): Promise<Array<{ query: string; answer: string }>> {
+    if (rounds <= 0) return [];
+    const rows = await this.messages.find({
+      select: { id: true, query: true, answer: true },
+      where: {
+        conversation_id: conversationId,
+        is_deleted: false,
+        status: In(LISTED_STATUSES),
+        answer: Not(''),
+      },
+      order: { created_at: 'DESC', id: 'DESC' },
+      take: rounds,
+    });
+    return rows.reverse().map((m) => ({ query: m.query, answer: m.answer }));
+  }
+
+  async summaryOf(conversationId: string): Promise<string> {
+    const row = await this.conversations.findOne({
+      select: { id: true, summary: true },
+      where: { id: conversationId },
+    });
+    return row?.summary ?? '';
+  }
+
+  /** Long-term memory: the conversation's running summary. */
+  async setSummary(conversationId: string, summary: string): Promise<void> {
+    await this.conversations.update({ id: conversationId }, { summary });
   }
 
   // ---- writes of the chat runners ----

@@ -1,4 +1,5 @@
 import { Page, toUnix } from '@app/common';
+import { isUniqueViolation } from '@app/database';
 import { Injectable } from '@nestjs/common';
 import { In } from 'typeorm';
 import { AppRepository } from '../app.repository';
@@ -124,6 +125,83 @@ export class AppService {
   async delete(accountId: string, id: string): Promise<void> {
     const app = await this.repo.owned(accountId, id);
     await this.repo.delete(app);
+  }
+
+  // ---- for the chat module (debug chat, assistant agent) ----
+
+  /**
+   * The app's draft config as a run uses it: the model re-validated (a model gone from the catalog
+   * gives the default), tools, workflows and datasets that no longer exist left out. With the
+   * debug conversation's id (null until the first debug turn). not_found for another's app.
+   */
+  async draftForRun(
+    accountId: string,
+    appId: string,
+  ): Promise<{ appId: string; debugConversationId: string | null; config: AppConfigFields }> {
+    const app = await this.repo.owned(accountId, appId);
+    const draft = await this.repo.draftOf(app);
+    const { config } = await this.resolver.resolve(accountId, pickConfig(draft));
+    return { appId: app.id, debugConversationId: app.debug_conversation_id, config };
+  }
+
+  /**
+   * Makes `conversationId` the app's debug conversation unless another turn attached one first;
+   * answers the one attached (so concurrent first turns share a conversation).
+   */
+  async attachDebugConversation(
+    accountId: string,
+    appId: string,
+    conversationId: string,
+    replacing: string | null,
+  ): Promise<string> {
+    const app = await this.repo.owned(accountId, appId);
+    await this.repo.apps
+      .createQueryBuilder()
+      .update()
+      .set({ debug_conversation_id: conversationId })
+      .where('id = :id AND account_id = :accountId', { id: app.id, accountId })
+      .andWhere(
+        replacing ? 'debug_conversation_id = :replacing' : 'debug_conversation_id IS NULL',
+        { replacing },
+      )
+      .execute();
+    const row = await this.repo.owned(accountId, appId);
+    return row.debug_conversation_id ?? conversationId;
+  }
+
+  /** Detaches the debug conversation (the next debug turn starts a new one). */
+  async detachDebugConversation(accountId: string, appId: string): Promise<void> {
+    const app = await this.repo.owned(accountId, appId);
+    await this.repo.apps.update(
+      { id: app.id, account_id: accountId },
+      { debug_conversation_id: null },
+    );
+  }
+
+  /**
+   * A new app whose draft carries `presetPrompt` (the assistant agent's create-app job), with
+   * the id the job chose: creating the same id again answers the app already made.
+   */
+  async createWithPrompt(
+    accountId: string,
+    id: string,
+    fields: { name: string; icon: string; description: string },
+    presetPrompt: string,
+  ): Promise<CreatedAppDto> {
+    const existing = await this.repo.apps.findOne({ where: { id, account_id: accountId } });
+    if (existing) return { id: existing.id };
+    try {
+      await this.repo.create(
+        accountId,
+        fields,
+        { ...defaultAppConfig(), preset_prompt: presetPrompt },
+        id,
+      );
+    } catch (err) {
+      // A concurrent attempt of the same job made it first.
+      if (!isUniqueViolation(err)) throw err;
+    }
+    return { id };
   }
 
   private toDto(a: AppEntity, draftUpdatedAt: Date): AppDto {

@@ -2,11 +2,14 @@ import { PaginatorReqDto, ToBoolean, ToInt } from '@app/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import {
+  ArrayMaxSize,
+  IsArray,
   IsBoolean,
   IsInt,
   IsNotEmpty,
   IsOptional,
   IsString,
+  IsUrl,
   Max,
   MaxLength,
   Min,
@@ -79,4 +82,43 @@ export class MessageItemDto {
   @ApiProperty({ description: 'Seconds' }) latency: number;
   @ApiProperty({ type: [AgentThoughtDto] }) agent_thoughts: AgentThoughtDto[];
   @ApiProperty({ description: 'Unix seconds' }) created_at: number;
+}
+
+/** The body of every agent chat (debugger, assistant): the console may add `image_urls`. */
+export class AgentChatReqDto {
+  @ApiProperty({ maxLength: 10000, description: 'The question' })
+  @MaxLength(10000, { message: 'query must be at most 10000 characters' })
+  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value))
+  @IsNotEmpty({ message: 'query is required' })
+  @IsString({ message: 'query must be a string' })
+  query: string;
+
+  @ApiPropertyOptional({
+    type: [String],
+    maxItems: 5,
+    default: [],
+    description:
+      'Images of the question (http(s) URLs, at most 5); sent to models with the image_input feature',
+  })
+  @IsOptional()
+  @ArrayMaxSize(5, { message: 'image_urls holds at most 5 images' })
+  @IsUrl(
+    { protocols: ['http', 'https'], require_protocol: true, require_tld: false },
+    { each: true, message: 'image_urls must be http(s) URLs' },
+  )
+  @IsArray({ message: 'image_urls must be an array' })
+  image_urls?: string[];
+}
+
+export class SummaryDto {
+  @ApiProperty({ description: 'The debug conversation’s long-term memory ("" if none)' })
+  summary: string;
+}
+
+export class UpdateSummaryReqDto {
+  @ApiPropertyOptional({ default: '', maxLength: 10000, description: 'The new summary' })
+  @IsOptional()
+  @MaxLength(10000, { message: 'summary must be at most 10000 characters' })
+  @IsString({ message: 'summary must be a string' })
+  summary?: string;
 }
