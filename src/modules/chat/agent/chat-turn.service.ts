@@ -35,6 +35,8 @@ export interface TurnSpec {
   dialogRound: number;
   longTermMemory: boolean;
   review: ReviewConfig | null;
+  /** Added to every frame's data (the service API adds `end_user_id`). */
+  frameFields?: Record<string, string>;
 }
 
 /** A turn ready to stream: its message row exists, its model is built. */
@@ -286,6 +288,7 @@ export class ChatTurnService implements BeforeApplicationShutdown {
 
   private idsOf(turn: PreparedTurn) {
     return {
+      ...turn.spec.frameFields,
       conversation_id: turn.spec.conversation.id,
       message_id: turn.message.id,
       task_id: turn.taskId,
