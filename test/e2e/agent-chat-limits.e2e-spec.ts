@@ -2,7 +2,8 @@ import { FakeOpenAI } from '@test/fakes/fake-openai';
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount, TestAccount } from '@test/support/auth';
 import { postStream, type SseFrame } from '@test/support/model-test-utils';
-import { uniqueRedisPrefix } from '@test/support/test-env';
+import { uniqueRedisPrefix, workerDatabaseUrl } from '@test/support/test-env';
+import { Client } from 'pg';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { AgentTasks } from 'src/modules/chat/agent/agent-tasks.service';
@@ -189,6 +190,48 @@ describe('Agent chat: stop from another process (scale mode, e2e)', () => {
       .query<Json[]>('SELECT status FROM messages WHERE id = $1', [first.data.message_id]);
     expect(row.status).toBe('stop');
     expect(openai.pending).toBe(0);
+  });
+});
+
+describe('Agent chat: a shutdown during a turn (e2e)', () => {
+  let openai: FakeOpenAI;
+
+  beforeAll(async () => {
+    openai = await FakeOpenAI.create();
+  });
+  afterAll(async () => {
+    await openai?.close();
+  });
+
+  it('stops the turns under way and stores what was answered before the database goes', async () => {
+    const t = await createTestApp({ env: providerEnv(openai) });
+    let messageId = '';
+    try {
+      const acc = await createAccount(t);
+      const appId = await newApp(t, acc);
+      openai.enqueue({
+        type: 'text',
+        chunks: Array.from({ length: 30 }, (_, i) => `w${i} `),
+        chunk_delay_ms: 100,
+      });
+      const s = follow(`${t.url}/apps/${appId}/conversations`, { query: 'Go' }, acc.auth);
+      const first = await s.waitFor((f) => f.event === 'agent_message');
+      messageId = first.data.message_id as string;
+    } finally {
+      await t.close();
+    }
+    const db = new Client({ connectionString: workerDatabaseUrl() });
+    await db.connect();
+    try {
+      const { rows } = await db.query<{ status: string; answer: string }>(
+        'SELECT status, answer FROM messages WHERE id = $1',
+        [messageId],
+      );
+      expect(rows[0].status).toBe('stop');
+      expect(rows[0].answer).toMatch(/^w0 /);
+    } finally {
+      await db.end();
+    }
   });
 });
 

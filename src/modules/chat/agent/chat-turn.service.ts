@@ -1,6 +1,6 @@
-import { raceAbort, safeError, SseStream } from '@app/common';
+import { raceAbort, safeError, settledWithin, SseStream } from '@app/common';
 import { AppConfig } from '@app/config';
-import { Injectable, Logger } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { AppModelConfig, ReviewConfig } from 'src/modules/app/config/app-config.types';
@@ -35,6 +35,8 @@ export interface TurnSpec {
   dialogRound: number;
   longTermMemory: boolean;
   review: ReviewConfig | null;
+  /** Added to every frame's data (the service API adds `end_user_id`). */
+  frameFields?: Record<string, string>;
 }
 
 /** A turn ready to stream: its message row exists, its model is built. */
@@ -66,6 +68,9 @@ const CLOSING_EVENT: Record<MessageStatus, AgentEvent> = {
   error: 'error',
 };
 
+/** How long a shutdown waits for stopped turns to store their messages. */
+const SHUTDOWN_STORE_MS = 3_000;
+
 /** Tokens of the tool definitions sent with each call, roughly, for the memory budget. */
 const TOOL_DEFINITION_TOKENS = 150;
 
@@ -80,8 +85,10 @@ const TOOL_DEFINITION_TOKENS = 150;
  *   that saw the end reads it back; long-term memory is summarized after the stream ends.
  */
 @Injectable()
-export class ChatTurnService {
+export class ChatTurnService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('ChatTurn');
+  /** Turns under way in this process, until their message is stored. */
+  private readonly inflight = new Map<AbortController, Promise<unknown>>();
 
   constructor(
     private readonly config: AppConfig,
@@ -127,10 +134,35 @@ export class ChatTurnService {
     });
   }
 
+  /**
+   * A shutdown stops the turns under way (status stop, what was answered kept) and waits a little
+   * for their messages to be stored, before the database goes.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    if (!this.inflight.size) return;
+    for (const controller of this.inflight.keys())
+      if (!controller.signal.aborted) controller.abort(new TurnAbort('stop'));
+    await settledWithin(Promise.all(this.inflight.values()), SHUTDOWN_STORE_MS);
+  }
+
   async run(turn: PreparedTurn, out: TurnOutput): Promise<TurnResult> {
+    const controller = new AbortController();
+    const running = this.runTurn(turn, out, controller);
+    this.inflight.set(controller, running);
+    try {
+      return await running;
+    } finally {
+      this.inflight.delete(controller);
+    }
+  }
+
+  private async runTurn(
+    turn: PreparedTurn,
+    out: TurnOutput,
+    controller: AbortController,
+  ): Promise<TurnResult> {
     const { spec } = turn;
     const started = performance.now();
-    const controller = new AbortController();
     const unregister = this.tasks.register(turn.taskId, spec.accountId, controller);
     const timer = setTimeout(
       () => controller.abort(new TurnAbort('timeout')),
@@ -256,6 +288,7 @@ export class ChatTurnService {
 
   private idsOf(turn: PreparedTurn) {
     return {
+      ...turn.spec.frameFields,
       conversation_id: turn.spec.conversation.id,
       message_id: turn.message.id,
       task_id: turn.taskId,

@@ -32,6 +32,8 @@ export interface TurnIds {
   conversation_id: string;
   message_id: string;
   task_id: string;
+  /** Other fields of every frame (e.g. `end_user_id`). */
+  [extra: string]: string;
 }
 
 type Step = StoredThought & { id: string };
