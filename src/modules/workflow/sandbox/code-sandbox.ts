@@ -273,8 +273,11 @@ export class CodeSandbox implements OnModuleDestroy {
         finish(reply, !reply.ok && DISCARD.has(reply.kind ?? 'crashed'));
       };
       // ERR_WORKER_OUT_OF_MEMORY: the worker's V8 heap limit, i.e. host-side copies were too big.
+      // A worker terminated by shutdown (even one still starting up) ends its run as aborted.
       const onError = (err: Error & { code?: string }) =>
-        failWith(err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'memory' : 'crashed', err.message);
+        this.closed
+          ? failWith('aborted', 'code sandbox is shutting down')
+          : failWith(err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'memory' : 'crashed', err.message);
       const onExit = (exitCode: number) =>
         this.closed
           ? failWith('aborted')
