@@ -35,6 +35,11 @@ export interface TurnSpec {
   dialogRound: number;
   longTermMemory: boolean;
   review: ReviewConfig | null;
+  /**
+   * Who may stop the turn by its task id (the AgentTasks key); the account when absent. Web apps
+   * use the end user's id, so only the visitor who started a turn can stop it.
+   */
+  taskOwner?: string;
 }
 
 /** A turn ready to stream: its message row exists, its model is built. */
@@ -131,7 +136,11 @@ export class ChatTurnService {
     const { spec } = turn;
     const started = performance.now();
     const controller = new AbortController();
-    const unregister = this.tasks.register(turn.taskId, spec.accountId, controller);
+    const unregister = this.tasks.register(
+      turn.taskId,
+      spec.taskOwner ?? spec.accountId,
+      controller,
+    );
     const timer = setTimeout(
       () => controller.abort(new TurnAbort('timeout')),
       this.config.env.AGENT_RUN_TIMEOUT_SECONDS * 1000,
