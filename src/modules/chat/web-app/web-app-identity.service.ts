@@ -111,7 +111,8 @@ export class WebAppIdentity {
       where: { id: endUserId, app_id: app.appId, account_id: app.accountId },
     });
     if (!user) return false;
-    if (user.created_by_account) return (await this.signedInAccount(req)) === user.created_by_account;
+    if (user.created_by_account)
+      return (await this.signedInAccount(req)) === user.created_by_account;
     return this.cookieEndUser(req, app.appId) === user.id;
   }
 

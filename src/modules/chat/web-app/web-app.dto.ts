@@ -38,7 +38,10 @@ export class WebAppDto {
   @ApiProperty() icon: string;
   @ApiProperty() name: string;
   @ApiProperty() description: string;
-  @ApiProperty({ type: WebAppConfigDto, description: 'What the page needs of the published config' })
+  @ApiProperty({
+    type: WebAppConfigDto,
+    description: 'What the page needs of the published config',
+  })
   app_config: WebAppConfigDto;
 }
 
