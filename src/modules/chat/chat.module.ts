@@ -22,6 +22,10 @@ import { EndUserEntity } from './entities/end-user.entity';
 import { EndUserService } from './end-user.service';
 import { OpenAiCompatController } from './openai/openai-compat.controller';
 import { OpenAiCompatService } from './openai/openai-compat.service';
+import { ConversationAccess } from './web-app/conversation-access.service';
+import { WebAppIdentity } from './web-app/web-app-identity.service';
+import { WebAppController } from './web-app/web-app.controller';
+import { WebAppService } from './web-app/web-app.service';
 
 /**
  * Conversations and messages (the store of every chat surface and the console's routes on it)
@@ -50,6 +54,7 @@ import { OpenAiCompatService } from './openai/openai-compat.service';
     AssistantAgentController,
     DebugChatController,
     OpenAiCompatController,
+    WebAppController,
   ],
   providers: [
     ConversationService,
@@ -61,6 +66,9 @@ import { OpenAiCompatService } from './openai/openai-compat.service';
     ChatTurnService,
     DebugChatService,
     AssistantAgentService,
+    WebAppIdentity,
+    WebAppService,
+    ConversationAccess,
     {
       provide: MESSAGE_LOOKUP,
       inject: [ConversationService],

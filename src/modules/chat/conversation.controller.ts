@@ -1,6 +1,7 @@
-import { ApiEnvelope, ConsolePost, CurrentAccount, Page } from '@app/common';
-import { Body, Controller, Get, Param, Query } from '@nestjs/common';
+import { ApiEnvelope, ConsolePost, Page, Public } from '@app/common';
+import { Body, Controller, Get, Param, Query, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Request } from 'express';
 import { ConversationService } from './conversation.service';
 import {
   ConversationNameDto,
@@ -9,13 +10,23 @@ import {
   UpdateConversationNameReqDto,
   UpdateConversationPinReqDto,
 } from './dto/conversation.dto';
+import { ConversationAccess } from './web-app/conversation-access.service';
 
-/** The console's routes on a conversation the account talks in (web-app page, assistant). */
+/**
+ * The console's routes on a conversation (the web-app page, the assistant): for a signed-in
+ * account on the conversations it talks in, and for a web-app visitor (the account's end user or
+ * the anonymous visitor's signed cookie) on their own web-app conversations. Public to the
+ * global guard: ConversationAccess checks the token or the cookie itself.
+ */
 @ApiTags('conversations')
 @ApiBearerAuth('jwt')
+@Public()
 @Controller('conversations')
 export class ConversationController {
-  constructor(private readonly conversations: ConversationService) {}
+  constructor(
+    private readonly conversations: ConversationService,
+    private readonly access: ConversationAccess,
+  ) {}
 
   @Get(':conversation_id/messages')
   @ApiOperation({
@@ -25,11 +36,11 @@ export class ConversationController {
   })
   @ApiEnvelope(MessageItemDto, { paginated: true })
   async messages(
-    @CurrentAccount() accountId: string,
+    @Req() req: Request,
     @Param('conversation_id') id: string,
     @Query() q: ListMessagesReqDto,
   ): Promise<Page<MessageItemDto>> {
-    const c = await this.conversations.own(accountId, id);
+    const c = await this.access.resolve(req, id);
     return this.conversations.listMessages(c.id, q);
   }
 
@@ -37,21 +48,21 @@ export class ConversationController {
   @ApiOperation({ operationId: 'getConversationName', summary: 'The conversation’s name' })
   @ApiEnvelope(ConversationNameDto)
   async name(
-    @CurrentAccount() accountId: string,
+    @Req() req: Request,
     @Param('conversation_id') id: string,
   ): Promise<ConversationNameDto> {
-    return { name: (await this.conversations.own(accountId, id)).name };
+    return { name: (await this.access.resolve(req, id)).name };
   }
 
   @ConsolePost(':conversation_id/name', 'Conversation renamed')
   @ApiOperation({ operationId: 'renameConversation', summary: 'Rename (1-100 characters)' })
   @ApiEnvelope()
   async rename(
-    @CurrentAccount() accountId: string,
+    @Req() req: Request,
     @Param('conversation_id') id: string,
     @Body() body: UpdateConversationNameReqDto,
   ): Promise<void> {
-    await this.conversations.rename(accountId, id, body.name);
+    await this.conversations.rename(await this.access.resolve(req, id), body.name);
   }
 
   @ConsolePost(':conversation_id/is-pinned', 'Conversation pin updated')
@@ -61,11 +72,11 @@ export class ConversationController {
   })
   @ApiEnvelope()
   async pin(
-    @CurrentAccount() accountId: string,
+    @Req() req: Request,
     @Param('conversation_id') id: string,
     @Body() body: UpdateConversationPinReqDto,
   ): Promise<void> {
-    await this.conversations.pin(accountId, id, body.is_pinned ?? false);
+    await this.conversations.pin(await this.access.resolve(req, id), body.is_pinned ?? false);
   }
 
   @ConsolePost(':conversation_id/delete', 'Conversation deleted')
@@ -74,21 +85,18 @@ export class ConversationController {
     summary: 'Delete (soft: the messages stay for analysis)',
   })
   @ApiEnvelope()
-  async remove(
-    @CurrentAccount() accountId: string,
-    @Param('conversation_id') id: string,
-  ): Promise<void> {
-    await this.conversations.remove(accountId, id);
+  async remove(@Req() req: Request, @Param('conversation_id') id: string): Promise<void> {
+    await this.conversations.softDelete(await this.access.resolve(req, id));
   }
 
   @ConsolePost(':conversation_id/messages/:message_id/delete', 'Message deleted')
   @ApiOperation({ operationId: 'deleteConversationMessage', summary: 'Delete one message (soft)' })
   @ApiEnvelope()
   async removeMessage(
-    @CurrentAccount() accountId: string,
+    @Req() req: Request,
     @Param('conversation_id') id: string,
     @Param('message_id') messageId: string,
   ): Promise<void> {
-    await this.conversations.removeMessage(accountId, id, messageId);
+    await this.conversations.removeMessage(await this.access.resolve(req, id), messageId);
   }
 }

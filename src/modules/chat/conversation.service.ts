@@ -168,26 +168,27 @@ export class ConversationService {
     return m ? { query: m.query, answer: m.answer } : null;
   }
 
-  // ---- console changes ----
+  // ---- console changes (on a conversation the caller was allowed to: own(), ConversationAccess) ----
 
-  async rename(accountId: string, conversationId: string, name: string): Promise<void> {
-    const c = await this.own(accountId, conversationId);
+  async rename(c: ConversationEntity, name: string): Promise<void> {
     await this.conversations.update({ id: c.id }, { name });
   }
 
-  async pin(accountId: string, conversationId: string, isPinned: boolean): Promise<void> {
-    const c = await this.own(accountId, conversationId);
+  async pin(c: ConversationEntity, isPinned: boolean): Promise<void> {
     await this.conversations.update({ id: c.id }, { is_pinned: isPinned });
   }
 
   /** Soft delete: the conversation leaves every list; its messages stay for analysis. */
-  async remove(accountId: string, conversationId: string): Promise<void> {
-    const c = await this.own(accountId, conversationId);
+  async softDelete(c: ConversationEntity): Promise<void> {
     await this.conversations.update({ id: c.id }, { is_deleted: true });
   }
 
-  async removeMessage(accountId: string, conversationId: string, messageId: string): Promise<void> {
-    const c = await this.own(accountId, conversationId);
+  /** Soft-deletes the account's own conversation. */
+  async remove(accountId: string, conversationId: string): Promise<void> {
+    await this.softDelete(await this.own(accountId, conversationId));
+  }
+
+  async removeMessage(c: ConversationEntity, messageId: string): Promise<void> {
     if (!isUuid(messageId)) throw new NotFoundError(MESSAGE_NOT_FOUND);
     const res = await this.messages.update(
       { id: messageId, conversation_id: c.id, is_deleted: false },

@@ -1,4 +1,4 @@
-import { Page, toUnix } from '@app/common';
+import { NotFoundError, Page, toUnix } from '@app/common';
 import { isUniqueViolation } from '@app/database';
 import { Injectable } from '@nestjs/common';
 import { In } from 'typeorm';
@@ -202,6 +202,42 @@ export class AppService {
       if (!isUniqueViolation(err)) throw err;
     }
     return { id };
+  }
+
+  // ---- for the web apps (chat module's web-app surface) ----
+
+  /**
+   * The published app behind a web-app token, with its running (published) config as a run uses
+   * it (model re-validated, references that are gone left out) and its owner's account (whose
+   * credentials, usage and data a web-app turn uses). not_found for an unknown or malformed
+   * token and for an app that is not published (cancel-publish clears the token).
+   */
+  async webAppByToken(token: string): Promise<{
+    appId: string;
+    accountId: string;
+    name: string;
+    icon: string;
+    description: string;
+    config: AppConfigFields;
+  }> {
+    const app = /^[A-Za-z0-9]{16}$/.test(token)
+      ? await this.repo.apps.findOne({ where: { token, status: 'published' } })
+      : null;
+    const version =
+      app?.published_config_id &&
+      (await this.repo.versions.findOne({
+        where: { id: app.published_config_id, app_id: app.id, config_type: 'published' },
+      }));
+    if (!app || !version) throw new NotFoundError('The web app does not exist');
+    const { config } = await this.resolver.resolve(app.account_id, pickConfig(version));
+    return {
+      appId: app.id,
+      accountId: app.account_id,
+      name: app.name,
+      icon: app.icon,
+      description: app.description ?? '',
+      config,
+    };
   }
 
   private toDto(a: AppEntity, draftUpdatedAt: Date): AppDto {

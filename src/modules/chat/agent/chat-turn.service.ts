@@ -37,6 +37,11 @@ export interface TurnSpec {
   review: ReviewConfig | null;
   /** Added to every frame's data (the service API adds `end_user_id`). */
   frameFields?: Record<string, string>;
+  /**
+   * Who may stop the turn by its task id (the AgentTasks key); the account when absent. Web apps
+   * use the end user's id, so only the visitor who started a turn can stop it.
+   */
+  taskOwner?: string;
 }
 
 /** A turn ready to stream: its message row exists, its model is built. */
@@ -163,7 +168,11 @@ export class ChatTurnService implements BeforeApplicationShutdown {
   ): Promise<TurnResult> {
     const { spec } = turn;
     const started = performance.now();
-    const unregister = this.tasks.register(turn.taskId, spec.accountId, controller);
+    const unregister = this.tasks.register(
+      turn.taskId,
+      spec.taskOwner ?? spec.accountId,
+      controller,
+    );
     const timer = setTimeout(
       () => controller.abort(new TurnAbort('timeout')),
       this.config.env.AGENT_RUN_TIMEOUT_SECONDS * 1000,

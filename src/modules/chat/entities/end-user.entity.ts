@@ -7,6 +7,10 @@ import { Column, Entity, Index } from 'typeorm';
  */
 @Entity({ name: 'end_users' })
 @Index('idx_end_users_app_id', ['app_id'])
+@Index('uq_end_users_app_account', ['app_id', 'created_by_account'], {
+  unique: true,
+  where: 'created_by_account IS NOT NULL',
+})
 export class EndUserEntity extends AppBaseEntity {
   @Index('idx_end_users_account_id')
   @Column({ type: 'uuid' })
@@ -14,4 +18,12 @@ export class EndUserEntity extends AppBaseEntity {
 
   @Column({ type: 'uuid' })
   app_id: string;
+
+  /**
+   * Web apps: the console account a signed-in visitor talks as (one end user per app and
+   * account, so their conversations follow the login); null for anonymous visitors (identified
+   * by a signed cookie) and service-API end users.
+   */
+  @Column({ type: 'uuid', nullable: true })
+  created_by_account: string | null;
 }
