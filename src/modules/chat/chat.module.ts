@@ -22,6 +22,9 @@ import { EndUserEntity } from './entities/end-user.entity';
 import { EndUserService } from './end-user.service';
 import { OpenAiCompatController } from './openai/openai-compat.controller';
 import { OpenAiCompatService } from './openai/openai-compat.service';
+import { OpenAiChatService } from './openai/openai-chat.service';
+import { ServiceChatController } from './service-api/service-chat.controller';
+import { ServiceChatService } from './service-api/service-chat.service';
 
 /**
  * Conversations and messages (the store of every chat surface and the console's routes on it)
@@ -50,11 +53,14 @@ import { OpenAiCompatService } from './openai/openai-compat.service';
     AssistantAgentController,
     DebugChatController,
     OpenAiCompatController,
+    ServiceChatController,
   ],
   providers: [
     ConversationService,
     EndUserService,
     OpenAiCompatService,
+    OpenAiChatService,
+    ServiceChatService,
     AgentRunner,
     AgentTasks,
     AgentToolFactory,
