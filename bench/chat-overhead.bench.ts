@@ -238,6 +238,10 @@ export async function run(): Promise<void> {
         MODEL_MAX_RETRIES: '0',
         DATABASE_URL: mode === 'scale' ? dbUrl.toString() : '',
         REDIS_URL: mode === 'scale' ? REDIS_URL : '',
+        // e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the server under the load.
+        ...(process.env.BENCH_SERVER_NODE_OPTIONS
+          ? { NODE_OPTIONS: process.env.BENCH_SERVER_NODE_OPTIONS }
+          : {}),
         ...(mode === 'scale'
           ? {
               REDIS_PREFIX: `llmops-bench-${randomBytes(4).toString('hex')}`,

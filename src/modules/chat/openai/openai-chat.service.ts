@@ -126,10 +126,8 @@ export class OpenAiChatService {
       return await this.chats.prepare(accountId, {
         appId: r.model,
         // `user` is an end user of this app when it is one; any other value starts a new one.
-        endUserId:
-          r.user && isUuid(r.user) && (await this.chats.isEndUser(accountId, r.model, r.user))
-            ? r.user
-            : undefined,
+        endUserId: r.user && isUuid(r.user) ? r.user : undefined,
+        newEndUserIfUnknown: true,
         query: r.query,
         history: r.history,
         usageSource: 'app.service_api',

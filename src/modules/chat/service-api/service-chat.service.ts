@@ -30,6 +30,8 @@ export interface ServiceTurnRequest {
   history?: Round[];
   /** Recorded with each model call's usage. */
   usageSource: string;
+  /** An `endUserId` that is not an end user of the app makes a new one (instead of not_found). */
+  newEndUserIfUnknown?: boolean;
 }
 
 /** A prepared service-API turn and who it is for. */
@@ -72,14 +74,11 @@ export class ServiceChatService {
     }
     const app = await this.apps.publishedForRun(accountId, r.appId);
     const { config } = app;
-    let endUserId: string;
-    if (r.endUserId) {
-      const user = await this.endUsers.ofApp(accountId, app.appId, r.endUserId);
-      if (!user) throw new NotFoundError(END_USER_NOT_FOUND);
-      endUserId = user.id;
-    } else {
-      endUserId = (await this.endUsers.create(accountId, app.appId)).id;
-    }
+    // The end user and the app's tools are independent: looked up together.
+    const [endUserId, tools] = await Promise.all([
+      this.endUserFor(accountId, app.appId, r),
+      this.toolFactory.forApp(accountId, app.appId, config),
+    ]);
     const conversation = r.conversationId
       ? await this.conversations.ofEndUser(
           accountId,
@@ -95,7 +94,6 @@ export class ServiceChatService {
           createdBy: endUserId,
         });
     if (!conversation) throw new NotFoundError(SERVICE_CONVERSATION_NOT_FOUND);
-    const tools = await this.toolFactory.forApp(accountId, app.appId, config);
     const turn = await this.turns.prepare({
       accountId,
       conversation,
@@ -113,9 +111,18 @@ export class ServiceChatService {
     return { turn, endUserId, appName: app.name };
   }
 
-  /** Whether `endUserId` is an end user of the account's app. */
-  async isEndUser(accountId: string, appId: string, endUserId: string): Promise<boolean> {
-    return !!(await this.endUsers.ofApp(accountId, appId, endUserId));
+  /** The given end user of the app (not_found, or a new one with `newEndUserIfUnknown`), or a new one. */
+  private async endUserFor(
+    accountId: string,
+    appId: string,
+    r: ServiceTurnRequest,
+  ): Promise<string> {
+    if (r.endUserId) {
+      const user = await this.endUsers.ofApp(accountId, appId, r.endUserId);
+      if (user) return user.id;
+      if (!r.newEndUserIfUnknown) throw new NotFoundError(END_USER_NOT_FOUND);
+    }
+    return (await this.endUsers.create(accountId, appId)).id;
   }
 
   /** The agent frames as SSE (CONSOLE-SHAPES §5), `end_user_id` on every frame (pings too). */
