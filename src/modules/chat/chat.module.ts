@@ -26,6 +26,9 @@ import { ConversationAccess } from './web-app/conversation-access.service';
 import { WebAppIdentity } from './web-app/web-app-identity.service';
 import { WebAppController } from './web-app/web-app.controller';
 import { WebAppService } from './web-app/web-app.service';
+import { OpenAiChatService } from './openai/openai-chat.service';
+import { ServiceChatController } from './service-api/service-chat.controller';
+import { ServiceChatService } from './service-api/service-chat.service';
 
 /**
  * Conversations and messages (the store of every chat surface and the console's routes on it)
@@ -55,11 +58,14 @@ import { WebAppService } from './web-app/web-app.service';
     DebugChatController,
     OpenAiCompatController,
     WebAppController,
+    ServiceChatController,
   ],
   providers: [
     ConversationService,
     EndUserService,
     OpenAiCompatService,
+    OpenAiChatService,
+    ServiceChatService,
     AgentRunner,
     AgentTasks,
     AgentToolFactory,

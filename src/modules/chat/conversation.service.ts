@@ -68,6 +68,34 @@ export class ConversationService {
     private readonly thoughts: Repository<MessageAgentThoughtEntity>,
   ) {}
 
+  // ---- for the service API (end users' conversations) ----
+
+  /**
+   * A conversation of the end user `endUserId` on the app `appId` of the account, from the
+   * channel `invokeFrom` (not deleted), or null.
+   */
+  async ofEndUser(
+    accountId: string,
+    appId: string,
+    endUserId: string,
+    conversationId: string,
+    invokeFrom: InvokeFrom,
+  ): Promise<ConversationEntity | null> {
+    if (!isUuid(conversationId) || !isUuid(endUserId)) return null;
+    return this.conversations.findOne({
+      where: {
+        id: conversationId,
+        account_id: accountId,
+        app_id: appId,
+        created_by: endUserId,
+        invoke_from: invokeFrom,
+        is_deleted: false,
+      },
+    });
+  }
+
+  // ---- end of the service API block ----
+
   // ---- reads ----
 
   /** A conversation the account itself talks in (not deleted), or not_found. */

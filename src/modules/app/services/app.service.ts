@@ -14,6 +14,8 @@ import type {
 import type { AppEntity } from '../entities/app.entity';
 import { ConfigResolver } from './config-resolver.service';
 
+export const APP_NOT_PUBLISHED = 'The app does not exist or is not published';
+
 /** Apps of an account: list, create (with the default draft), detail, update, copy, delete. */
 @Injectable()
 export class AppService {
@@ -239,6 +241,31 @@ export class AppService {
       config,
     };
   }
+
+  // ---- for the service API (/openapi/chat, /v1/chat/completions) ----
+
+  /**
+   * The PUBLISHED config of the account's app as a run uses it (re-validated like the draft in
+   * `draftForRun`: a model gone from the catalog gives the default; tools, workflows and
+   * datasets that no longer exist are left out). not_found for another account's app, an
+   * unknown id, or an app that is not published.
+   */
+  async publishedForRun(
+    accountId: string,
+    appId: string,
+  ): Promise<{ appId: string; name: string; config: AppConfigFields }> {
+    const app = await this.repo.owned(accountId, appId);
+    if (app.status !== 'published' || !app.published_config_id)
+      throw new NotFoundError(APP_NOT_PUBLISHED);
+    const version = await this.repo.versions.findOne({
+      where: { id: app.published_config_id, app_id: app.id, account_id: accountId },
+    });
+    if (!version) throw new NotFoundError(APP_NOT_PUBLISHED);
+    const { config } = await this.resolver.resolve(accountId, pickConfig(version));
+    return { appId: app.id, name: app.name, config };
+  }
+
+  // ---- end of the service API block ----
 
   private toDto(a: AppEntity, draftUpdatedAt: Date): AppDto {
     return {

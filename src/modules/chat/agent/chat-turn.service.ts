@@ -17,7 +17,7 @@ import { agentSystemPrompt, SUMMARY_SYSTEM_PROMPT, summaryRequest } from './agen
 import { AgentRunner, contentText } from './agent-runner.service';
 import { AgentTasks, TurnAbort } from './agent-tasks.service';
 import type { AgentEvent, AgentTool } from './agent.types';
-import { fitRounds, messageTokens, promptBudget } from './chat-memory';
+import { fitRounds, messageTokens, promptBudget, type Round } from './chat-memory';
 import { type AgentFrame, TurnRecorder } from './turn-recorder';
 
 /** Everything one turn needs, whatever the surface (debugger, web app, service API, assistant). */
@@ -42,6 +42,11 @@ export interface TurnSpec {
    * use the end user's id, so only the visitor who started a turn can stop it.
    */
   taskOwner?: string;
+  /**
+   * Earlier rounds given by the caller (the OpenAI-compatible API sends its own history), used
+   * instead of the conversation's stored rounds; still cut to `dialogRound` and the context window.
+   */
+  history?: Round[];
 }
 
 /** A turn ready to stream: its message row exists, its model is built. */
@@ -254,7 +259,11 @@ export class ChatTurnService implements BeforeApplicationShutdown {
       messageTokens(systemPrompt) -
       messageTokens(spec.query) -
       spec.tools.length * TOOL_DEFINITION_TOKENS;
-    const rounds = await this.conversations.recentRounds(spec.conversation.id, spec.dialogRound);
+    const rounds = spec.history
+      ? spec.dialogRound > 0
+        ? spec.history.slice(-spec.dialogRound)
+        : []
+      : await this.conversations.recentRounds(spec.conversation.id, spec.dialogRound);
     await this.runner.run(
       {
         chat,

@@ -56,3 +56,84 @@ export class ModelListDto {
   @ApiProperty({ enum: ['list'] }) object: 'list';
   @ApiProperty({ type: [ModelItemDto] }) data: ModelItemDto[];
 }
+
+/** Swagger shape of `/v1/chat/completions` (the body is checked by OpenAiChatService.check). */
+export class ChatCompletionMessageDto {
+  @ApiProperty({ enum: ['system', 'developer', 'user', 'assistant', 'tool', 'function'] })
+  role: string;
+  @ApiProperty({
+    oneOf: [
+      { type: 'string' },
+      {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: { type: { enum: ['text'] }, text: { type: 'string' } },
+        },
+      },
+    ],
+    description: 'A string or text parts (images and audio are not accepted)',
+  })
+  content: string | Array<{ type: 'text'; text: string }>;
+}
+
+export class ChatCompletionStreamOptionsDto {
+  @ApiPropertyOptional({ description: 'Send a last chunk with `usage` (and `choices: []`)' })
+  include_usage?: boolean;
+}
+
+export class ChatCompletionReqDto {
+  @ApiProperty({
+    description:
+      'The id of a published app of the key’s account (GET /v1/models); otherwise 404 model_not_found',
+  })
+  model: string;
+
+  @ApiProperty({
+    type: [ChatCompletionMessageDto],
+    description:
+      '1 to 200 messages; the last one must be a user message (the query, at most 10,000 characters). Earlier user/assistant pairs are the turn’s memory (cut to the app’s dialog_round and the model’s context window); system, developer and tool messages are not sent: the app’s own prompt, model, tools and datasets answer',
+  })
+  messages: ChatCompletionMessageDto[];
+
+  @ApiPropertyOptional({ default: false }) stream?: boolean;
+  @ApiPropertyOptional({ type: ChatCompletionStreamOptionsDto })
+  stream_options?: ChatCompletionStreamOptionsDto;
+
+  @ApiPropertyOptional({
+    description:
+      'An end user id of this app (the X-End-User-Id header of an earlier answer): the call is recorded for that end user; any other value, or none, makes a new end user. At most 256 characters',
+  })
+  user?: string;
+
+  @ApiPropertyOptional({
+    description:
+      'Only 1. Sampling parameters (temperature, max_tokens, …) are accepted and ignored: the app’s published model config applies',
+  })
+  n?: number;
+}
+
+export class ChatCompletionUsageDto {
+  @ApiProperty() prompt_tokens: number;
+  @ApiProperty() completion_tokens: number;
+  @ApiProperty() total_tokens: number;
+}
+
+export class ChatCompletionChoiceDto {
+  @ApiProperty() index: number;
+  @ApiProperty({
+    type: 'object',
+    properties: { role: { enum: ['assistant'] }, content: { type: 'string' } },
+  })
+  message: { role: 'assistant'; content: string };
+  @ApiProperty({ enum: ['stop'] }) finish_reason: string;
+}
+
+export class ChatCompletionResDto {
+  @ApiProperty({ description: '`chatcmpl-<message id>`' }) id: string;
+  @ApiProperty({ enum: ['chat.completion'] }) object: string;
+  @ApiProperty({ description: 'Unix seconds' }) created: number;
+  @ApiProperty({ description: 'The app id' }) model: string;
+  @ApiProperty({ type: [ChatCompletionChoiceDto] }) choices: ChatCompletionChoiceDto[];
+  @ApiProperty({ type: ChatCompletionUsageDto }) usage: ChatCompletionUsageDto;
+}
