@@ -329,7 +329,7 @@ describe('SnapshotDownloader', () => {
   });
 
   it('streams to disk: memory stays flat for a file much larger than any buffer', async () => {
-    const size = 48 * MB;
+    const size = 96 * MB;
     const p = plan([{ path: 'huge.bin', size }]);
     // Garbage (the fake server shares this process) is collected before each sample, so the
     // samples show what is really held.
@@ -353,7 +353,9 @@ describe('SnapshotDownloader', () => {
     } finally {
       clearInterval(timer);
     }
-    expect(peak).toBeLessThan(size / 2);
+    // Held: the parts' write buffers and what the sockets received meanwhile (more on a loaded
+    // machine, ~25 MB seen); a downloader that buffered the file would hold all 96 MB.
+    expect(peak).toBeLessThan(size / 3);
     expect((await fsp.stat(path.join(repoDir(), 'blobs', p.files[0].sha256!))).size).toBe(size);
   }, 30_000);
 });
