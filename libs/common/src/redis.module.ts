@@ -1,7 +1,7 @@
 import { AppConfig } from '@app/config';
 import { Global, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { Redis, RedisOptions } from 'ioredis';
-import { settledWithin } from './deadline';
+import { settledWithin, withDeadline } from './deadline';
 
 /**
  * The base Redis connection (BullMQ workers, socket.io), or null in the embedded mode. Its
@@ -48,6 +48,30 @@ export function logRedisErrors(client: Redis, name: string, logger = new Logger(
   const warn = everyFewSeconds((m) => logger.warn(m));
   client.on('error', (err: Error) => warn(`Redis (${name}): ${err.message}`));
   return client;
+}
+
+/**
+ * Publishes without making the caller wait on a Redis that is away: on the fast connection
+ * (REDIS_FAST_TIMEOUT_MS); when that does not answer in time, `onSlow` hears why and the message
+ * is queued on the base connection, delivered once Redis answers again.
+ */
+export async function publishSoon(
+  fast: Redis,
+  base: Redis,
+  channel: string,
+  message: string,
+  onSlow: (err: Error) => void,
+): Promise<void> {
+  try {
+    await withDeadline(
+      fast.publish(channel, message),
+      REDIS_FAST_TIMEOUT_MS,
+      () => new Error(`no answer within ${REDIS_FAST_TIMEOUT_MS} ms`),
+    );
+  } catch (err) {
+    onSlow(err as Error);
+    base.publish(channel, message).catch(() => undefined);
+  }
 }
 
 /** QUIT politely, but never wait on a Redis that does not answer: drop the socket instead. */

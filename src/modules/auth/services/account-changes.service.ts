@@ -3,9 +3,9 @@ import {
   closeRedis,
   everyFewSeconds,
   logRedisErrors,
+  publishSoon,
   REDIS,
   REDIS_FAST,
-  REDIS_FAST_TIMEOUT_MS,
   withDeadline,
 } from '@app/common';
 import type { RedisClient } from '@app/common';
@@ -89,17 +89,9 @@ export class AccountChanges implements OnModuleInit, OnApplicationShutdown {
       this.redis.publish(this.channel, accountId).catch(() => undefined);
       return;
     }
-    try {
-      await withDeadline(
-        this.fast.publish(this.channel, accountId),
-        REDIS_FAST_TIMEOUT_MS,
-        () => new Error(`no answer within ${REDIS_FAST_TIMEOUT_MS} ms`),
-      );
-    } catch (err) {
-      this.warn(`Account change not broadcast yet: ${(err as Error).message}`);
-      // The base connection queues it across the outage.
-      this.redis.publish(this.channel, accountId).catch(() => undefined);
-    }
+    await publishSoon(this.fast, this.redis, this.channel, accountId, (err) =>
+      this.warn(`Account change not broadcast yet: ${err.message}`),
+    );
   }
 
   async onModuleInit(): Promise<void> {

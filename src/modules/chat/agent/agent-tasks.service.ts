@@ -3,9 +3,9 @@ import {
   closeRedis,
   everyFewSeconds,
   logRedisErrors,
+  publishSoon,
   REDIS,
   REDIS_FAST,
-  REDIS_FAST_TIMEOUT_MS,
   withDeadline,
 } from '@app/common';
 import type { RedisClient } from '@app/common';
@@ -74,17 +74,9 @@ export class AgentTasks implements OnModuleInit, OnApplicationShutdown {
   async stop(accountId: string, taskId: string): Promise<void> {
     if (this.stopLocal(accountId, taskId) || !this.fast || !this.redis) return;
     const message = JSON.stringify({ task_id: taskId, account_id: accountId });
-    try {
-      await withDeadline(
-        this.fast.publish(this.channel, message),
-        REDIS_FAST_TIMEOUT_MS,
-        () => new Error(`no answer within ${REDIS_FAST_TIMEOUT_MS} ms`),
-      );
-    } catch (err) {
-      this.warn(`Stop request not broadcast yet: ${(err as Error).message}`);
-      // Queued on the base connection: delivered when Redis answers again.
-      this.redis.publish(this.channel, message).catch(() => undefined);
-    }
+    await publishSoon(this.fast, this.redis, this.channel, message, (err) =>
+      this.warn(`Stop request not broadcast yet: ${err.message}`),
+    );
   }
 
   async onModuleInit(): Promise<void> {
