@@ -1,10 +1,9 @@
 import { FakeOpenAI } from '@test/fakes/fake-openai';
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount, TestAccount } from '@test/support/auth';
-import { postStream, type SseFrame } from '@test/support/model-test-utils';
+import { openStream, postStream } from '@test/support/model-test-utils';
 import { uniqueRedisPrefix, workerDatabaseUrl } from '@test/support/test-env';
 import { Client } from 'pg';
-import * as http from 'node:http';
 import * as net from 'node:net';
 import { AgentTasks } from 'src/modules/chat/agent/agent-tasks.service';
 import { DataSource } from 'typeorm';
@@ -51,45 +50,6 @@ async function newApp(t: TestApp, acc: TestAccount, config: Json = {}): Promise<
     expect(saved.body).toMatchObject({ code: 'success' });
   }
   return id;
-}
-
-/** Resolves with the first frame of a stream matching `pred`; `done` when the response ends. */
-function follow(url: string, body: unknown, headers: Record<string, string>) {
-  const frames: SseFrame[] = [];
-  let notify: () => void = () => undefined;
-  const done = new Promise<void>((resolve) => {
-    const req = http.request(url, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', ...headers },
-    });
-    req.on('error', () => resolve());
-    req.on('response', (res) => {
-      let buffer = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buffer += chunk;
-        let idx: number;
-        while ((idx = buffer.indexOf('\n\n')) >= 0) {
-          const lines = buffer.slice(0, idx).split('\n');
-          buffer = buffer.slice(idx + 2);
-          const event = lines.find((l) => l.startsWith('event: '))?.slice(7);
-          const data = lines.find((l) => l.startsWith('data: '));
-          if (event && data) frames.push({ event, data: JSON.parse(data.slice(6)) as Json });
-          notify();
-        }
-      });
-      res.on('end', () => resolve());
-    });
-    req.end(JSON.stringify(body));
-  });
-  const waitFor = async (pred: (f: SseFrame) => boolean): Promise<SseFrame> => {
-    for (;;) {
-      const hit = frames.find(pred);
-      if (hit) return hit;
-      await new Promise<void>((r) => (notify = r));
-    }
-  };
-  return { frames, done, waitFor };
 }
 
 describe('Agent chat: time limit and keep-alives (e2e)', () => {
@@ -172,7 +132,7 @@ describe('Agent chat: stop from another process (scale mode, e2e)', () => {
       chunks: Array.from({ length: 30 }, (_, i) => `w${i} `),
       chunk_delay_ms: 100,
     });
-    const s = follow(`${a.url}/apps/${appId}/conversations`, { query: 'Go' }, acc.auth);
+    const s = openStream(`${a.url}/apps/${appId}/conversations`, { query: 'Go' }, acc.auth);
     const first = await s.waitFor((f) => f.event === 'agent_message');
     const taskId = first.data.task_id as string;
     expect(a.app.get(AgentTasks).runsHere(taskId)).toBe(true);
@@ -214,7 +174,7 @@ describe('Agent chat: a shutdown during a turn (e2e)', () => {
         chunks: Array.from({ length: 30 }, (_, i) => `w${i} `),
         chunk_delay_ms: 100,
       });
-      const s = follow(`${t.url}/apps/${appId}/conversations`, { query: 'Go' }, acc.auth);
+      const s = openStream(`${t.url}/apps/${appId}/conversations`, { query: 'Go' }, acc.auth);
       const first = await s.waitFor((f) => f.event === 'agent_message');
       messageId = first.data.message_id as string;
     } finally {

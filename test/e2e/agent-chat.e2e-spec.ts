@@ -1,8 +1,7 @@
 import { FakeOpenAI, type FakeRecordedRequest } from '@test/fakes/fake-openai';
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount, TestAccount } from '@test/support/auth';
-import { postStream, type SseFrame, usageRows } from '@test/support/model-test-utils';
-import * as http from 'node:http';
+import { openStream, postStream, type SseFrame, usageRows } from '@test/support/model-test-utils';
 import { searchTerms } from 'src/modules/dataset/indexing/keywords';
 import { WorkflowService } from 'src/modules/workflow/workflow.service';
 import { DataSource } from 'typeorm';
@@ -37,65 +36,6 @@ const FRAME_KEYS = [
   'message_id',
   'task_id',
 ];
-
-/** A stream read as it arrives: wait for a frame, or drop the connection half-way. */
-interface LiveStream {
-  frames: SseFrame[];
-  /** The first frame (already received or to come) that matches. */
-  waitFor(pred: (f: SseFrame) => boolean): Promise<SseFrame>;
-  /** Resolves when the response ends (or the connection is dropped). */
-  done: Promise<void>;
-  /** Drops the connection (a client that goes away). */
-  drop(): void;
-}
-
-function openStream(url: string, body: unknown, headers: Record<string, string>): LiveStream {
-  const frames: SseFrame[] = [];
-  const waiters: Array<{ pred: (f: SseFrame) => boolean; resolve: (f: SseFrame) => void }> = [];
-  let finish!: () => void;
-  const done = new Promise<void>((r) => (finish = r));
-  const req = http.request(url, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', ...headers },
-  });
-  req.on('error', () => finish());
-  req.on('response', (res) => {
-    let buffer = '';
-    res.setEncoding('utf8');
-    res.on('data', (chunk: string) => {
-      buffer += chunk;
-      let idx: number;
-      while ((idx = buffer.indexOf('\n\n')) >= 0) {
-        const lines = buffer.slice(0, idx).split('\n');
-        buffer = buffer.slice(idx + 2);
-        const event = lines.find((l) => l.startsWith('event: '))?.slice(7) ?? '';
-        const data = lines.find((l) => l.startsWith('data: '));
-        if (!event || !data) continue;
-        const frame = { event, data: JSON.parse(data.slice(6)) as Json };
-        frames.push(frame);
-        for (const w of [...waiters])
-          if (w.pred(frame)) {
-            waiters.splice(waiters.indexOf(w), 1);
-            w.resolve(frame);
-          }
-      }
-    });
-    res.on('end', () => finish());
-    res.on('close', () => finish());
-  });
-  req.end(JSON.stringify(body));
-  return {
-    frames,
-    waitFor: (pred) => {
-      const seen = frames.find(pred);
-      return seen
-        ? Promise.resolve(seen)
-        : new Promise<SseFrame>((resolve) => waiters.push({ pred, resolve }));
-    },
-    done,
-    drop: () => req.destroy(),
-  };
-}
 
 /** Polls `read` until `until` holds (the turn goes on after a client leaves). */
 async function eventually<T>(

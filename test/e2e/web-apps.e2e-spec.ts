@@ -1,7 +1,7 @@
 import { FakeOpenAI } from '@test/fakes/fake-openai';
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount, TestAccount } from '@test/support/auth';
-import { postStream, type SseFrame, usageRows } from '@test/support/model-test-utils';
+import { openStream, postStream, usageRows } from '@test/support/model-test-utils';
 import * as http from 'node:http';
 import { DataSource } from 'typeorm';
 
@@ -19,54 +19,6 @@ interface Envelope<T = Json> {
   code: string;
   message: string;
   data: T;
-}
-
-/** A stream read as it arrives (to stop it half-way). */
-function openStream(url: string, body: unknown, headers: Record<string, string>) {
-  const frames: SseFrame[] = [];
-  const waiters: Array<{ pred: (f: SseFrame) => boolean; resolve: (f: SseFrame) => void }> = [];
-  let finish!: () => void;
-  const done = new Promise<void>((r) => (finish = r));
-  const req = http.request(url, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', ...headers },
-  });
-  req.on('error', () => finish());
-  req.on('response', (res) => {
-    let buffer = '';
-    res.setEncoding('utf8');
-    res.on('data', (chunk: string) => {
-      buffer += chunk;
-      let idx: number;
-      while ((idx = buffer.indexOf('\n\n')) >= 0) {
-        const lines = buffer.slice(0, idx).split('\n');
-        buffer = buffer.slice(idx + 2);
-        const event = lines.find((l) => l.startsWith('event: '))?.slice(7) ?? '';
-        const data = lines.find((l) => l.startsWith('data: '));
-        if (!event || !data) continue;
-        const frame = { event, data: JSON.parse(data.slice(6)) as Json };
-        frames.push(frame);
-        for (const w of [...waiters])
-          if (w.pred(frame)) {
-            waiters.splice(waiters.indexOf(w), 1);
-            w.resolve(frame);
-          }
-      }
-    });
-    res.on('end', () => finish());
-    res.on('close', () => finish());
-  });
-  req.end(JSON.stringify(body));
-  return {
-    frames,
-    waitFor: (pred: (f: SseFrame) => boolean) => {
-      const seen = frames.find(pred);
-      return seen
-        ? Promise.resolve(seen)
-        : new Promise<SseFrame>((resolve) => waiters.push({ pred, resolve }));
-    },
-    done,
-  };
 }
 
 /** `name=value` of the visitor cookie a response set (one per path, same value). */

@@ -77,6 +77,69 @@ export function postStream(
 }
 
 /** An OpenAI-style tool definition the model specs bind to chat models. */
+/** A stream read as it arrives: wait for a frame, or drop the connection half-way. */
+export interface LiveStream {
+  frames: SseFrame[];
+  /** The first frame (already received or to come) that matches. */
+  waitFor(pred: (f: SseFrame) => boolean): Promise<SseFrame>;
+  /** Resolves when the response ends (or the connection is dropped). */
+  done: Promise<void>;
+  /** Drops the connection (a client that goes away). */
+  drop(): void;
+}
+
+export function openStream(
+  url: string,
+  body: unknown,
+  headers: Record<string, string>,
+): LiveStream {
+  const frames: SseFrame[] = [];
+  const waiters: Array<{ pred: (f: SseFrame) => boolean; resolve: (f: SseFrame) => void }> = [];
+  let finish!: () => void;
+  const done = new Promise<void>((r) => (finish = r));
+  const req = http.request(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...headers },
+  });
+  req.on('error', () => finish());
+  req.on('response', (res) => {
+    let buffer = '';
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => {
+      buffer += chunk;
+      let idx: number;
+      while ((idx = buffer.indexOf('\n\n')) >= 0) {
+        const lines = buffer.slice(0, idx).split('\n');
+        buffer = buffer.slice(idx + 2);
+        const event = lines.find((l) => l.startsWith('event: '))?.slice(7) ?? '';
+        const data = lines.find((l) => l.startsWith('data: '));
+        if (!event || !data) continue;
+        const frame = { event, data: JSON.parse(data.slice(6)) as unknown };
+        frames.push(frame);
+        for (const w of [...waiters])
+          if (w.pred(frame)) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(frame);
+          }
+      }
+    });
+    res.on('end', () => finish());
+    res.on('close', () => finish());
+  });
+  req.end(JSON.stringify(body));
+  return {
+    frames,
+    waitFor: (pred) => {
+      const seen = frames.find(pred);
+      return seen
+        ? Promise.resolve(seen)
+        : new Promise<SseFrame>((resolve) => waiters.push({ pred, resolve }));
+    },
+    done,
+    drop: () => req.destroy(),
+  };
+}
+
 export const weatherTool = {
   type: 'function' as const,
   function: {
