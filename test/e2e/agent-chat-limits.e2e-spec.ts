@@ -1,5 +1,6 @@
 import { FakeOpenAI } from '@test/fakes/fake-openai';
 import { createTestApp, TestApp } from '@test/support/app-factory';
+import { createApp } from '@test/support/apps';
 import { createAccount, TestAccount } from '@test/support/auth';
 import { openStream, postStream } from '@test/support/model-test-utils';
 import { uniqueRedisPrefix, workerDatabaseUrl } from '@test/support/test-env';
@@ -19,7 +20,6 @@ import { DataSource } from 'typeorm';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const dns = require('node:dns') as typeof import('node:dns');
 
-const ICON = 'http://localhost:5000/upload/app.png';
 type Json = Record<string, any>;
 
 const FRAME_KEYS = [
@@ -42,15 +42,7 @@ const providerEnv = (openai: FakeOpenAI) => ({
   MODEL_MAX_RETRIES: '0',
 });
 
-async function newApp(t: TestApp, acc: TestAccount, config: Json = {}): Promise<string> {
-  const created = await t.http().post('/apps').set(acc.auth).send({ name: 'Agent', icon: ICON });
-  const id = (created.body as { data: { id: string } }).data.id;
-  if (Object.keys(config).length) {
-    const saved = await t.http().post(`/apps/${id}/draft-app-config`).set(acc.auth).send(config);
-    expect(saved.body).toMatchObject({ code: 'success' });
-  }
-  return id;
-}
+const newApp = (t: TestApp, acc: TestAccount, config: Json = {}) => createApp(t, acc, { config });
 
 describe('Agent chat: time limit and keep-alives (e2e)', () => {
   let openai: FakeOpenAI;

@@ -1,5 +1,6 @@
 import { FakeOpenAI, type FakeRecordedRequest } from '@test/fakes/fake-openai';
 import { createTestApp, TestApp } from '@test/support/app-factory';
+import { createApp } from '@test/support/apps';
 import { createAccount, TestAccount } from '@test/support/auth';
 import { openStream, postStream, type SseFrame, usageRows } from '@test/support/model-test-utils';
 import { searchTerms } from 'src/modules/dataset/indexing/keywords';
@@ -101,15 +102,7 @@ describe('Agent chat (e2e)', () => {
   };
 
   /** An app whose draft has `config` (keys of the draft config). */
-  const newApp = async (acc: TestAccount, config: Json = {}): Promise<string> => {
-    const created = await post<{ id: string }>(acc, '/apps', { name: 'Agent', icon: ICON });
-    expect(created.code).toBe('success');
-    if (Object.keys(config).length) {
-      const saved = await post(acc, `/apps/${created.data.id}/draft-app-config`, config);
-      expect(saved).toMatchObject({ code: 'success' });
-    }
-    return created.data.id;
-  };
+  const newApp = (acc: TestAccount, config: Json = {}) => createApp(t, acc, { config });
 
   const chat = (acc: TestAccount, appId: string, query: string, extra: Json = {}) =>
     postStream(t.url, `/apps/${appId}/conversations`, { query, ...extra }, acc.auth);

@@ -1,5 +1,6 @@
 import { FakeOpenAI } from '@test/fakes/fake-openai';
 import { createTestApp, TestApp } from '@test/support/app-factory';
+import { createApp } from '@test/support/apps';
 import { createAccount, TestAccount } from '@test/support/auth';
 import { postStream, type SseFrame } from '@test/support/model-test-utils';
 import OpenAI from 'openai';
@@ -12,7 +13,6 @@ import { DataSource } from 'typeorm';
  * history, errors as OpenAI error objects).
  */
 type Json = Record<string, any>;
-const ICON = 'http://localhost:5000/upload/app.png';
 
 describe('Service API chat (e2e)', () => {
   let openai: FakeOpenAI;
@@ -59,15 +59,8 @@ describe('Service API chat (e2e)', () => {
   }
   const consolePost = async (acc: TestAccount, path: string, body: Json = {}) =>
     (await t.http().post(path).set(acc.auth).send(body)).body as Json;
-  async function newApp(acc: TestAccount, config: Json = {}): Promise<string> {
-    const created = await consolePost(acc, '/apps', { name: 'Pirate', icon: ICON });
-    expect(created.code).toBe('success');
-    if (Object.keys(config).length)
-      expect(
-        (await consolePost(acc, `/apps/${created.data.id}/draft-app-config`, config)).code,
-      ).toBe('success');
-    return created.data.id as string;
-  }
+  const newApp = (acc: TestAccount, config: Json = {}) =>
+    createApp(t, acc, { name: 'Pirate', config });
   const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
   const sdk = (apiKey: string) =>
     new OpenAI({ apiKey, baseURL: `${t.url}/v1`, maxRetries: 0, timeout: 10_000 });
