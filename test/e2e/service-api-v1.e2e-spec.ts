@@ -44,6 +44,7 @@ describe('Service API /v1 (e2e, OpenAI SDK)', () => {
     expect((res.body as Json).code).toBe('success');
     return (res.body as Json).data.api_key as string;
   }
+  const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
   const sdk = (apiKey: string) =>
     new OpenAI({ apiKey, baseURL: `${t.url}/v1`, maxRetries: 0, timeout: 10_000 });
   const consolePost = async (acc: TestAccount, path: string, body: Json = {}) =>
@@ -118,6 +119,55 @@ describe('Service API /v1 (e2e, OpenAI SDK)', () => {
         .embeddings.create({ model: 'text-embedding-3-small', input: 'x' })
         .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(OpenAI.AuthenticationError);
+      expect(fake.requests).toHaveLength(0);
+    });
+  });
+
+  describe('malformed input on the service API', () => {
+    it('refuses NUL characters and over-long strings before any model call', async () => {
+      const nul = 'a\u0000b';
+      const long = 'x'.repeat(1024 * 1024 + 1);
+      const withNul = await t
+        .http()
+        .post('/v1/embeddings')
+        .set(bearer(aliceKey))
+        .send({ model: 'text-embedding-3-small', input: nul });
+      expect(withNul.status).toBe(400);
+      expect(withNul.body.error).toMatchObject({ type: 'invalid_request_error' });
+      expect(withNul.body.error.message).toMatch(/NUL/);
+      // Past the body limit: 413, still an OpenAI error object.
+      const tooBig = await t
+        .http()
+        .post('/v1/embeddings')
+        .set(bearer(aliceKey))
+        .send({ model: 'text-embedding-3-small', input: long });
+      expect(tooBig.status).toBe(413);
+      expect(tooBig.body.error).toMatchObject({ type: 'invalid_request_error' });
+      const chat = await t
+        .http()
+        .post('/v1/chat/completions')
+        .set(bearer(aliceKey))
+        .send({
+          model: '00000000-0000-4000-8000-000000000000',
+          messages: [{ role: 'user', content: nul }],
+        });
+      expect(chat.status).toBe(400);
+      expect(chat.body.error.message).toMatch(/NUL/);
+      const openapi = await t
+        .http()
+        .post('/openapi/chat')
+        .set(bearer(aliceKey))
+        .send({ app_id: '00000000-0000-4000-8000-000000000000', query: nul });
+      expect(openapi.status).toBe(422);
+      expect(openapi.body).toMatchObject({ code: 'validate_error' });
+      expect(openapi.body.message).toMatch(/NUL/);
+      // Not a UUID in app_id: a clear validation error, no query.
+      const badId = await t
+        .http()
+        .post('/openapi/chat')
+        .set(bearer(aliceKey))
+        .send({ app_id: "x' OR 1=1 --", query: 'hi' });
+      expect([404, 422]).toContain(badId.status);
       expect(fake.requests).toHaveLength(0);
     });
   });
