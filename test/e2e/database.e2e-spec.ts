@@ -5,6 +5,8 @@ import {
   runMigrations,
   TransactionService,
 } from '@app/database';
+import { PGlite } from '@electric-sql/pglite';
+import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto';
 import { QueueJobEntity } from '@app/queue';
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { ADMIN_DATABASE_URL, databaseUrl, runId, workerId } from '@test/support/test-env';
@@ -76,7 +78,7 @@ describe('database', () => {
     }
   });
 
-  it('runs the same migrations on PGlite with vector, trigram and pgcrypto', async () => {
+  it('runs the same migrations on PGlite with vector and trigram, gen_random_uuid built in', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'llmops-pglite-'));
     const pglite = await openPglite(dir);
     const ds = new DataSource(buildDataSourceOptions({ pglite }));
@@ -96,6 +98,34 @@ describe('database', () => {
     } finally {
       if (ds.isInitialized) await ds.destroy();
       await pglite.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('opens an embedded database created when pgcrypto was still loaded', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'llmops-pglite-old-'));
+    try {
+      const old = await PGlite.create(dir, { extensions: { pgcrypto } });
+      await old.exec(
+        'CREATE EXTENSION pgcrypto; CREATE TABLE kept (id uuid DEFAULT gen_random_uuid())',
+      );
+      await old.exec('INSERT INTO kept DEFAULT VALUES');
+      await old.close();
+      const pglite = await openPglite(dir);
+      try {
+        const { rows } = await pglite.query<{ n: number }>('SELECT count(*)::int AS n FROM kept');
+        expect(rows[0].n).toBe(1);
+        await pglite.exec('INSERT INTO kept DEFAULT VALUES');
+        // The first migration's down step still drops the extension without its library.
+        await pglite.exec('DROP EXTENSION IF EXISTS "pgcrypto"');
+        const ext = await pglite.query('SELECT 1 FROM pg_extension WHERE extname = $1', [
+          'pgcrypto',
+        ]);
+        expect(ext.rows).toHaveLength(0);
+      } finally {
+        await pglite.close();
+      }
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);

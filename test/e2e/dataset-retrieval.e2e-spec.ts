@@ -1,7 +1,6 @@
 import { buildDataSourceOptions, runMigrations } from '@app/database';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
-import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { cosine, fakeEmbedding } from '@test/fakes/fake-llm-common';
 import { FakeOpenAI } from '@test/fakes/fake-openai';
@@ -692,7 +691,7 @@ describe('retrieval on PGlite (embedded mode)', () => {
   let ds: DataSource;
 
   beforeAll(async () => {
-    pglite = await PGlite.create({ extensions: { vector, pg_trgm, pgcrypto } });
+    pglite = await PGlite.create({ extensions: { vector, pg_trgm } });
     ds = new DataSource(buildDataSourceOptions({ pglite }));
     await ds.initialize();
     await runMigrations(ds, { useLock: false });

@@ -29,7 +29,7 @@ export function buildDataSourceOptions(input: DataSourceInput): DataSourceOption
     migrationsTableName: 'migrations',
     migrationsRun: false, // the migrator runs them, under a lock, in the api role only
     synchronize: false,
-    uuidExtension: 'pgcrypto' as const,
+    uuidExtension: 'pgcrypto' as const, // generated uuids default to gen_random_uuid() (core since PG 13)
     installExtensions: false, // the first migration creates them
     namingStrategy: new SnakeNamingStrategy(),
     logging: input.logging ?? false,
