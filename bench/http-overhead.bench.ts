@@ -11,6 +11,9 @@ import { Client } from 'pg';
 /** Seconds of load per measurement, and connections (the issue measured with 10). */
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+/** Measurements per target, taken in turns; each figure printed is the median round. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const TARGET_ORDER = ['express', 'embedded', 'scale'] as const;
 const ADMIN_DATABASE_URL =
   process.env.BENCH_ADMIN_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -121,31 +124,42 @@ async function load(url: string, headers: Record<string, string> = {}): Promise<
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
 }
 
-async function measure(
-  r: Running,
-  token: string | undefined,
-): Promise<{ ping: Load; account: Load }> {
-  const auth = { authorization: `Bearer ${token ?? 'bench'}` };
-  // Warm-up: JIT, pools and caches, as a server that has been running a while.
+/** Warm-up: JIT, pools and caches, as a server that has been running a while. */
+async function warmUp(r: Running, token: string | undefined): Promise<void> {
   await autocannon({
     url: `${r.url}/account`,
     connections: CONNECTIONS,
     duration: 1,
-    headers: auth,
+    headers: { authorization: `Bearer ${token ?? 'bench'}` },
   });
+}
+
+async function measure(
+  r: Running,
+  token: string | undefined,
+): Promise<{ ping: Load; account: Load }> {
   const ping = await load(`${r.url}/ping`);
-  const account = await load(`${r.url}/account`, auth);
+  const account = await load(`${r.url}/account`, {
+    authorization: `Bearer ${token ?? 'bench'}`,
+  });
   return { ping, account };
 }
 
 const fmt = (l: Load) =>
   `${String(Math.round(l.rps)).padStart(6)} req/s  p50 ${l.p50} ms  p99 ${l.p99} ms`;
 
+/** The round with the median throughput (its latencies come with it). */
+function median(loads: Load[]): Load {
+  const sorted = [...loads].sort((a, b) => a.rps - b.rps);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
 /**
  * Cost per request of the whole HTTP stack (helmet, CORS, request logs, throttler, guard with the
  * session check, validation, envelope, metrics): GET /ping and authenticated GET /account, in the
  * embedded and the scale mode, against bare Express answering the same JSON. Every server runs in
- * its own process; autocannon loads it from this one. Also prints each server's idle RSS.
+ * its own process; autocannon loads it from this one, in turns (median of ROUNDS rounds). Also
+ * prints each server's idle RSS.
  */
 export async function run(): Promise<void> {
   if (!existsSync(path.join(ROOT, 'dist', 'main.js'))) {
@@ -188,21 +202,47 @@ export async function run(): Promise<void> {
     await sleep(3000);
     const firstBootRss = rssMb(first);
     await stop(first);
-    for (const target of ['express', 'embedded', 'scale'] as const) {
-      const r = await start(target, envs[target]);
-      try {
-        await sleep(3000); // let boot-time work (migrations, timers) settle before measuring RSS
-        const rss = rssMb(r);
-        const token = target === 'express' ? undefined : await signIn(r.url);
-        results[target] = { ...(await measure(r, token)), rss };
-      } finally {
-        await stop(r);
+    // All three servers run side by side and are loaded in turns, ROUNDS times, each figure being
+    // the median of its rounds: a burst of load from elsewhere on the machine then skews one round
+    // of every target alike instead of one target's only measurement.
+    const servers = {} as Record<Target, Running>;
+    try {
+      for (const target of TARGET_ORDER) servers[target] = await start(target, envs[target]);
+      await sleep(3000); // let boot-time work (migrations, timers) settle before measuring RSS
+      const rss = {} as Record<Target, number>;
+      for (const target of TARGET_ORDER) rss[target] = rssMb(servers[target]);
+      const tokens = {} as Record<Target, string | undefined>;
+      for (const target of TARGET_ORDER) {
+        tokens[target] = target === 'express' ? undefined : await signIn(servers[target].url);
+        await warmUp(servers[target], tokens[target]);
       }
-      const m = results[target];
-      console.log(`${target.padEnd(8)} GET /ping     ${fmt(m.ping)}`);
-      console.log(
-        `${target.padEnd(8)} GET /account  ${fmt(m.account)}  idle RSS ${m.rss.toFixed(0)} MB`,
-      );
+      const rounds: Record<Target, { ping: Load; account: Load }[]> = {
+        express: [],
+        embedded: [],
+        scale: [],
+      };
+      for (let round = 1; round <= ROUNDS; round++) {
+        const line: string[] = [];
+        for (const target of TARGET_ORDER) {
+          const m = await measure(servers[target], tokens[target]);
+          rounds[target].push(m);
+          line.push(`${target} ${Math.round(m.ping.rps)}/${Math.round(m.account.rps)}`);
+        }
+        console.log(`round ${round} (req/s GET /ping / GET /account): ${line.join(', ')}`);
+      }
+      for (const target of TARGET_ORDER) {
+        const m = {
+          ping: median(rounds[target].map((r) => r.ping)),
+          account: median(rounds[target].map((r) => r.account)),
+        };
+        results[target] = { ...m, rss: rss[target] };
+        console.log(`${target.padEnd(8)} GET /ping     ${fmt(m.ping)}`);
+        console.log(
+          `${target.padEnd(8)} GET /account  ${fmt(m.account)}  idle RSS ${rss[target].toFixed(0)} MB`,
+        );
+      }
+    } finally {
+      for (const r of Object.values(servers)) await stop(r);
     }
     const base = results.express;
     const verdict = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
