@@ -7,3 +7,4 @@ export * from './snake-naming.strategy';
 export * from './transaction.service';
 export * from './ownership';
 export * from './errors';
+export * from './insert-row';

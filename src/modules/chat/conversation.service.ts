@@ -1,4 +1,5 @@
 import { isUuid, NotFoundError, toPage, toUnix, type Page } from '@app/common';
+import { insertRow, insertRows } from '@app/database';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, LessThanOrEqual, Not, Repository, type FindOptionsWhere } from 'typeorm';
@@ -299,30 +300,26 @@ export class ConversationService {
   // ---- writes of the chat runners ----
 
   async createConversation(c: NewConversation): Promise<ConversationEntity> {
-    return this.conversations.save(
-      this.conversations.create({
-        account_id: c.accountId,
-        app_id: c.appId,
-        invoke_from: c.invokeFrom,
-        created_by: c.createdBy,
-        ...(c.name ? { name: c.name.slice(0, 255) } : {}),
-      }),
-    );
+    return insertRow(this.conversations, {
+      account_id: c.accountId,
+      app_id: c.appId,
+      invoke_from: c.invokeFrom,
+      created_by: c.createdBy,
+      ...(c.name ? { name: c.name.slice(0, 255) } : {}),
+    });
   }
 
   /** The row of a message being answered (status `normal`, empty answer until it finishes). */
   async startMessage(m: NewMessage): Promise<MessageEntity> {
-    return this.messages.save(
-      this.messages.create({
-        account_id: m.conversation.account_id,
-        app_id: m.conversation.app_id,
-        conversation_id: m.conversation.id,
-        invoke_from: m.conversation.invoke_from,
-        created_by: m.conversation.created_by,
-        query: m.query,
-        image_urls: m.imageUrls ?? [],
-      }),
-    );
+    return insertRow(this.messages, {
+      account_id: m.conversation.account_id,
+      app_id: m.conversation.app_id,
+      conversation_id: m.conversation.id,
+      invoke_from: m.conversation.invoke_from,
+      created_by: m.conversation.created_by,
+      query: m.query,
+      image_urls: m.imageUrls ?? [],
+    });
   }
 
   /** Stores the answer, how it ended, its cost and its steps in one transaction. */
@@ -345,24 +342,23 @@ export class ConversationService {
         },
       );
       if (f.thoughts.length) {
-        await em.save(
+        await insertRows(
+          em,
           MessageAgentThoughtEntity,
-          f.thoughts.map((t, i) =>
-            em.create(MessageAgentThoughtEntity, {
-              account_id: message.account_id,
-              message_id: message.id,
-              conversation_id: message.conversation_id,
-              position: i + 1,
-              event: t.event,
-              thought: t.thought ?? '',
-              observation: t.observation ?? '',
-              tool: t.tool ?? '',
-              tool_input: t.tool_input ?? {},
-              total_token_count: t.total_token_count ?? 0,
-              total_price: t.total_price ?? 0,
-              latency: t.latency ?? 0,
-            }),
-          ),
+          f.thoughts.map((t, i) => ({
+            account_id: message.account_id,
+            message_id: message.id,
+            conversation_id: message.conversation_id,
+            position: i + 1,
+            event: t.event,
+            thought: t.thought ?? '',
+            observation: t.observation ?? '',
+            tool: t.tool ?? '',
+            tool_input: t.tool_input ?? {},
+            total_token_count: t.total_token_count ?? 0,
+            total_price: t.total_price ?? 0,
+            latency: t.latency ?? 0,
+          })),
         );
       }
     });

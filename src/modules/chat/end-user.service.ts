@@ -1,4 +1,5 @@
 import { isUuid } from '@app/common';
+import { insertRow } from '@app/database';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
@@ -11,7 +12,7 @@ export class EndUserService {
 
   /** A new end user of the app, on its owner's account. */
   create(accountId: string, appId: string): Promise<EndUserEntity> {
-    return this.users.save(this.users.create({ account_id: accountId, app_id: appId }));
+    return insertRow(this.users, { account_id: accountId, app_id: appId });
   }
 
   /** The end user if it belongs to this app of this account, else null. */
