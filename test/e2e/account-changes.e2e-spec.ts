@@ -140,6 +140,33 @@ describe('account changes across processes (scale mode)', () => {
     expect((await onBWith(other, '/account')).code).toBe('unauthorized');
   });
 
+  it('stops a key disabled or deleted on A at B at once (B caches keys it has seen)', async () => {
+    const created = await a.http().post('/openapi/api-keys').set(user.auth).send({ remark: 'b' });
+    expect(created.body.code).toBe('success');
+    const { id, api_key } = created.body.data as { id: string; api_key: string };
+    const modelsOnB = async () =>
+      (await fetch(`${b.url}/v1/models`, { headers: { authorization: `Bearer ${api_key}` } }))
+        .status;
+    expect(await modelsOnB()).toBe(200);
+    expect(await modelsOnB()).toBe(200); // now known to B
+    const off = await a
+      .http()
+      .post(`/openapi/api-keys/${id}/is-active`)
+      .set(user.auth)
+      .send({ is_active: false });
+    expect(off.body.code).toBe('success');
+    expect(await modelsOnB()).toBe(401);
+    await a
+      .http()
+      .post(`/openapi/api-keys/${id}/is-active`)
+      .set(user.auth)
+      .send({ is_active: true });
+    expect(await modelsOnB()).toBe(200);
+    const deleted = await a.http().post(`/openapi/api-keys/${id}/delete`).set(user.auth).send({});
+    expect(deleted.body.code).toBe('success');
+    expect(await modelsOnB()).toBe(401);
+  });
+
   it('stops caching when its Redis stalls, and resumes once Redis answers', async () => {
     // B caches the profile now, so its 5 s TTL cannot be what refreshes it below.
     await a.http().post('/account/name').set(user.auth).send({ name: 'Before the stall' });

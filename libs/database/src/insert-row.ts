@@ -11,7 +11,7 @@ export async function insertRow<E extends ObjectLiteral>(
   values: DeepPartial<E>,
 ): Promise<E> {
   const row = repo.create(values);
-  await repo.insert(row as never);
+  await repo.insert(row);
   return row;
 }
 
@@ -22,5 +22,8 @@ export async function insertRows<E extends ObjectLiteral>(
   values: DeepPartial<E>[],
 ): Promise<void> {
   if (!values.length) return;
-  await em.insert(target, values.map((v) => em.create(target, v)) as never);
+  await em.insert(
+    target,
+    values.map((v) => em.create(target, v)),
+  );
 }

@@ -1,14 +1,38 @@
-import { AuthPrincipal, escapeLike, Page, paginate, SecretBox, toUnix } from '@app/common';
+import {
+  AuthPrincipal,
+  escapeLike,
+  ExpiringMap,
+  Page,
+  paginate,
+  SecretBox,
+  toUnix,
+} from '@app/common';
+import { AppConfig } from '@app/config';
 import { findOwnedOrFail } from '@app/database';
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { ApiKeyDto, CreateApiKeyDto, ListApiKeysDto, UpdateApiKeyDto } from '../dto/api-key.dto';
 import { ApiKeyEntity } from '../entities/api-key.entity';
+import { AccountChanges } from './account-changes.service';
 import { AccountService } from './account.service';
 import { API_KEY_PREFIX, sha256Hex, TokenService } from './token.service';
 
 const NOT_FOUND = 'The API key does not exist';
+
+/** A key that authenticated, as this process remembers it (by the key's sha256). */
+interface KnownKey {
+  principal: AuthPrincipal;
+  keyId: string;
+  /** When last_used_at was last written (ms), or 0. */
+  lastUsedAt: number;
+}
+
+const KEY_CACHE_SIZE = 10_000;
+/** Embedded mode: this process is the database's only client; a bound should a write bypass us. */
+const KEY_CACHE_MS = 60_000;
+/** Scale mode: the staleness bound should a change's broadcast be lost (as for profiles). */
+const SHARED_KEY_CACHE_MS = 5_000;
 
 /**
  * Service-API keys: found by sha256, stored sealed so the owner's list shows them (as the original
@@ -17,13 +41,28 @@ const NOT_FOUND = 'The API key does not exist';
 @Injectable()
 export class ApiKeyService {
   private readonly logger = new Logger(ApiKeyService.name);
+  /**
+   * Keys that authenticated, kept while AccountChanges allows caching (as profiles and sessions
+   * are): a service-API call then costs no database read for its key and its account's role.
+   * Disabling or deleting a key, and any change to its account (a role, a password), drops the
+   * account's keys in every process.
+   */
+  private readonly known = new ExpiringMap<string, KnownKey>(KEY_CACHE_SIZE, KEY_CACHE_MS);
+  private readonly knownTtlMs: number;
 
   constructor(
+    config: AppConfig,
     private readonly tokens: TokenService,
     private readonly box: SecretBox,
     private readonly accounts: AccountService,
+    private readonly changes: AccountChanges,
     @InjectRepository(ApiKeyEntity) private readonly keys: Repository<ApiKeyEntity>,
-  ) {}
+  ) {
+    this.knownTtlMs = config.usesPglite ? KEY_CACHE_MS : SHARED_KEY_CACHE_MS;
+    changes.onChange((id) =>
+      id ? this.known.deleteWhere((k) => k.principal.accountId === id) : this.known.clear(),
+    );
+  }
 
   list(accountId: string, q: ListApiKeysDto): Promise<Page<ApiKeyDto>> {
     const qb = this.keys
@@ -54,26 +93,48 @@ export class ApiKeyService {
     const row = await findOwnedOrFail(this.keys, id, accountId, NOT_FOUND);
     if (dto.remark !== undefined) row.remark = dto.remark;
     if (dto.is_active !== undefined) row.is_active = dto.is_active;
-    return this.toDto(await this.keys.save(row));
+    const saved = await this.keys.save(row);
+    // A disabled key stops working in every process at once.
+    if (dto.is_active !== undefined) await this.changes.changed(accountId);
+    return this.toDto(saved);
   }
 
   async delete(accountId: string, id: string): Promise<void> {
     const row = await findOwnedOrFail(this.keys, id, accountId, NOT_FOUND);
     await this.keys.delete({ id: row.id });
+    await this.changes.changed(accountId);
   }
 
   /** The principal of a presented key, or null (unknown, disabled, or its account is gone). */
   async authenticate(key: string): Promise<AuthPrincipal | null> {
     if (!key.startsWith(API_KEY_PREFIX) || key.length > 200) return null;
-    const row = await this.keys.findOne({ where: { key_hash: sha256Hex(key) } });
+    const hash = sha256Hex(key);
+    const hit = this.known.get(hash);
+    if (hit) {
+      await this.touch(hit);
+      return hit.principal;
+    }
+    const generation = this.changes.generation;
+    const row = await this.keys.findOne({ where: { key_hash: hash } });
     if (!row || !row.is_active) return null;
     const role = await this.accounts.roleOf(row.account_id);
     if (!role) return null;
-    // last_used_at at minute granularity: no write per request under load.
-    if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > 60_000) {
-      await this.keys.update({ id: row.id }, { last_used_at: new Date() });
-    }
-    return { accountId: row.account_id, role, apiKeyId: row.id };
+    const known: KnownKey = {
+      principal: { accountId: row.account_id, role, apiKeyId: row.id },
+      keyId: row.id,
+      lastUsedAt: row.last_used_at?.getTime() ?? 0,
+    };
+    await this.touch(known);
+    if (this.changes.mayCache(generation)) this.known.set(hash, known, this.knownTtlMs);
+    return known.principal;
+  }
+
+  /** last_used_at at minute granularity: no write per request under load. */
+  private async touch(k: KnownKey): Promise<void> {
+    const now = Date.now();
+    if (now - k.lastUsedAt <= 60_000) return;
+    k.lastUsedAt = now;
+    await this.keys.update({ id: k.keyId }, { last_used_at: new Date(now) });
   }
 
   private toDto(k: ApiKeyEntity): ApiKeyDto {
