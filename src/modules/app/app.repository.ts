@@ -124,7 +124,8 @@ export class AppRepository {
       await this.versions
         .createQueryBuilder()
         .update(AppConfigVersionEntity)
-        .set({ [key]: () => `CAST(:value AS jsonb)` })
+        // A cleaning is not an edit: the draft's updated_at (the console's "saved at") stays.
+        .set({ [key]: () => `CAST(:value AS jsonb)`, updated_at: () => 'updated_at' })
         .where(`id = :id AND config_type = 'draft' AND ${key} = CAST(:old AS jsonb)`, {
           id: draft.id,
           old: JSON.stringify(draft[key as keyof AppConfigFields]),
