@@ -1,4 +1,4 @@
-import { NotFoundError, Page, toUnix } from '@app/common';
+import { ExpiringMap, NotFoundError, Page, toUnix } from '@app/common';
 import { isUniqueViolation } from '@app/database';
 import { Injectable } from '@nestjs/common';
 import { In } from 'typeorm';
@@ -16,9 +16,26 @@ import { ConfigResolver } from './config-resolver.service';
 
 export const APP_NOT_PUBLISHED = 'The app does not exist or is not published';
 
+/** A published version's config fields, which never change once published. */
+interface PublishedVersion {
+  appId: string;
+  accountId: string;
+  fields: AppConfigFields;
+}
+
 /** Apps of an account: list, create (with the default draft), detail, update, copy, delete. */
 @Injectable()
 export class AppService {
+  /**
+   * Published versions by id, for the service API and web apps (a read per chat otherwise). A
+   * version is immutable once published, so an entry can never be stale; which version an app
+   * runs (and whether it is still published) is read from the app's row on every call.
+   */
+  private readonly publishedVersions = new ExpiringMap<string, PublishedVersion>(
+    1_000,
+    10 * 60_000,
+  );
+
   constructor(
     private readonly repo: AppRepository,
     private readonly resolver: ConfigResolver,
@@ -225,13 +242,12 @@ export class AppService {
     const app = /^[A-Za-z0-9]{16}$/.test(token)
       ? await this.repo.apps.findOne({ where: { token, status: 'published' } })
       : null;
-    const version =
-      app?.published_config_id &&
-      (await this.repo.versions.findOne({
-        where: { id: app.published_config_id, app_id: app.id, config_type: 'published' },
-      }));
-    if (!app || !version) throw new NotFoundError('The web app does not exist');
-    const { config } = await this.resolver.resolve(app.account_id, pickConfig(version));
+    const version = app?.published_config_id
+      ? await this.publishedVersion(app.published_config_id)
+      : null;
+    if (!app || !version || version.appId !== app.id || version.accountId !== app.account_id)
+      throw new NotFoundError('The web app does not exist');
+    const { config } = await this.resolver.resolve(app.account_id, pickConfig(version.fields));
     return {
       appId: app.id,
       accountId: app.account_id,
@@ -257,12 +273,22 @@ export class AppService {
     const app = await this.repo.owned(accountId, appId);
     if (app.status !== 'published' || !app.published_config_id)
       throw new NotFoundError(APP_NOT_PUBLISHED);
-    const version = await this.repo.versions.findOne({
-      where: { id: app.published_config_id, app_id: app.id, account_id: accountId },
-    });
-    if (!version) throw new NotFoundError(APP_NOT_PUBLISHED);
-    const { config } = await this.resolver.resolve(accountId, pickConfig(version));
+    const version = await this.publishedVersion(app.published_config_id);
+    if (!version || version.appId !== app.id || version.accountId !== accountId)
+      throw new NotFoundError(APP_NOT_PUBLISHED);
+    // A copy per run: resolving normalizes the fields in place.
+    const { config } = await this.resolver.resolve(accountId, pickConfig(version.fields));
     return { appId: app.id, name: app.name, config };
+  }
+
+  private async publishedVersion(id: string): Promise<PublishedVersion | null> {
+    const hit = this.publishedVersions.get(id);
+    if (hit) return hit;
+    const row = await this.repo.versions.findOne({ where: { id, config_type: 'published' } });
+    if (!row) return null;
+    const version = { appId: row.app_id, accountId: row.account_id, fields: pickConfig(row) };
+    this.publishedVersions.set(id, version);
+    return version;
   }
 
   // ---- end of the service API block ----
