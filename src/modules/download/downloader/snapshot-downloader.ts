@@ -375,20 +375,24 @@ class PartWriter {
     private readonly onWritten: (at: number, bytes: number, data: Buffer) => void,
   ) {}
 
-  /** Copies a chunk in; waits only when both buffers are taken. */
-  async push(chunk: Buffer): Promise<void> {
+  /**
+   * Copies a chunk in. Returns a promise only when both buffers are taken (the connection then
+   * waits for the write in flight, whose end frees one); otherwise the chunk is in, no promise.
+   */
+  push(chunk: Buffer): Promise<void> | undefined {
     for (let off = 0; off < chunk.length;) {
-      if (this.failed) throw this.error;
+      if (this.failed) return Promise.reject(this.error);
       const fill = (this.buffers[this.current] ??= Buffer.allocUnsafe(WRITE_BUFFER_BYTES));
+      if (this.filled === fill.length && this.writing) {
+        const rest = chunk.subarray(off);
+        return this.writing.then(() => this.push(rest));
+      }
       const n = chunk.copy(fill, this.filled, off);
       this.filled += n;
       off += n;
-      if (this.filled === fill.length) {
-        while (this.writing) await this.writing;
-        if (this.failed) throw this.error;
-      }
       this.pump();
     }
+    return undefined;
   }
 
   /** Resolves once everything pushed is written; rejects with a write's error. */
@@ -892,22 +896,29 @@ export class SnapshotDownloader {
       stalled = true;
       res.abort();
     }
+    const rearm = () => {
+      timer = setTimeout(onStall, this.o.stallMs);
+    };
     try {
-      for await (const chunk of res.body) {
-        clearTimeout(timer);
-        let buf = chunk as Buffer;
+      await res.readChunks((chunk) => {
+        let buf = chunk;
         // Never write past the range (a server may send more, a split may have cut it short).
         if (part.next + buf.length > part.end) buf = buf.subarray(0, part.end - part.next);
-        if (buf.length > 0) {
-          part.next += buf.length;
-          await writer.push(buf);
+        part.next += buf.length;
+        const more = part.next < part.end;
+        const wait = buf.length > 0 ? writer.push(buf) : undefined;
+        if (!wait) {
+          timer.refresh();
+          return more;
         }
-        if (part.next >= part.end) {
-          res.abort();
-          break;
-        }
-        timer = setTimeout(onStall, this.o.stallMs);
-      }
+        // The idle timer is for the server: it does not run while our write is what we wait for.
+        clearTimeout(timer);
+        return wait.then(() => {
+          rearm();
+          return more;
+        });
+      });
+      if (part.next >= part.end) res.abort();
     } catch (e) {
       // What arrived before the failure is still written (and kept for the retry).
       await writer.flush().catch(() => undefined);
