@@ -664,7 +664,7 @@ export class OutboundHttpClient implements OnApplicationShutdown {
         source.off('error', onError);
         source.off('close', onClose);
         if (err === undefined) resolve();
-        else reject(own ? err : this.toError(err, url, ctx));
+        else reject(own ? (err as Error) : this.toError(err, url, ctx));
       };
       // Ends the read early: the rest of the body is not wanted.
       const stop = (err?: unknown) => {

@@ -366,7 +366,7 @@ class PartWriter {
   private current = 0;
   private filled = 0;
   private writing: Promise<void> | undefined;
-  private error: unknown;
+  private error: Error | undefined;
   private failed = false;
 
   constructor(
@@ -381,7 +381,7 @@ class PartWriter {
    */
   push(chunk: Buffer): Promise<void> | undefined {
     for (let off = 0; off < chunk.length;) {
-      if (this.failed) return Promise.reject(this.error);
+      if (this.failed) return Promise.reject(this.error!);
       const fill = (this.buffers[this.current] ??= Buffer.allocUnsafe(WRITE_BUFFER_BYTES));
       if (this.filled === fill.length && this.writing) {
         const rest = chunk.subarray(off);
@@ -398,7 +398,7 @@ class PartWriter {
   /** Resolves once everything pushed is written; rejects with a write's error. */
   async flush(): Promise<void> {
     while (this.writing) await this.writing;
-    if (this.failed) throw this.error;
+    if (this.failed) throw this.error!;
   }
 
   /**
@@ -428,7 +428,7 @@ class PartWriter {
       (e: unknown) => {
         this.writing = undefined;
         this.failed = true;
-        this.error = e;
+        this.error = asError(e);
       },
     );
   }
@@ -1036,6 +1036,13 @@ export class SnapshotDownloader {
       files: this.files.map((f) => ({ ...f.progress })),
     });
   }
+}
+
+/** Errors from node:fs come from Node's own realm: no instanceof, the shape decides. */
+function asError(e: unknown): Error {
+  return typeof (e as Error | undefined)?.message === 'string'
+    ? (e as Error)
+    : new Error(String(e));
 }
 
 async function exists(p: string): Promise<boolean> {
