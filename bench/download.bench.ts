@@ -220,7 +220,10 @@ export async function run(): Promise<void> {
     const full = SIZE_MB * MB;
     const curls: Timed[] = [];
     const oursA: Timed[] = [];
-    console.log(`\n(a) unthrottled, ${RUNS} runs each (ours in ${parts(full)} parts)`);
+    console.log(
+      `\n(a) unthrottled, ${RUNS} runs each (ours in up to ${parts(full)} parts: one connection, ` +
+        `cut into parts after a 1 s probe only if it is slow)`,
+    );
     for (let i = 0; i < RUNS; i++) {
       const c = await curl(hub, FULL);
       curls.push(c);
@@ -264,7 +267,7 @@ export async function run(): Promise<void> {
     await hub.throttle(THROTTLE_MBPS * MB);
     console.log(
       `\n(b) each connection throttled to ${THROTTLE_MBPS} MB/s, ${THROTTLED_MB} MB file ` +
-        `(ours in ${parts(tb)} parts), one run each`,
+        `(ours in up to ${parts(tb)} parts), one run each`,
     );
     const cb = await curl(hub, THROTTLED);
     console.log(row('curl', tb, cb));
@@ -289,8 +292,8 @@ export async function run(): Promise<void> {
     console.log(
       `\n(c) peak RSS of the downloader process (VmHWM, highest of ${RUNS} runs; ` +
         `~${Math.round(smalls[0].startRssMb!)} MB before the download: Node, ts-node, the modules): ` +
-        `${SMALL_MB} MB file in ${parts(SMALL_MB * MB, smallJob)} parts ${Math.round(peakSmall)} MB, ` +
-        `${SIZE_MB} MB file in ${parts(full, job)} parts ${Math.round(peakFull)} MB ` +
+        `${SMALL_MB} MB file in up to ${parts(SMALL_MB * MB, smallJob)} parts ${Math.round(peakSmall)} MB, ` +
+        `${SIZE_MB} MB file in up to ${parts(full, job)} parts ${Math.round(peakFull)} MB ` +
         `(${growth >= 0 ? '+' : ''}${Math.round(growth)} MB); throttled run ${Math.round(ob.peakRssMb!)} MB`,
     );
 

@@ -430,6 +430,60 @@ describe('OutboundHttpClient.stream', () => {
     await failure(client().stream(`${base()}/range`), 'ssrf_blocked');
   });
 
+  it('reads chunks through readChunks, holding the next one back while a promise runs', async () => {
+    const res = await c().stream(`${base()}/big-cl`);
+    const chunks: Buffer[] = [];
+    let busy = false;
+    let overlapped = false;
+    await res.readChunks((chunk) => {
+      overlapped ||= busy;
+      chunks.push(chunk);
+      busy = true;
+      return new Promise<void>((r) =>
+        setTimeout(() => {
+          busy = false;
+          r();
+        }, 2),
+      );
+    });
+    expect(overlapped).toBe(false);
+    expect(Buffer.concat(chunks).equals(Buffer.alloc(4096, 'a'))).toBe(true);
+
+    const range = await c().stream(`${base()}/range`, { headers: { Range: 'bytes=10-19' } });
+    const got: Buffer[] = [];
+    await range.readChunks((chunk) => void got.push(chunk));
+    expect(Buffer.concat(got).toString()).toBe('abcdefghij');
+  });
+
+  it('readChunks stops on false, keeps the callback errors and the size limit', async () => {
+    const endless = await c().stream(`${base()}/big-chunked`);
+    let received = 0;
+    await endless.readChunks((chunk) => (received += chunk.length) < 2048);
+    expect(received).toBeGreaterThanOrEqual(2048);
+
+    const mine = new Error('disk full');
+    const failing = await c().stream(`${base()}/big-chunked`);
+    await expect(failing.readChunks(() => Promise.reject(mine))).rejects.toBe(mine);
+
+    const limited = await c().stream(`${base()}/big-chunked`, { maxResponseBytes: 2048 });
+    await failure(
+      limited.readChunks(() => undefined),
+      'too_large',
+    );
+  });
+
+  it('readChunks ends with aborted when abort() is called mid-body', async () => {
+    const res = await c().stream(`${base()}/big-chunked`);
+    let received = 0;
+    await failure(
+      res.readChunks((chunk) => {
+        received += chunk.length;
+        if (received > 2048) res.abort();
+      }),
+      'aborted',
+    );
+  });
+
   it('stops an endless download on abort()', async () => {
     const res = await c().stream(`${base()}/big-chunked`);
     let received = 0;

@@ -83,9 +83,20 @@ export interface OutboundStreamResponse {
   /** The body; errors are OutboundRequestError ('too_large', 'timeout', 'network', 'aborted'). */
   body: Readable;
   url: string;
+  /**
+   * Reads the body without the stream wrapper, for bulk downloads: `onChunk` gets each chunk as
+   * the socket delivers it; a returned promise holds the next chunk back until it settles, and
+   * `false` (or a promise of it) stops reading. Resolves at the end of the body or once told to
+   * stop; rejects like `body` does (OutboundRequestError), or with what `onChunk` threw. Read a
+   * response either this way or through `body`, not both.
+   */
+  readChunks(onChunk: (chunk: Buffer) => ChunkVerdict | Promise<ChunkVerdict>): Promise<void>;
   /** Stops the download and frees the connection. */
   abort(): void;
 }
+
+/** What `readChunks`' callback answers: `false` stops reading, anything else asks for more. */
+export type ChunkVerdict = boolean | void;
 
 const SCHEMES = new Set(['http:', 'https:']);
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -331,6 +342,8 @@ export class OutboundHttpClient implements OnApplicationShutdown {
       headers: normalizeResponseHeaders(res.headers),
       body,
       url: finalUrl.href,
+      readChunks: (onChunk) =>
+        this.readChunks(source, onChunk, options.maxResponseBytes, finalUrl, res.statusCode, ctx),
       abort: () => {
         user.abort();
         dropBody(source);
@@ -626,6 +639,75 @@ export class OutboundHttpClient implements OnApplicationShutdown {
     } finally {
       dropBody(source);
     }
+  }
+
+  /**
+   * The `readChunks()` of a stream() answer: 'data' events straight from undici's body (paused
+   * while the callback's promise runs), with the size limit and error mapping of `guardBody`.
+   */
+  private readChunks(
+    source: Readable,
+    onChunk: (chunk: Buffer) => ChunkVerdict | Promise<ChunkVerdict>,
+    limit: number | undefined,
+    url: URL,
+    status: number,
+    ctx: CallContext,
+  ): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let size = 0;
+      let settled = false;
+      const finish = (err?: unknown, own = false) => {
+        if (settled) return;
+        settled = true;
+        source.off('data', onData);
+        source.off('end', onEnd);
+        source.off('error', onError);
+        source.off('close', onClose);
+        if (err === undefined) resolve();
+        else reject(own ? (err as Error) : this.toError(err, url, ctx));
+      };
+      // Ends the read early: the rest of the body is not wanted.
+      const stop = (err?: unknown) => {
+        finish(err, true);
+        dropBody(source);
+      };
+      const verdict = (v: ChunkVerdict) => {
+        if (v === false) stop();
+        else if (!settled && source.isPaused()) source.resume();
+      };
+      function onData(chunk: Buffer) {
+        size += chunk.length;
+        if (limit !== undefined && size > limit) return stop(tooLarge());
+        let v: ChunkVerdict | Promise<ChunkVerdict>;
+        try {
+          v = onChunk(chunk);
+        } catch (e) {
+          return stop(e);
+        }
+        // A thenable test, not instanceof: the promise may come from another realm (vm, jest).
+        if (typeof (v as Promise<ChunkVerdict> | undefined)?.then === 'function') {
+          source.pause();
+          (v as Promise<ChunkVerdict>).then(verdict, stop);
+        } else if (v === false) stop();
+      }
+      const tooLarge = () => this.tooLarge(url, limit!, status);
+      const onEnd = () => finish();
+      const onError = (e: unknown) => finish(e);
+      // Destroyed without an error (an abort): the body ended before its end.
+      const onClose = () =>
+        finish(
+          Object.assign(new Error('Response body closed before its end'), {
+            code: 'ERR_STREAM_PREMATURE_CLOSE',
+          }),
+        );
+      if (source.errored) return onError(source.errored);
+      if (source.readableEnded) return onEnd();
+      if (source.destroyed) return onClose();
+      source.on('data', onData);
+      source.on('end', onEnd);
+      source.on('error', onError);
+      source.on('close', onClose);
+    });
   }
 
   /** Maps anything undici, node:net or a signal throws to an OutboundRequestError. */

@@ -198,6 +198,48 @@ describe('SnapshotDownloader', () => {
     }
   });
 
+  it('hashes a resumed file from its bytes on disk: a recorded range changed meanwhile is caught', async () => {
+    const p = plan([{ path: 'r.bin', size: 2 * MB }]);
+    server.switches.throttleBytesPerSec = 512 * KB;
+    const first = downloader(p, { sidecarIntervalMs: 0 });
+    const run = first.start();
+    await new Promise((r) => setTimeout(r, 300));
+    first.pause();
+    await expect(run).resolves.toBe('paused');
+    const blob = path.join(repoDir(), 'blobs', p.files[0].sha256!);
+    const sidecar = JSON.parse(await fsp.readFile(`${blob}.part.json`, 'utf8')) as {
+      done: [number, number][];
+    };
+    expect(sidecar.done[0][0]).toBe(0);
+    expect(sidecar.done[0][1]).toBeGreaterThan(10);
+    // A byte inside the recorded range changes on disk while nothing runs.
+    const fh = await fsp.open(`${blob}.part`, 'r+');
+    const byte = Buffer.alloc(1);
+    await fh.read(byte, 0, 1, 10);
+    byte[0] ^= 0xff;
+    await fh.write(byte, 0, 1, 10);
+    await fh.close();
+
+    server.switches = {};
+    server.requests.length = 0;
+    await expect(downloader(p).start()).resolves.toBe('completed');
+    await expectComplete(p);
+    // The resumed transfer failed verification, so the file was fetched again from byte 0.
+    const starts = server.rangeRequests().map((r) => Number(/bytes=(\d+)-/.exec(r.range!)![1]));
+    expect(starts[0]).toBeGreaterThanOrEqual(sidecar.done[0][1]);
+    expect(starts).toContain(0);
+  });
+
+  it('keeps a file on the one connection that brings it within the probe', async () => {
+    const p = plan([{ path: 'fast.bin', size: 2 * MB }]);
+    await expect(downloader(p, { probeMs: 5000 }).start()).resolves.toBe('completed');
+    await expectComplete(p);
+    // Done within the probe: never cut into parts.
+    expect(server.rangeRequests('/fast.bin').map((r) => r.range)).toEqual([
+      `bytes=0-${2 * MB - 1}`,
+    ]);
+  });
+
   it('retries a dropped connection from the byte it reached', async () => {
     const p = plan([{ path: 'big.bin', size: MB }]);
     server.switches = { dropAfterBytes: 100 * KB, dropTimes: 1 };

@@ -1,7 +1,7 @@
 import type { AppConfig } from '@app/config';
 import type { OutboundHttpClient, OutboundHeaders } from '@app/http';
 import { findOutboundError, parseRetryAfter } from '@app/http';
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -76,6 +76,11 @@ export interface SnapshotDownloaderOptions {
   progressIntervalMs?: number;
   /** Minimum gap between sidecar writes per file. Default 1000 ms. */
   sidecarIntervalMs?: number;
+  /**
+   * How long a file that could be cut into parts runs on one connection first, to measure it.
+   * Default 1000 ms.
+   */
+  probeMs?: number;
 }
 
 /** The configured part of the options (MODELS_DIR, DOWNLOAD_*). */
@@ -208,8 +213,14 @@ export function rateLimitWait(h: Record<string, string | string[]>): number | un
   return undefined;
 }
 
-/** Read size of the verification pass: one buffer, reused for the whole file. */
+/** Read size of the verification and catch-up passes: one buffer, reused. */
 const HASH_READ_BYTES = 1024 * 1024;
+
+type DigestKind = 'sha256' | 'gitSha1';
+
+function newHash(kind: DigestKind, size: number): Hash {
+  return kind === 'sha256' ? createHash('sha256') : createHash('sha1').update(`blob ${size}\0`);
+}
 
 /**
  * The hex digest and size of a file: SHA-256, or the git blob SHA-1 ("blob <size>\0" + bytes).
@@ -218,14 +229,13 @@ const HASH_READ_BYTES = 1024 * 1024;
  */
 async function hashFile(
   file: string,
-  kind: 'sha256' | 'gitSha1',
+  kind: DigestKind,
   signal: AbortSignal,
 ): Promise<{ digest: string; size: number }> {
   const fh = await fsp.open(file, 'r');
   try {
     const st = await fh.stat();
-    const hash =
-      kind === 'sha256' ? createHash('sha256') : createHash('sha1').update(`blob ${st.size}\0`);
+    const hash = newHash(kind, st.size);
     const buf = Buffer.allocUnsafe(Math.max(1, Math.min(HASH_READ_BYTES, st.size)));
     let size = 0;
     for (;;) {
@@ -241,6 +251,105 @@ async function hashFile(
   }
 }
 
+/**
+ * The digest of a file's bytes [0, front), kept while the file downloads so that no full pass is
+ * left after its last byte. Bytes written exactly at the front are hashed from the write buffer
+ * as they land (no second read); bytes that landed ahead of it (another part, or a resumed
+ * file's recorded ranges) are read back from the file, mostly from the page cache, as soon as
+ * they join the front. What it hashes is what was written, so a changed byte is still caught.
+ */
+class FrontHasher {
+  private hash: Hash;
+  /** Bytes [0, front) are in the digest. */
+  front = 0;
+  /** Time spent hashing bytes from write buffers, and how many (for `bytesPerSec`). */
+  private inlineMs = 0;
+  private inlineBytes = 0;
+  /** The running catch-up read, if any. */
+  private catching: Promise<void> | undefined;
+  private buf: Buffer | undefined;
+  /** Bumped by `reset()`: a catch-up of an older generation drops what it read. */
+  private generation = 0;
+
+  constructor(
+    private readonly kind: DigestKind,
+    private readonly size: number,
+  ) {
+    this.hash = newHash(kind, size);
+  }
+
+  /** Starts over (the file's bytes are being replaced). */
+  reset(): void {
+    this.generation++;
+    this.hash = newHash(this.kind, this.size);
+    this.front = 0;
+    this.catching = undefined;
+  }
+
+  /** How fast this process hashes (from the inline updates); Infinity before any. */
+  get bytesPerSec(): number {
+    return this.inlineMs > 0 && this.inlineBytes >= 1024 * 1024
+      ? (this.inlineBytes / this.inlineMs) * 1000
+      : Infinity;
+  }
+
+  /**
+   * `data` was just written at `at` and `done` already includes it: hash it now if it continues
+   * the front, otherwise read whatever joined the front from the file.
+   */
+  written(at: number, data: Buffer, done: () => ByteRange[], fh: fsp.FileHandle): void {
+    if (at === this.front && !this.catching) {
+      const t0 = performance.now();
+      this.hash.update(data);
+      this.inlineMs += performance.now() - t0;
+      this.inlineBytes += data.length;
+      this.front += data.length;
+    } else {
+      void this.catchUp(done, fh).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Hashes from the file up to the end of the recorded range the front is in (`done()` is asked
+   * on every step, so ranges finished meanwhile count). One catch-up runs at a time.
+   */
+  catchUp(done: () => ByteRange[], fh: fsp.FileHandle): Promise<void> {
+    if (!this.catching) {
+      const run: Promise<void> = this.readFront(done, fh).finally(() => {
+        if (this.catching === run) this.catching = undefined;
+      });
+      this.catching = run;
+    }
+    return this.catching;
+  }
+
+  private async readFront(done: () => ByteRange[], fh: fsp.FileHandle): Promise<void> {
+    const generation = this.generation;
+    const buf = (this.buf ??= Buffer.allocUnsafe(HASH_READ_BYTES));
+    for (;;) {
+      const head = done()[0];
+      const until = head && head[0] === 0 ? head[1] : 0;
+      if (this.front >= until) return;
+      const n = Math.min(buf.length, until - this.front);
+      const { bytesRead } = await fh.read(buf, 0, n, this.front);
+      if (generation !== this.generation) return;
+      if (bytesRead === 0) throw new Error(`Unexpected end of file at byte ${this.front}`);
+      this.hash.update(buf.subarray(0, bytesRead));
+      this.front += bytesRead;
+    }
+  }
+
+  /** Waits for a running catch-up (a failed read leaves the front where it was). */
+  async settle(): Promise<void> {
+    while (this.catching) await this.catching.catch(() => undefined);
+  }
+
+  /** The digest once the front reached the end; undefined otherwise. */
+  digest(): string | undefined {
+    return this.front === this.size && !this.catching ? this.hash.digest('hex') : undefined;
+  }
+}
+
 /** Size of each of a connection's two write buffers. */
 const WRITE_BUFFER_BYTES = 256 * 1024;
 
@@ -249,7 +358,7 @@ const WRITE_BUFFER_BYTES = 256 * 1024;
  * chunks are copied into one while the other is being written, so a fast connection makes 256 KiB
  * writes and keeps reading meanwhile, a slow one writes each chunk as it comes, and the network's
  * chunks die young (no garbage held across writes). `onWritten` runs once bytes are in the file,
- * in order.
+ * in order, with the bytes (valid during the call only).
  */
 class PartWriter {
   /** Two buffers, allocated on first use: one fills while the other is written. */
@@ -257,35 +366,39 @@ class PartWriter {
   private current = 0;
   private filled = 0;
   private writing: Promise<void> | undefined;
-  private error: unknown;
+  private error: Error | undefined;
   private failed = false;
 
   constructor(
     private readonly fh: fsp.FileHandle,
     private at: number,
-    private readonly onWritten: (at: number, bytes: number) => void,
+    private readonly onWritten: (at: number, bytes: number, data: Buffer) => void,
   ) {}
 
-  /** Copies a chunk in; waits only when both buffers are taken. */
-  async push(chunk: Buffer): Promise<void> {
+  /**
+   * Copies a chunk in. Returns a promise only when both buffers are taken (the connection then
+   * waits for the write in flight, whose end frees one); otherwise the chunk is in, no promise.
+   */
+  push(chunk: Buffer): Promise<void> | undefined {
     for (let off = 0; off < chunk.length;) {
-      if (this.failed) throw this.error;
+      if (this.failed) return Promise.reject(this.error!);
       const fill = (this.buffers[this.current] ??= Buffer.allocUnsafe(WRITE_BUFFER_BYTES));
+      if (this.filled === fill.length && this.writing) {
+        const rest = chunk.subarray(off);
+        return this.writing.then(() => this.push(rest));
+      }
       const n = chunk.copy(fill, this.filled, off);
       this.filled += n;
       off += n;
-      if (this.filled === fill.length) {
-        while (this.writing) await this.writing;
-        if (this.failed) throw this.error;
-      }
       this.pump();
     }
+    return undefined;
   }
 
   /** Resolves once everything pushed is written; rejects with a write's error. */
   async flush(): Promise<void> {
     while (this.writing) await this.writing;
-    if (this.failed) throw this.error;
+    if (this.failed) throw this.error!;
   }
 
   /**
@@ -308,13 +421,14 @@ class PartWriter {
           this.error = new Error(`Short write at byte ${at}: ${bytesWritten} of ${bytes}`);
           return;
         }
-        this.onWritten(at, bytes);
+        // The buffer is not refilled before this returns: the callback may read the bytes.
+        this.onWritten(at, bytes, buf.subarray(0, bytes));
         this.pump();
       },
       (e: unknown) => {
         this.writing = undefined;
         this.failed = true;
-        this.error = e;
+        this.error = asError(e);
       },
     );
   }
@@ -331,7 +445,27 @@ interface FileState {
   lastSidecarAt: number;
   /** Sidecar writes run one after another, so an older one never lands last. */
   sidecarChain: Promise<void>;
+  /** Digest of the bytes from 0 as far as they are contiguous, kept during the transfer. */
+  hasher: FrontHasher;
 }
+
+/** One connection's byte range; `end` may be cut short while it runs (the rest goes to others). */
+interface Part {
+  /** Bytes before this are in the file. */
+  at: number;
+  end: number;
+  /** Bytes before this were received (handed to the writer); `at` <= `next` <= `end`. */
+  next: number;
+}
+
+/**
+ * A probed connection is split into parts only while it brings less than this fraction of the
+ * rate we hash at, and this process used less than SPLIT_BELOW_CORES of CPU meanwhile: beyond
+ * either, our side (receiving, writing, hashing), not the connection, is the limit, and more
+ * connections would only leave more of the file to hash after its last byte.
+ */
+const SPLIT_BELOW_HASH_RATE = 1 / 4;
+const SPLIT_BELOW_CORES = 0.5;
 
 /**
  * Downloads one snapshot into the Hugging Face cache layout:
@@ -365,6 +499,7 @@ export class SnapshotDownloader {
       diskMarginBytes: 100 * 1024 * 1024,
       progressIntervalMs: 250,
       sidecarIntervalMs: 1000,
+      probeMs: 1000,
       ...options,
     };
     if (!/^[0-9a-f]{40}$|^[0-9a-f]{64}$/i.test(plan.revision)) {
@@ -392,6 +527,7 @@ export class SnapshotDownloader {
         progress: { path: file.path, size: file.size, downloaded: 0, status: 'pending' },
         lastSidecarAt: 0,
         sidecarChain: Promise.resolve(),
+        hasher: new FrontHasher(file.sha256 ? 'sha256' : 'gitSha1', file.size),
       };
     });
   }
@@ -521,24 +657,56 @@ export class SnapshotDownloader {
       if (f.file.size === 0) return;
       // A longer leftover (another size of the same name) would fail the size check for nothing.
       if ((await fh.stat()).size > f.file.size) await fh.truncate(f.file.size);
+      // Recorded ranges at the start of the file are hashed while the rest downloads.
+      void f.hasher.catchUp(() => f.done, fh).catch(() => undefined);
       let singleConnection = false;
+      // A fresh file starts on one connection ('probe') and is cut into parts only if that
+      // connection turns out slow; a resumed file with several gaps gets its parts at once.
+      let mode: 'probe' | 'single' | 'parts' = 'probe';
       for (;;) {
         const missing = missingRanges(f.done, f.file.size);
-        if (missing.length === 0) return;
-        const parts = singleConnection
-          ? [[0, f.file.size] as ByteRange]
-          : planParts(missing, this.o.maxParts, this.o.partMinBytes).slice(0, this.o.maxParts);
+        if (missing.length === 0) break;
+        const planned = planParts(missing, this.o.maxParts, this.o.partMinBytes).slice(
+          0,
+          this.o.maxParts,
+        );
+        if (mode === 'probe' && (missing.length > 1 || planned.length === 1)) {
+          mode = planned.length > 1 ? 'parts' : 'single';
+        }
+        const ranges: ByteRange[] = singleConnection
+          ? [[0, f.file.size]]
+          : mode === 'parts'
+            ? planned
+            : [missing[0]];
         const fileStop = new AbortController();
         const signal = AbortSignal.any([this.stop.signal, fileStop.signal]);
-        const results = await Promise.allSettled(
-          parts.map((r) =>
-            this.runPart(f, fh, r, signal, singleConnection).catch((e: unknown) => {
+        const running: Promise<void>[] = [];
+        const launch = (part: Part) =>
+          running.push(
+            this.runPart(f, fh, part, signal, singleConnection).catch((e: unknown) => {
               // One part's fatal answer (or a server ignoring Range) ends its siblings too.
               fileStop.abort();
               throw e;
             }),
-          ),
-        );
+          );
+        const parts = ranges.map(([at, end]): Part => ({ at, end, next: at }));
+        parts.forEach(launch);
+        const probe =
+          mode === 'probe' && !singleConnection
+            ? this.probe(f, parts[0], signal, (part) => {
+                mode = 'parts';
+                launch(part);
+              })
+            : undefined;
+        let results: PromiseSettledResult<void>[];
+        try {
+          // Parts launched by the probe join the list while it is awaited.
+          do results = await Promise.allSettled(running);
+          while (results.length < running.length);
+        } finally {
+          if (probe) clearTimeout(probe);
+        }
+        if (mode === 'probe') mode = 'single';
         await this.saveSidecar(f, true);
         if (this.stop.signal.aborted) return;
         const ignored = results.some(
@@ -547,6 +715,8 @@ export class SnapshotDownloader {
         if (ignored && !singleConnection) {
           // The server sends whole files only: start over with one plain GET.
           singleConnection = true;
+          await f.hasher.settle();
+          f.hasher.reset();
           f.done = [];
           await fh.truncate(0);
           f.progress.downloaded = 0;
@@ -555,40 +725,80 @@ export class SnapshotDownloader {
         const failed = results.find((r) => r.status === 'rejected');
         if (failed) throw failed.reason;
       }
+      // What the inline hashing could not take (parts that landed ahead of the front).
+      f.progress.status = 'verifying';
+      this.emit(true);
+      await f.hasher.settle();
+      if (!this.stop.signal.aborted) await f.hasher.catchUp(() => f.done, fh);
     } finally {
+      await f.hasher.settle();
       await fh.close();
     }
+  }
+
+  /**
+   * After `probeMs` on one connection, cuts what is left of its range into parts if the
+   * connection, not our side, is what limits it: parts beat per-connection limits, but every part
+   * but the first is hashed only after it lands, so a connection our side can barely keep up with
+   * stays one, and its bytes are hashed in order as they land.
+   */
+  private probe(
+    f: FileState,
+    part: Part,
+    signal: AbortSignal,
+    launch: (part: Part) => void,
+  ): NodeJS.Timeout {
+    const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    const from = part.next;
+    return setTimeout(() => {
+      if (signal.aborted || part.at >= part.end) return;
+      const ms = performance.now() - t0;
+      const rate = ((part.next - from) / ms) * 1000;
+      const cpu = process.cpuUsage(cpu0);
+      const cores = (cpu.user + cpu.system) / 1000 / ms;
+      if (rate >= f.hasher.bytesPerSec * SPLIT_BELOW_HASH_RATE || cores >= SPLIT_BELOW_CORES) {
+        return;
+      }
+      const pieces = planParts([[part.next, part.end]], this.o.maxParts, this.o.partMinBytes);
+      if (pieces.length < 2) return;
+      // The running connection keeps the first piece; it stops at its new end.
+      part.end = pieces[0][1];
+      for (const [at, end] of pieces.slice(1)) launch({ at, end, next: at });
+    }, this.o.probeMs);
   }
 
   /** One byte range with its own retries; progress is recorded as bytes land on disk. */
   private async runPart(
     f: FileState,
     fh: fsp.FileHandle,
-    [start, end]: ByteRange,
+    part: Part,
     signal: AbortSignal,
     whole: boolean,
   ): Promise<void> {
-    // Shared with transfer(), so bytes written before a connection fails are kept.
-    const pos = { at: start };
+    const start = part.at;
     let failures = 0;
-    while (pos.at < end) {
+    while (part.at < part.end) {
       if (signal.aborted) return;
-      if (whole && pos.at > start) {
+      if (whole && part.at > start) {
         // This server ignores Range: a broken connection means starting the file over.
-        pos.at = start;
+        part.at = start;
         f.done = [];
         f.progress.downloaded = 0;
+        await f.hasher.settle();
+        f.hasher.reset();
       }
+      part.next = part.at;
       let waitMs: number | undefined;
       const release = await this.o.limiter.acquire(signal).catch(() => undefined);
       if (!release) return;
       try {
-        const before = pos.at;
+        const before = part.at;
         try {
-          await this.transfer(f, fh, pos, end, signal, whole && pos.at === 0);
+          await this.transfer(f, fh, part, signal, whole && part.at === 0);
         } finally {
           // Progress earns fresh retries, except in whole-file mode where every retry restarts.
-          if (pos.at > before && !whole) failures = 0;
+          if (part.at > before && !whole) failures = 0;
         }
       } catch (e) {
         if (signal.aborted) return;
@@ -618,18 +828,17 @@ export class SnapshotDownloader {
     }
   }
 
-  /** One connection from `pos.at`, advancing it as bytes reach the file. */
+  /** One connection from `part.at`, advancing it as bytes reach the file. */
   private async transfer(
     f: FileState,
     fh: fsp.FileHandle,
-    pos: { at: number },
-    end: number,
+    part: Part,
     signal: AbortSignal,
     plainGet: boolean,
   ): Promise<void> {
-    const start = pos.at;
+    const start = part.at;
     const headers: OutboundHeaders = { ...this.plan.headers };
-    if (!plainGet) headers.range = `bytes=${start}-${end - 1}`;
+    if (!plainGet) headers.range = `bytes=${start}-${part.end - 1}`;
     const res = await this.o.http.stream(f.file.url, {
       headers,
       signal,
@@ -671,37 +880,45 @@ export class SnapshotDownloader {
         f.file.path,
       );
     }
-    // Bytes reach the file through the writer; `pos.at` moves only once they are written.
-    const writer = new PartWriter(fh, pos.at, (at, n) => {
+    // Bytes reach the file through the writer; `part.at` moves only once they are written.
+    const writer = new PartWriter(fh, part.at, (at, n, data) => {
       f.done = addRange(f.done, at, at + n);
-      pos.at = at + n;
+      part.at = at + n;
       f.progress.downloaded += n;
+      f.hasher.written(at, data, () => f.done, fh);
       this.emit(false);
       void this.saveSidecar(f, false);
     });
-    let next = pos.at;
+    part.next = part.at;
     let stalled = false;
     let timer = setTimeout(onStall, this.o.stallMs);
     function onStall() {
       stalled = true;
       res.abort();
     }
+    const rearm = () => {
+      timer = setTimeout(onStall, this.o.stallMs);
+    };
     try {
-      for await (const chunk of res.body) {
+      await res.readChunks((chunk) => {
+        let buf = chunk;
+        // Never write past the range (a server may send more, a split may have cut it short).
+        if (part.next + buf.length > part.end) buf = buf.subarray(0, part.end - part.next);
+        part.next += buf.length;
+        const more = part.next < part.end;
+        const wait = buf.length > 0 ? writer.push(buf) : undefined;
+        if (!wait) {
+          timer.refresh();
+          return more;
+        }
+        // The idle timer is for the server: it does not run while our write is what we wait for.
         clearTimeout(timer);
-        let buf = chunk as Buffer;
-        // Never write past the range asked for (a server may send more).
-        if (next + buf.length > end) buf = buf.subarray(0, end - next);
-        if (buf.length > 0) {
-          next += buf.length;
-          await writer.push(buf);
-        }
-        if (next >= end) {
-          res.abort();
-          break;
-        }
-        timer = setTimeout(onStall, this.o.stallMs);
-      }
+        return wait.then(() => {
+          rearm();
+          return more;
+        });
+      });
+      if (part.next >= part.end) res.abort();
     } catch (e) {
       // What arrived before the failure is still written (and kept for the retry).
       await writer.flush().catch(() => undefined);
@@ -712,7 +929,7 @@ export class SnapshotDownloader {
     }
     await writer.flush();
     if (stalled) throw new Error(`No bytes for ${this.o.stallMs} ms`);
-    if (pos.at < end) throw new Error(`Connection closed at byte ${pos.at} of ${end}`);
+    if (part.at < part.end) throw new Error(`Connection closed at byte ${part.at} of ${part.end}`);
   }
 
   private async saveSidecar(f: FileState, force: boolean): Promise<void> {
@@ -734,7 +951,11 @@ export class SnapshotDownloader {
 
   private async verify(f: FileState): Promise<DownloadError | undefined> {
     const kind = f.file.sha256 ? 'sha256' : 'gitSha1';
-    const h = await hashFile(f.partPath, kind, this.stop.signal);
+    // The digest kept during the transfer, or (if it could not follow) one pass over the file.
+    const kept = f.hasher.digest();
+    const h = kept
+      ? { digest: kept, size: (await fsp.stat(f.partPath)).size }
+      : await hashFile(f.partPath, kind, this.stop.signal);
     if (h.size !== f.file.size) {
       return new DownloadError(
         'size_mismatch',
@@ -752,6 +973,8 @@ export class SnapshotDownloader {
 
   private async resetFile(f: FileState): Promise<void> {
     await f.sidecarChain;
+    await f.hasher.settle();
+    f.hasher.reset();
     await fsp.rm(f.partPath, { force: true });
     await fsp.rm(f.sidecarPath, { force: true });
     f.done = [];
@@ -813,6 +1036,13 @@ export class SnapshotDownloader {
       files: this.files.map((f) => ({ ...f.progress })),
     });
   }
+}
+
+/** Errors from node:fs come from Node's own realm: no instanceof, the shape decides. */
+function asError(e: unknown): Error {
+  return typeof (e as Error | undefined)?.message === 'string'
+    ? (e as Error)
+    : new Error(String(e));
 }
 
 async function exists(p: string): Promise<boolean> {

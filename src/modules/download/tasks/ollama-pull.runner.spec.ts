@@ -26,6 +26,8 @@ function stubClient(body: Readable) {
         headers: {},
         url: 'http://ollama/api/pull',
         body,
+        // The runner reads lines from `body`.
+        readChunks: () => Promise.reject(new Error('not read this way')),
         abort: () => {
           calls.aborted++;
           body.destroy();
