@@ -97,6 +97,11 @@ export function searchTerms(text: string): string {
   return terms(text).join(' ');
 }
 
+/** searchTerms as a list, in order (what tsvectorLiteral takes). */
+export function searchTermList(text: string): string[] {
+  return terms(text);
+}
+
 /**
  * The distinct terms of a query, segmented as searchTerms segments documents, without stopwords
  * (unless the query is nothing but stopwords). Terms contain only letters, marks and digits, so

@@ -1,10 +1,11 @@
 import { FailException } from '@app/common';
 import { AppConfig } from '@app/config';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { EmbeddingService } from 'src/modules/model/runtime/embedding.service';
 import { DatasetEntity } from '../entities/dataset.entity';
-import { extractKeywords, searchTerms } from '../indexing/keywords';
+import { extractKeywords, searchTermList } from '../indexing/keywords';
+import { TSVECTOR_PROBE, tsvectorLiteral } from '../indexing/tsvector';
 import { RetrievalRepository } from '../retrieval/retrieval.repository';
 
 export interface IndexOptions {
@@ -18,7 +19,9 @@ interface PreparedChunk {
   ids: string[];
   /** JSON arrays. */
   keywords: string[];
-  terms: string[];
+  /** Full-text vectors as literals, or null where PostgreSQL parses `terms` itself. */
+  tsvectors: Array<string | null>;
+  terms: Array<string | null>;
   vectors: Array<string | null>;
   dims: number | null;
 }
@@ -33,6 +36,10 @@ export class EmbeddingDimensionsError extends FailException {}
  */
 @Injectable()
 export class SegmentIndexer {
+  private readonly logger = new Logger('SegmentIndexer');
+  /** Whether the server's parser agrees with tsvectorLiteral (checked once). */
+  private literalsAgree?: Promise<boolean>;
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly embeddings: EmbeddingService,
@@ -79,11 +86,20 @@ export class SegmentIndexer {
     opts: IndexOptions,
   ): Promise<PreparedChunk> {
     const keywords = chunk.map((r) => JSON.stringify(r.keywords ?? extractKeywords(r.content, 10)));
-    const terms = chunk.map((r) => searchTerms(r.content));
+    const literals = await this.useLiterals();
+    const tsvectors: Array<string | null> = [];
+    const terms: Array<string | null> = [];
+    for (const r of chunk) {
+      const list = searchTermList(r.content);
+      const literal = literals ? tsvectorLiteral(list) : null;
+      tsvectors.push(literal);
+      terms.push(literal === null ? list.join(' ') : null);
+    }
     if (dataset.indexing_mode !== 'high_quality') {
       return {
         ids: chunk.map((r) => r.id),
         keywords,
+        tsvectors,
         terms,
         vectors: chunk.map(() => null),
         dims: null,
@@ -99,6 +115,7 @@ export class SegmentIndexer {
     return {
       ids: chunk.map((r) => r.id),
       keywords,
+      tsvectors,
       terms,
       vectors: embedded.map((v) => `[${v.join(',')}]`),
       dims,
@@ -110,15 +127,39 @@ export class SegmentIndexer {
     await this.dataSource.query(
       `UPDATE segments s
           SET keywords = v.keywords::jsonb,
-              search_vector = to_tsvector('simple', v.terms),
+              search_vector = COALESCE(v.tsv::tsvector, to_tsvector('simple', v.terms)),
               embedding = v.embedding::vector,
-              embedding_dims = $5,
+              embedding_dims = $6,
               status = 'completed', error = '',
               indexing_completed_at = now(), completed_at = now(), updated_at = now()
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS v(id, keywords, terms, embedding)
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])
+              AS v(id, keywords, tsv, terms, embedding)
         WHERE s.id = v.id`,
-      [c.ids, c.keywords, c.terms, c.vectors, c.dims],
+      [c.ids, c.keywords, c.tsvectors, c.terms, c.vectors, c.dims],
     );
+  }
+
+  /**
+   * Whether full-text vectors may be sent as literals: once per process, the server parses a probe
+   * of every kind of term tsvectorLiteral accepts, and must get the same vector.
+   */
+  private useLiterals(): Promise<boolean> {
+    if (!this.literalsAgree) {
+      this.literalsAgree = this.probeLiterals();
+      // A failed probe (connection lost) is asked again next time.
+      this.literalsAgree.catch(() => (this.literalsAgree = undefined));
+    }
+    return this.literalsAgree;
+  }
+
+  private async probeLiterals(): Promise<boolean> {
+    const [row] = await this.dataSource.query<Array<{ same: boolean }>>(
+      `SELECT to_tsvector('simple', $1) = $2::tsvector AS same`,
+      [TSVECTOR_PROBE.join(' '), tsvectorLiteral(TSVECTOR_PROBE)],
+    );
+    if (row?.same === true) return true;
+    this.logger.warn('The database parses text differently: full-text vectors are built in SQL');
+    return false;
   }
 
   /** The first vectors fix the dataset's dimensions (and their index); later ones must match. */
