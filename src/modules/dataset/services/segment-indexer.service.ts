@@ -7,6 +7,7 @@ import { DatasetEntity } from '../entities/dataset.entity';
 import { extractKeywords, searchTermList } from '../indexing/keywords';
 import { TSVECTOR_PROBE, tsvectorLiteral } from '../indexing/tsvector';
 import { RetrievalRepository } from '../retrieval/retrieval.repository';
+import { binaryVectorArray } from './vector-array';
 
 export interface IndexOptions {
   accountId: string;
@@ -22,7 +23,8 @@ interface PreparedChunk {
   /** Full-text vectors as literals, or null where PostgreSQL parses `terms` itself. */
   tsvectors: Array<string | null>;
   terms: Array<string | null>;
-  vectors: Array<string | null>;
+  /** Null in economy mode. */
+  vectors: number[][] | null;
   dims: number | null;
 }
 
@@ -39,6 +41,8 @@ export class SegmentIndexer {
   private readonly logger = new Logger('SegmentIndexer');
   /** Whether the server's parser agrees with tsvectorLiteral (checked once). */
   private literalsAgree?: Promise<boolean>;
+  /** pgvector's type oid, for vectors sent in binary; null where they go as text (PGlite). */
+  private vectorOid?: Promise<number | null>;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -101,7 +105,7 @@ export class SegmentIndexer {
         keywords,
         tsvectors,
         terms,
-        vectors: chunk.map(() => null),
+        vectors: null,
         dims: null,
       };
     }
@@ -117,13 +121,20 @@ export class SegmentIndexer {
       keywords,
       tsvectors,
       terms,
-      vectors: embedded.map((v) => `[${v.join(',')}]`),
+      vectors: embedded,
       dims,
     };
   }
 
   /** One statement: the chunk's keywords, full-text vector, embedding and `completed` status. */
   private async write(c: PreparedChunk): Promise<void> {
+    const oid = c.vectors ? await this.binaryVectorOid() : null;
+    const embeddings =
+      c.vectors === null
+        ? c.ids.map(() => null)
+        : oid !== null
+          ? binaryVectorArray(c.vectors, oid)
+          : c.vectors.map((v) => `[${v.join(',')}]`);
     await this.dataSource.query(
       `UPDATE segments s
           SET keywords = v.keywords::jsonb,
@@ -132,11 +143,24 @@ export class SegmentIndexer {
               embedding_dims = $6,
               status = 'completed', error = '',
               indexing_completed_at = now(), completed_at = now(), updated_at = now()
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::${oid !== null ? 'vector[]' : 'text[]'})
               AS v(id, keywords, tsv, terms, embedding)
         WHERE s.id = v.id`,
-      [c.ids, c.keywords, c.tsvectors, c.terms, c.vectors, c.dims],
+      [c.ids, c.keywords, c.tsvectors, c.terms, embeddings, c.dims],
     );
+  }
+
+  /** The oid of pgvector's type on PostgreSQL (node-postgres sends Buffers as binary); null on PGlite. */
+  private binaryVectorOid(): Promise<number | null> {
+    if (!this.vectorOid) {
+      this.vectorOid = this.config.usesPglite
+        ? Promise.resolve(null)
+        : this.dataSource
+            .query<Array<{ oid: number }>>(`SELECT 'vector'::regtype::oid AS oid`)
+            .then(([row]) => Number(row.oid));
+      this.vectorOid.catch(() => (this.vectorOid = undefined));
+    }
+    return this.vectorOid;
   }
 
   /**
