@@ -51,13 +51,16 @@ export function extractKeywords(text: string, max = 10): string[] {
   }
 
   // Non-Chinese words: Han runs become spaces so "PostgreSQL数据库" still yields "postgresql".
-  const counts = new Map<string, number>();
+  // Every word is counted, then the useless ones dropped: words repeat, so each is judged once.
+  const seen = new Map<string, number>();
   let otherChars = 0;
   for (const m of normalized.replace(HAN_ALL, ' ').matchAll(WORD)) {
     otherChars += m[0].length;
     const word = m[0].toLowerCase();
-    if (isUseful(word)) counts.set(word, (counts.get(word) ?? 0) + 1);
+    seen.set(word, (seen.get(word) ?? 0) + 1);
   }
+  const counts = new Map<string, number>();
+  for (const [word, n] of seen) if (isUseful(word)) counts.set(word, n);
   const topCount = Math.max(1, ...counts.values());
   // Map keeps first-seen order, and sort is stable: ties go to the earlier word.
   const other = [...counts]

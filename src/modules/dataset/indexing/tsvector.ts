@@ -23,10 +23,14 @@ export function tsvectorLiteral(terms: string[]): string | null {
   const positions = new Map<string, number[]>();
   for (let i = 0; i < terms.length; i++) {
     const term = terms[i];
-    if (term.length > MAX_TERM_CHARS || !ONE_TOKEN.test(term)) return null;
     const list = positions.get(term);
-    if (list === undefined) positions.set(term, [i + 1]);
-    else if (list.push(i + 1) > MAX_POSITIONS) return null;
+    if (list !== undefined) {
+      if (list.push(i + 1) > MAX_POSITIONS) return null;
+    } else if (term.length > MAX_TERM_CHARS || !ONE_TOKEN.test(term)) {
+      return null;
+    } else {
+      positions.set(term, [i + 1]);
+    }
   }
   const parts: string[] = [];
   for (const [term, list] of positions) parts.push(`'${term}':${list.join(',')}`);
