@@ -23,22 +23,34 @@ const URL = /https?:\/\/[^\s\u3000-\u303F\u4E00-\u9FFF\uFF00-\uFFEF<>"]+/g;
 const MD_IMAGE = /!\[[^\]\n]*\]\(\s*https?:\/\/[^)\s]*(?:\s+"[^"\n]*")?\s*\)/g;
 const MD_LINK = /\[([^\]\n]*)\]\(\s*https?:\/\/[^)\s]*(?:\s+"[^"\n]*")?\s*\)/g;
 
+/** `text` with `pattern` replaced, scanned only when `needle` (which every match contains) is there. */
+function replaceIf(text: string, needle: string, pattern: RegExp, replacement: string): string {
+  return text.includes(needle) ? text.replace(pattern, replacement) : text;
+}
+
+/** String.prototype.isWellFormed (ES2024, Node 20): no lone surrogate. */
+const isWellFormed = (text: string): boolean =>
+  (text as string & { isWellFormed(): boolean }).isWellFormed();
+
 /**
  * Cleans parsed text before splitting. Always: one newline style, no control characters except
  * \n and \t, no broken surrogates, "<|" / "|>" defused (they would read as model special tokens,
- * as the original does). Then the rule's enabled pre-processing steps.
+ * as the original does). Then the rule's enabled pre-processing steps. Patterns whose every match
+ * contains a fixed string ("@", "://", "](") only scan text that contains it: on a large document
+ * the email pattern alone costs a second.
  */
 export function cleanText(text: string, rule: ProcessRule): string {
-  let out = text
-    .replace(/\r\n?/g, '\n')
-    .replace(CONTROL, '')
-    .replace(LONE_SURROGATE, '\uFFFD')
-    .replace(REPLACEMENT_RUN, '\uFFFD')
-    .replace(/<\|/g, '<')
-    .replace(/\|>/g, '>');
+  let out = replaceIf(text, '\r', /\r\n?/g, '\n').replace(CONTROL, '');
+  if (!isWellFormed(out)) out = out.replace(LONE_SURROGATE, '\uFFFD');
+  out = replaceIf(out, '\uFFFD\uFFFD', REPLACEMENT_RUN, '\uFFFD');
+  out = replaceIf(out, '<|', /<\|/g, '<');
+  out = replaceIf(out, '|>', /\|>/g, '>');
   const enabled = new Set(rule.pre_process_rules.filter((r) => r.enabled).map((r) => r.id));
   if (enabled.has('remove_url_and_email')) {
-    out = out.replace(MD_IMAGE, '').replace(MD_LINK, '$1').replace(EMAIL, '').replace(URL, '');
+    out = replaceIf(out, '](', MD_IMAGE, '');
+    out = replaceIf(out, '](', MD_LINK, '$1');
+    out = replaceIf(out, '@', EMAIL, '');
+    out = replaceIf(out, '://', URL, '');
   }
   if (enabled.has('remove_extra_space')) {
     out = out.replace(SPACE_RUN, ' ').replace(TRAILING_SPACE, '\n').replace(BLANK_LINES, '\n\n');

@@ -1,3 +1,5 @@
+import { Jieba } from '@node-rs/jieba';
+import { dict } from '@node-rs/jieba/dict';
 import { ADMIN_DATABASE_URL } from '@test/support/test-env';
 import { Client } from 'pg';
 import { extractKeywords, searchQuery, searchTerms } from './keywords';
@@ -50,6 +52,35 @@ describe('searchTerms / searchQuery', () => {
     // Full-width letters are folded (NFKC), so "ＡＢＣ" matches "abc".
     expect(searchTerms('ＡＢＣ')).toBe('abc');
     expect(searchTerms('')).toBe('');
+  });
+
+  it('gives the terms of jieba cutting the whole text, run by run', () => {
+    // The reference: the whole text through jieba at once, every piece split into words.
+    const jieba = Jieba.withDict(dict);
+    const reference = (text: string): string => {
+      const normalized = text.normalize('NFKC').toLowerCase();
+      const pieces = /\p{Script=Han}/u.test(normalized)
+        ? jieba.cutForSearch(normalized, true)
+        : [normalized];
+      return pieces.flatMap((p) => p.match(/[\p{L}\p{M}\p{N}]+/gu) ?? []).join(' ');
+    };
+    const alphabet = [
+      ...'知识库中华人民共和国的向量检索数据库',
+      ...'abcXYZ019+#&._%-',
+      ...[' ', '  ', '\t', '\n', '\r\n', '\u3000', '\u00a0', '\u0085', '\ufeff', '\u2028'],
+      ...['。', '，', ',', '!', 'é', 'ß', 'İ', 'ǅ', '😀', 'PostgreSQL', 'iPhone', 'C++', '3.14'],
+    ];
+    let seed = 7;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    for (let i = 0; i < 400; i++) {
+      const text = Array.from(
+        { length: 1 + Math.floor(rnd() * 60) },
+        () => alphabet[Math.floor(rnd() * alphabet.length)],
+      ).join('');
+      expect(searchTerms(text)).toBe(reference(text));
+      // Again, now from the cache.
+      expect(searchTerms(text)).toBe(reference(text));
+    }
   });
 
   it('gives distinct query terms without stopwords (unless nothing else is left)', () => {

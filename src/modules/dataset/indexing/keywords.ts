@@ -51,13 +51,16 @@ export function extractKeywords(text: string, max = 10): string[] {
   }
 
   // Non-Chinese words: Han runs become spaces so "PostgreSQL数据库" still yields "postgresql".
-  const counts = new Map<string, number>();
+  // Every word is counted, then the useless ones dropped: words repeat, so each is judged once.
+  const seen = new Map<string, number>();
   let otherChars = 0;
   for (const m of normalized.replace(HAN_ALL, ' ').matchAll(WORD)) {
     otherChars += m[0].length;
     const word = m[0].toLowerCase();
-    if (isUseful(word)) counts.set(word, (counts.get(word) ?? 0) + 1);
+    seen.set(word, (seen.get(word) ?? 0) + 1);
   }
+  const counts = new Map<string, number>();
+  for (const [word, n] of seen) if (isUseful(word)) counts.set(word, n);
   const topCount = Math.max(1, ...counts.values());
   // Map keeps first-seen order, and sort is stable: ties go to the earlier word.
   const other = [...counts]
@@ -74,16 +77,55 @@ export function extractKeywords(text: string, max = 10): string[] {
   return [...new Set(picked.map((k) => k.word))].slice(0, max);
 }
 
-/** Lowercased words of `text`, Chinese cut by jieba in search mode (words and their parts). */
+/** Terms of one piece jieba returned (or of the whole text when it has no Han). */
+function pushTerms(piece: string, out: string[]): void {
+  // Most pieces are one word or one separator; only mixed ones need the word regex.
+  if (WHOLE_WORD.test(piece)) out.push(piece);
+  else if (!NO_WORD.test(piece)) for (const m of piece.matchAll(WORD)) out.push(m[0]);
+}
+
+const WHITESPACE = /\s+/;
+/** Run -> its terms. Bounded: cleared when full. Long runs (Chinese prose) rarely repeat. */
+const runCache = new Map<string, string[]>();
+const RUN_CACHE_MAX = 100_000;
+const RUN_CACHE_CHARS = 32;
+
+/** Terms of a run of non-whitespace characters, through jieba's search mode. */
+function runTerms(run: string, jieba: Jieba): string[] {
+  const cacheable = run.length <= RUN_CACHE_CHARS;
+  let found = cacheable ? runCache.get(run) : undefined;
+  if (found === undefined) {
+    found = [];
+    for (const piece of jieba.cutForSearch(run, true)) pushTerms(piece, found);
+    if (cacheable) {
+      if (runCache.size >= RUN_CACHE_MAX) runCache.clear();
+      runCache.set(run, found);
+    }
+  }
+  return found;
+}
+
+/**
+ * Lowercased words of `text`, Chinese cut by jieba in search mode (words and their parts).
+ *
+ * jieba cuts text into blocks of Han, ASCII letters, digits and "+#&._%-" and segments each
+ * block on its own; whatever lies between blocks (whitespace, punctuation) comes out one
+ * character at a time. Whitespace never belongs to a block, so cutting the runs between
+ * whitespace one by one gives the same words as cutting the whole text, and the runs (mostly
+ * words of other languages, which repeat) are cached instead of crossing into jieba again.
+ */
 function terms(text: string): string[] {
   const normalized = text.normalize('NFKC').toLowerCase();
   const out: string[] = [];
   // jieba is only needed for Han runs; other text is split on non-word characters directly.
-  const pieces = HAN.test(normalized) ? load().jieba.cutForSearch(normalized, true) : [normalized];
-  for (const piece of pieces) {
-    // Most pieces are one word or one separator; only mixed ones need the word regex.
-    if (WHOLE_WORD.test(piece)) out.push(piece);
-    else if (!NO_WORD.test(piece)) for (const m of piece.matchAll(WORD)) out.push(m[0]);
+  if (!HAN.test(normalized)) {
+    pushTerms(normalized, out);
+    return out;
+  }
+  const { jieba } = load();
+  for (const run of normalized.split(WHITESPACE)) {
+    if (run === '') continue;
+    for (const term of runTerms(run, jieba)) out.push(term);
   }
   return out;
 }
@@ -95,6 +137,11 @@ function terms(text: string): string[] {
  */
 export function searchTerms(text: string): string {
   return terms(text).join(' ');
+}
+
+/** searchTerms as a list, in order (what tsvectorLiteral takes). */
+export function searchTermList(text: string): string[] {
+  return terms(text);
 }
 
 /**
