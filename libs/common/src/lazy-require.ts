@@ -9,3 +9,21 @@ export function lazyRequire<T>(id: string): () => T {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return () => (mod ??= require(id) as T);
 }
+
+/**
+ * `compute` run once, on the first call, its promise shared by every caller; a rejection is not
+ * kept, so the next call computes again (a lookup that failed on a lost connection is retried).
+ */
+export function onceUntilFailure<T>(compute: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () => {
+    if (!pending) {
+      const p = compute();
+      pending = p;
+      p.catch(() => {
+        if (pending === p) pending = undefined;
+      });
+    }
+    return pending;
+  };
+}

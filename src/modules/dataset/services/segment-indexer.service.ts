@@ -1,4 +1,4 @@
-import { FailException } from '@app/common';
+import { FailException, onceUntilFailure } from '@app/common';
 import { AppConfig } from '@app/config';
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
@@ -46,10 +46,17 @@ export class EmbeddingDimensionsError extends FailException {}
 @Injectable()
 export class SegmentIndexer {
   private readonly logger = new Logger('SegmentIndexer');
-  /** Whether the server's parser agrees with tsvectorLiteral (checked once). */
-  private literalsAgree?: Promise<boolean>;
-  /** pgvector's type oid, for vectors sent in binary; null where they go as text (PGlite). */
-  private vectorOid?: Promise<number | null>;
+  /**
+   * Whether full-text vectors may be sent as literals: once per process, the server parses a probe
+   * of every kind of term tsvectorLiteral accepts, and must get the same vector (a probe that
+   * failed, e.g. on a lost connection, is asked again next time).
+   */
+  private readonly useLiterals = onceUntilFailure(() => this.probeLiterals());
+  /**
+   * pgvector's type oid on PostgreSQL, for vectors sent in binary (node-postgres sends Buffers as
+   * binary); null on PGlite, where they go as text. Looked up once.
+   */
+  private readonly binaryVectorOid = onceUntilFailure(() => this.vectorTypeOid());
 
   constructor(
     private readonly dataSource: DataSource,
@@ -164,30 +171,12 @@ export class SegmentIndexer {
     );
   }
 
-  /** The oid of pgvector's type on PostgreSQL (node-postgres sends Buffers as binary); null on PGlite. */
-  private binaryVectorOid(): Promise<number | null> {
-    if (!this.vectorOid) {
-      this.vectorOid = this.config.usesPglite
-        ? Promise.resolve(null)
-        : this.dataSource
-            .query<Array<{ oid: number }>>(`SELECT 'vector'::regtype::oid AS oid`)
-            .then(([row]) => Number(row.oid));
-      this.vectorOid.catch(() => (this.vectorOid = undefined));
-    }
-    return this.vectorOid;
-  }
-
-  /**
-   * Whether full-text vectors may be sent as literals: once per process, the server parses a probe
-   * of every kind of term tsvectorLiteral accepts, and must get the same vector.
-   */
-  private useLiterals(): Promise<boolean> {
-    if (!this.literalsAgree) {
-      this.literalsAgree = this.probeLiterals();
-      // A failed probe (connection lost) is asked again next time.
-      this.literalsAgree.catch(() => (this.literalsAgree = undefined));
-    }
-    return this.literalsAgree;
+  private async vectorTypeOid(): Promise<number | null> {
+    if (this.config.usesPglite) return null;
+    const [row] = await this.dataSource.query<Array<{ oid: number }>>(
+      `SELECT 'vector'::regtype::oid AS oid`,
+    );
+    return Number(row.oid);
   }
 
   private async probeLiterals(): Promise<boolean> {
