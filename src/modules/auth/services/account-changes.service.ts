@@ -19,6 +19,11 @@ export const accountChangesChannel = (prefix: string): string => `${prefix}:acco
 /** How often the subscriber connection proves it still answers (a frozen Redis closes nothing). */
 const HEARTBEAT_MS = 1_000;
 
+/** Embedded: this process is the database's only client; a bound should a write bypass us. */
+const LOCAL_CACHE_MS = 60_000;
+/** Scale mode: the bound should a change's broadcast be lost. */
+const SHARED_CACHE_MS = 5_000;
+
 /** `null`: every account (the subscription was lost, or came back). */
 type ChangeListener = (accountId: string | null) => void;
 
@@ -64,6 +69,15 @@ export class AccountChanges implements OnModuleInit, OnApplicationShutdown {
   /** Counts changes; compare before and after a read to know whether it may be cached. */
   get generation(): number {
     return this.epoch;
+  }
+
+  /**
+   * How long a cached account state may be kept: the bound on staleness should a change bypass
+   * `changed()` (embedded) or its broadcast be lost (Redis stalled between the write and the
+   * publish, before this process's heartbeat noticed).
+   */
+  get cacheTtlMs(): number {
+    return this.config.usesPglite ? LOCAL_CACHE_MS : SHARED_CACHE_MS;
   }
 
   /** Whether what was read at `generation` may be cached now. */

@@ -30,11 +30,7 @@ export class AccountService {
    * change goes through update()/markLogin() below (or `account:promote`), which drop the entry in
    * every process.
    */
-  private readonly profiles = new ExpiringMap<string, AccountDto>(
-    PROFILE_CACHE_SIZE,
-    PROFILE_CACHE_MS,
-  );
-  private readonly profileTtlMs: number;
+  private readonly profiles: ExpiringMap<string, AccountDto>;
 
   constructor(
     private readonly config: AppConfig,
@@ -42,7 +38,7 @@ export class AccountService {
     @InjectRepository(AccountEntity) private readonly accounts: Repository<AccountEntity>,
     private readonly changes: AccountChanges,
   ) {
-    this.profileTtlMs = config.usesPglite ? PROFILE_CACHE_MS : SHARED_PROFILE_CACHE_MS;
+    this.profiles = new ExpiringMap(PROFILE_CACHE_SIZE, changes.cacheTtlMs);
     changes.onChange((id) => (id ? this.profiles.delete(id) : this.profiles.clear()));
   }
 
@@ -52,7 +48,7 @@ export class AccountService {
     if (hit) return hit;
     const generation = this.changes.generation;
     const dto = this.toDto(await this.getById(id));
-    if (this.changes.mayCache(generation)) this.profiles.set(id, dto, this.profileTtlMs);
+    if (this.changes.mayCache(generation)) this.profiles.set(id, dto);
     return dto;
   }
 
@@ -210,13 +206,6 @@ export class AccountService {
 }
 
 const PROFILE_CACHE_SIZE = 10_000;
-/** A bound on staleness should a write ever bypass this service. */
-const PROFILE_CACHE_MS = 60_000;
-/**
- * The scale mode's bound: should a change's broadcast be lost (Redis stalled between the write
- * and the publish, before this process's heartbeat noticed), a profile is stale at most this long.
- */
-const SHARED_PROFILE_CACHE_MS = 5_000;
 
 /** Constant-time comparison of two secrets of any length (compares their digests). */
 function sameSecret(given: string, expected: string): boolean {

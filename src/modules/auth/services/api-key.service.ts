@@ -7,7 +7,6 @@ import {
   SecretBox,
   toUnix,
 } from '@app/common';
-import { AppConfig } from '@app/config';
 import { findOwnedOrFail } from '@app/database';
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
@@ -22,17 +21,12 @@ const NOT_FOUND = 'The API key does not exist';
 
 /** A key that authenticated, as this process remembers it (by the key's sha256). */
 interface KnownKey {
-  principal: AuthPrincipal;
-  keyId: string;
+  principal: AuthPrincipal & { apiKeyId: string };
   /** When last_used_at was last written (ms), or 0. */
   lastUsedAt: number;
 }
 
 const KEY_CACHE_SIZE = 10_000;
-/** Embedded mode: this process is the database's only client; a bound should a write bypass us. */
-const KEY_CACHE_MS = 60_000;
-/** Scale mode: the staleness bound should a change's broadcast be lost (as for profiles). */
-const SHARED_KEY_CACHE_MS = 5_000;
 
 /**
  * Service-API keys: found by sha256, stored sealed so the owner's list shows them (as the original
@@ -47,18 +41,16 @@ export class ApiKeyService {
    * Disabling or deleting a key, and any change to its account (a role, a password), drops the
    * account's keys in every process.
    */
-  private readonly known = new ExpiringMap<string, KnownKey>(KEY_CACHE_SIZE, KEY_CACHE_MS);
-  private readonly knownTtlMs: number;
+  private readonly known: ExpiringMap<string, KnownKey>;
 
   constructor(
-    config: AppConfig,
     private readonly tokens: TokenService,
     private readonly box: SecretBox,
     private readonly accounts: AccountService,
     private readonly changes: AccountChanges,
     @InjectRepository(ApiKeyEntity) private readonly keys: Repository<ApiKeyEntity>,
   ) {
-    this.knownTtlMs = config.usesPglite ? KEY_CACHE_MS : SHARED_KEY_CACHE_MS;
+    this.known = new ExpiringMap(KEY_CACHE_SIZE, changes.cacheTtlMs);
     changes.onChange((id) =>
       id ? this.known.deleteWhere((k) => k.principal.accountId === id) : this.known.clear(),
     );
@@ -121,11 +113,10 @@ export class ApiKeyService {
     if (!role) return null;
     const known: KnownKey = {
       principal: { accountId: row.account_id, role, apiKeyId: row.id },
-      keyId: row.id,
       lastUsedAt: row.last_used_at?.getTime() ?? 0,
     };
     await this.touch(known);
-    if (this.changes.mayCache(generation)) this.known.set(hash, known, this.knownTtlMs);
+    if (this.changes.mayCache(generation)) this.known.set(hash, known);
     return known.principal;
   }
 
@@ -134,7 +125,7 @@ export class ApiKeyService {
     const now = Date.now();
     if (now - k.lastUsedAt <= 60_000) return;
     k.lastUsedAt = now;
-    await this.keys.update({ id: k.keyId }, { last_used_at: new Date(now) });
+    await this.keys.update({ id: k.principal.apiKeyId }, { last_used_at: new Date(now) });
   }
 
   private toDto(k: ApiKeyEntity): ApiKeyDto {
