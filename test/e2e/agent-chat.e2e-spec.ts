@@ -3,6 +3,7 @@ import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createApp } from '@test/support/apps';
 import { createAccount, TestAccount } from '@test/support/auth';
 import { openStream, postStream, type SseFrame, usageRows } from '@test/support/model-test-utils';
+import { consoleRequests } from '@test/support/console-requests';
 import { searchTerms } from 'src/modules/dataset/indexing/keywords';
 import { WorkflowService } from 'src/modules/workflow/workflow.service';
 import { DataSource } from 'typeorm';
@@ -16,12 +17,6 @@ import { DataSource } from 'typeorm';
 
 const ICON = 'http://localhost:5000/upload/app.png';
 type Json = Record<string, any>;
-
-interface Envelope<T = Json> {
-  code: string;
-  message: string;
-  data: T;
-}
 
 /** Every field each agent frame's data carries (the console reads them). */
 const FRAME_KEYS = [
@@ -85,21 +80,7 @@ describe('Agent chat (e2e)', () => {
 
   // ---- helpers ----
 
-  const post = async <T = Json>(acc: TestAccount, path: string, body: unknown = {}) => {
-    const res = await t
-      .http()
-      .post(path)
-      .set(acc.auth)
-      .set('Content-Type', 'application/json')
-      .send(body as object);
-    expect(res.status).toBe(200);
-    return res.body as Envelope<T>;
-  };
-  const get = async <T = Json>(acc: TestAccount, path: string) => {
-    const res = await t.http().get(path).set(acc.auth);
-    expect(res.status).toBe(200);
-    return res.body as Envelope<T>;
-  };
+  const { get, post } = consoleRequests(() => t);
 
   /** An app whose draft has `config` (keys of the draft config). */
   const newApp = (acc: TestAccount, config: Json = {}) => createApp(t, acc, { config });

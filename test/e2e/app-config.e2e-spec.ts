@@ -1,5 +1,6 @@
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount, TestAccount } from '@test/support/auth';
+import { consoleRequests } from '@test/support/console-requests';
 import { WorkflowService } from 'src/modules/workflow/workflow.service';
 import { DataSource } from 'typeorm';
 
@@ -14,11 +15,6 @@ import { DataSource } from 'typeorm';
 const ICON = 'http://localhost:5000/upload/app.png';
 const MISSING = '00000000-0000-4000-8000-000000000000';
 
-interface Envelope<T = Json> {
-  code: string;
-  message: string;
-  data: T;
-}
 interface Paged<T> {
   list: T[];
   paginator: { current_page: number; page_size: number; total_page: number; total_record: number };
@@ -93,21 +89,7 @@ describe('App config and publishing (e2e)', () => {
     await t?.close();
   });
 
-  const get = async <T = Json>(acc: TestAccount, path: string, query: Json = {}) => {
-    const res = await t.http().get(path).query(query).set(acc.auth);
-    expect(res.status).toBe(200);
-    return res.body as Envelope<T>;
-  };
-  const post = async <T = Json>(acc: TestAccount, path: string, body: unknown = {}) => {
-    const res = await t
-      .http()
-      .post(path)
-      .set(acc.auth)
-      .set('Content-Type', 'application/json')
-      .send(body as object);
-    expect(res.status).toBe(200);
-    return res.body as Envelope<T>;
-  };
+  const { get, post } = consoleRequests(() => t);
   const createApp = async (acc: TestAccount, name = 'Helper'): Promise<string> => {
     const res = await post<{ id: string }>(acc, '/apps', { name, icon: ICON, fileList: [] });
     expect(res.code).toBe('success');

@@ -1,5 +1,6 @@
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount, TestAccount } from '@test/support/auth';
+import { consoleRequests } from '@test/support/console-requests';
 import { DataSource } from 'typeorm';
 
 /**
@@ -56,21 +57,7 @@ describe('Apps (e2e)', () => {
     await t?.close();
   });
 
-  const get = async <T = Json>(acc: TestAccount, path: string, query: Json = {}) => {
-    const res = await t.http().get(path).query(query).set(acc.auth);
-    expect(res.status).toBe(200);
-    return res.body as Envelope<T>;
-  };
-  const post = async <T = Json>(acc: TestAccount, path: string, body: unknown = {}) => {
-    const res = await t
-      .http()
-      .post(path)
-      .set(acc.auth)
-      .set('Content-Type', 'application/json')
-      .send(body as object);
-    expect(res.status).toBe(200);
-    return res.body as Envelope<T>;
-  };
+  const { get, post } = consoleRequests(() => t);
   const create = async (acc: TestAccount, fields: Json = {}): Promise<string> => {
     const res = await post<{ id: string }>(acc, '/apps', {
       name: 'Helper',

@@ -2,6 +2,7 @@ import { FakeOpenAI } from '@test/fakes/fake-openai';
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount, TestAccount } from '@test/support/auth';
 import { openStream, postStream, usageRows } from '@test/support/model-test-utils';
+import { consoleRequests } from '@test/support/console-requests';
 import * as http from 'node:http';
 import { DataSource } from 'typeorm';
 
@@ -66,21 +67,7 @@ describe('Web apps (e2e)', () => {
 
   // ---- helpers ----
 
-  const post = async <T = Json>(acc: TestAccount, path: string, body: unknown = {}) => {
-    const res = await t
-      .http()
-      .post(path)
-      .set(acc.auth)
-      .set('Content-Type', 'application/json')
-      .send(body as object);
-    expect(res.status).toBe(200);
-    return res.body as Envelope<T>;
-  };
-  const get = async <T = Json>(acc: TestAccount, path: string) => {
-    const res = await t.http().get(path).set(acc.auth);
-    expect(res.status).toBe(200);
-    return res.body as Envelope<T>;
-  };
+  const { get, post } = consoleRequests(() => t);
   /** A request as a visitor: no token, the given cookie (or none), or a console account's token. */
   const as = (who: string | TestAccount | null): Record<string, string> =>
     who === null ? {} : typeof who === 'string' ? { Cookie: who } : who.auth;

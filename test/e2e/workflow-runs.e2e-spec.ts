@@ -2,6 +2,7 @@ import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount, TestAccount } from '@test/support/auth';
 import { postStream } from '@test/support/model-test-utils';
 import { emitWithAck, nextEvent, SocketTracker } from '@test/support/socket-client';
+import { consoleRequests } from '@test/support/console-requests';
 import { createServer, request, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -113,21 +114,7 @@ describe('Workflow runs (e2e)', () => {
     await new Promise((r) => server?.close(r));
   });
 
-  const get = async <T = Json>(acc: TestAccount, path: string, query: Json = {}) => {
-    const res = await t.http().get(path).query(query).set(acc.auth);
-    expect(res.status).toBe(200);
-    return res.body as Envelope<T>;
-  };
-  const post = async <T = Json>(acc: TestAccount, path: string, body: unknown = {}) => {
-    const res = await t
-      .http()
-      .post(path)
-      .set(acc.auth)
-      .set('Content-Type', 'application/json')
-      .send(body as object);
-    expect(res.status).toBe(200);
-    return res.body as Envelope<T>;
-  };
+  const { get, post } = consoleRequests(() => t);
   let seq = 0;
   const create = async (acc: TestAccount, graph: WorkflowGraph): Promise<string> => {
     seq += 1;
