@@ -20,11 +20,12 @@ import { StorageModule } from '@app/storage';
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { EventEmitterModule } from '@nestjs/event-emitter';
-import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
+import { ThrottlerModule } from '@nestjs/throttler';
 import { LoggerModule } from 'nestjs-pino';
 import { hostname } from 'node:os';
 import type { DestinationStream } from 'pino';
 import type { Options } from 'pino-http';
+import { AppThrottlerGuard } from './bootstrap/throttler.guard';
 import {
   MemoryThrottlerStorage,
   RedisThrottlerStorage,
@@ -110,7 +111,7 @@ export class AppModule {
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
         { provide: APP_INTERCEPTOR, useClass: EnvelopeInterceptor },
-        { provide: APP_GUARD, useClass: ThrottlerGuard },
+        { provide: APP_GUARD, useClass: AppThrottlerGuard },
       ],
     };
   }

@@ -1,5 +1,5 @@
 import type { ExecutionContext } from '@nestjs/common';
-import type { ThrottlerStorage } from '@nestjs/throttler';
+import type { ImmediateThrottlerStorage } from './throttler.guard';
 import { everyFewSeconds, REDIS_FAST_TIMEOUT_MS, withDeadline } from '@app/common';
 import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
@@ -67,7 +67,7 @@ function toRecord(hits: number, windowLeftMs: number, blockLeftMs: number): Thro
  * storage keeps one timestamp per hit and prunes them linearly on every request, which made it
  * the hottest function of GET /ping under load.
  */
-export class MemoryThrottlerStorage implements ThrottlerStorage {
+export class MemoryThrottlerStorage implements ImmediateThrottlerStorage {
   private readonly windows = new Map<
     string,
     { hits: number; expiresAt: number; blockedUntil: number }
@@ -75,13 +75,24 @@ export class MemoryThrottlerStorage implements ThrottlerStorage {
   // unref: the sweeper never keeps the process alive.
   private readonly sweeper = setInterval(() => this.sweep(), 60_000).unref();
 
-  async increment(
+  increment(
     key: string,
     ttl: number,
     limit: number,
     blockDuration: number,
     throttlerName: string,
   ): Promise<ThrottlerStorageRecord> {
+    return Promise.resolve(this.incrementNow(key, ttl, limit, blockDuration, throttlerName));
+  }
+
+  /** Every hit is counted in memory: always answers at once. */
+  incrementNow(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    throttlerName: string,
+  ): ThrottlerStorageRecord {
     const now = Date.now();
     const id = `${throttlerName}:${key}`;
     let w = this.windows.get(id);
@@ -145,7 +156,7 @@ const MAX_LEASE_WAITS = 3;
  * Fails open: when Redis does not answer within `timeoutMs`, the request passes uncounted and a
  * warning is logged (at most every few seconds), so a Redis outage never holds up or fails the API.
  */
-export class RedisThrottlerStorage implements ThrottlerStorage {
+export class RedisThrottlerStorage implements ImmediateThrottlerStorage {
   private readonly timeoutMs: number;
   private readonly retryAfterMs: number;
   private readonly maxLease: number;
@@ -196,6 +207,20 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
     } finally {
       if (this.reserving.get(base) === reservation) this.reserving.delete(base);
     }
+  }
+
+  /**
+   * A hit spent from this process's lease, with no I/O; undefined when there is none left (or a
+   * reservation is under way): `increment` then reserves, or waits for the reservation.
+   */
+  incrementNow(
+    key: string,
+    _ttl: number,
+    _limit: number,
+    _blockDuration: number,
+    throttlerName: string,
+  ): ThrottlerStorageRecord | undefined {
+    return this.spend(`${this.prefix}:throttle:${throttlerName}:${key}`) ?? undefined;
   }
 
   /** Stops the sweeper (tests that build many storages). */
