@@ -11,6 +11,7 @@ import {
   THROTTLER_TTL,
 } from '@nestjs/throttler/dist/throttler.constants';
 import type { Request, Response } from 'express';
+import { routeMemo } from '@app/common';
 
 /** What a throttler storage returns for one hit. */
 export type ThrottlerHit = Awaited<ReturnType<ThrottlerStorage['increment']>>;
@@ -64,8 +65,8 @@ const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Num
  */
 @Injectable()
 export class AppThrottlerGuard extends ThrottlerGuard {
-  /** Per handler, per class (a handler inherited by two controllers): null = the library's path. */
-  private readonly routes = new WeakMap<object, WeakMap<object, RouteThrottler[] | null>>();
+  /** Each route's throttlers; null: they depend on the request (the library's path). */
+  private readonly routeThrottlers = routeMemo((handler, cls) => this.resolve(handler, cls));
 
   override canActivate(context: ExecutionContext): Promise<boolean> {
     const throttlers = this.routeThrottlers(context);
@@ -143,26 +144,12 @@ export class AppThrottlerGuard extends ThrottlerGuard {
     return false;
   }
 
-  /** The route's throttlers, resolved on its first request; null when they depend on the request. */
-  private routeThrottlers(context: ExecutionContext): RouteThrottler[] | null {
-    const handler = context.getHandler();
-    const cls = context.getClass();
-    let byClass = this.routes.get(handler);
-    if (byClass === undefined) {
-      byClass = new WeakMap();
-      this.routes.set(handler, byClass);
-    }
-    let resolved = byClass.get(cls);
-    if (resolved === undefined) {
-      resolved = this.resolve(handler, cls);
-      byClass.set(cls, resolved);
-    }
-    return resolved;
-  }
-
   /** The library's resolution (route metadata over class metadata over options), done once. */
-  private resolve(handler: object, cls: object): RouteThrottler[] | null {
-    const targets = [handler, cls] as Parameters<typeof this.reflector.getAllAndOverride>[1];
+  private resolve(
+    handler: ReturnType<ExecutionContext['getHandler']>,
+    cls: ReturnType<ExecutionContext['getClass']>,
+  ): RouteThrottler[] | null {
+    const targets = [handler, cls];
     const get = <T>(key: string, name: string) =>
       this.reflector.getAllAndOverride<T | undefined>(key + name, targets);
     const out: RouteThrottler[] = [];

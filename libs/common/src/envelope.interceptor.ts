@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import { map, Observable } from 'rxjs';
 import { RAW_RESPONSE_KEY, SUCCESS_MESSAGE_KEY } from './decorators';
 import { envelope, isEnvelope, ok } from './envelope';
+import { routeMemo } from './route-memo';
 
 /**
  * Wraps handler results in `{code: "success", message, data}` unless they opt out; `message` is
@@ -10,14 +11,18 @@ import { envelope, isEnvelope, ok } from './envelope';
  */
 @Injectable()
 export class EnvelopeInterceptor implements NestInterceptor {
+  /** Per route: null when it answers raw, else its success message. */
+  private readonly routeMessage = routeMemo((handler, cls) => {
+    if (this.reflector.getAllAndOverride<boolean>(RAW_RESPONSE_KEY, [handler, cls])) return null;
+    return this.reflector.get<string | undefined>(SUCCESS_MESSAGE_KEY, handler) ?? '';
+  });
+
   constructor(private readonly reflector: Reflector) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'http') return next.handle();
-    const targets = [context.getHandler(), context.getClass()];
-    const raw = this.reflector.getAllAndOverride<boolean>(RAW_RESPONSE_KEY, targets);
-    if (raw) return next.handle();
-    const message = this.reflector.get<string | undefined>(SUCCESS_MESSAGE_KEY, targets[0]) ?? '';
+    const message = this.routeMessage(context);
+    if (message === null) return next.handle();
     return next.handle().pipe(
       map((value) => {
         if (!isEnvelope(value)) return ok(value ?? {}, message);

@@ -20,3 +20,4 @@ export * from './log-safety';
 export * from './deadline';
 export * from './expiring-map';
 export * from './lazy-require';
+export * from './route-memo';

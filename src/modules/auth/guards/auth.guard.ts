@@ -5,6 +5,7 @@ import {
   AuthPrincipal,
   ForbiddenError,
   IS_PUBLIC_KEY,
+  routeMemo,
 } from '@app/common';
 import { ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
@@ -32,6 +33,15 @@ class ApiKeyPassportGuard extends PassportAuthGuard(API_KEY_STRATEGY) {
 @Injectable()
 export class AuthGuard extends PassportAuthGuard(ACCESS_TOKEN_STRATEGY) {
   private readonly apiKeyGuard = new ApiKeyPassportGuard();
+  /** What the route's decorators ask of the guard. */
+  private readonly routeRules = routeMemo((handler, cls) => {
+    const targets = [handler, cls];
+    return {
+      isPublic: this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, targets) === true,
+      apiKey: this.reflector.getAllAndOverride<string>(AUTH_MODE_KEY, targets) === 'api-key',
+      adminOnly: this.reflector.getAllAndOverride<boolean>(ADMIN_ONLY_KEY, targets) === true,
+    };
+  });
 
   constructor(private readonly reflector: Reflector) {
     super();
@@ -39,18 +49,14 @@ export class AuthGuard extends PassportAuthGuard(ACCESS_TOKEN_STRATEGY) {
 
   override async canActivate(ctx: ExecutionContext): Promise<boolean> {
     if (ctx.getType() !== 'http') return true;
-    const targets = [ctx.getHandler(), ctx.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC_KEY, targets)) return true;
-    const mode = this.reflector.getAllAndOverride<string>(AUTH_MODE_KEY, targets) ?? 'jwt';
-    await (mode === 'api-key' ? this.apiKeyGuard.canActivate(ctx) : super.canActivate(ctx));
+    const rules = this.routeRules(ctx);
+    if (rules.isPublic) return true;
+    await (rules.apiKey ? this.apiKeyGuard.canActivate(ctx) : super.canActivate(ctx));
     // Passport leaves the principal on req.user; @CurrentAccount and the rest read req.principal.
     const req = ctx.switchToHttp().getRequest<Request & AuthenticatedRequest>();
     const principal = req.user as AuthPrincipal;
     req.principal = principal;
-    if (
-      principal.role !== 'admin' &&
-      this.reflector.getAllAndOverride<boolean>(ADMIN_ONLY_KEY, targets)
-    ) {
+    if (principal.role !== 'admin' && rules.adminOnly) {
       throw new ForbiddenError('Only administrators can do this');
     }
     return true;
