@@ -2,7 +2,7 @@ import {
   AllExceptionsFilter,
   assignRequestId,
   createValidationPipe,
-  EnvelopeInterceptor,
+  RouteEnvelopeGuard,
   errLogSerializer,
   MetricsModule,
   REDIS_FAST,
@@ -18,7 +18,7 @@ import { QueueBoardModule, QueueModule } from '@app/queue';
 import { RealtimeModule } from '@app/realtime';
 import { StorageModule } from '@app/storage';
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { LoggerModule } from 'nestjs-pino';
@@ -110,7 +110,8 @@ export class AppModule {
         { provide: APP_PIPE, useClass: RouteParamsPipe },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
-        { provide: APP_INTERCEPTOR, useClass: EnvelopeInterceptor },
+        // Marks how each request's answer is enveloped (EnvelopeExpressAdapter wraps it).
+        { provide: APP_GUARD, useClass: RouteEnvelopeGuard },
         { provide: APP_GUARD, useClass: AppThrottlerGuard },
       ],
     };

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { EnvelopeExpressAdapter } from '@app/common';
 import { AppConfig, ConfigValidationError, loadDotEnv } from '@app/config';
 import { Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -34,10 +35,11 @@ async function bootstrap(): Promise<void> {
     return;
   }
 
-  const app = await NestFactory.create<NestExpressApplication>(module, {
-    bufferLogs: true,
-    bodyParser: false,
-  });
+  const app = await NestFactory.create<NestExpressApplication>(
+    module,
+    new EnvelopeExpressAdapter(),
+    { bufferLogs: true, bodyParser: false },
+  );
   configureApp(app, config);
   await app.init();
   // Before listening: the collection's pause holds up no request.

@@ -1,5 +1,6 @@
 import {
   assignRequestId,
+  EnvelopeExpressAdapter,
   MetricsRegistry,
   parseQueryString,
   REDIS,
@@ -48,6 +49,10 @@ export function originMatcher(config: AppConfig): (origin: string | undefined) =
  * factory, so tests exercise exactly what production runs.
  */
 export function configureApp(app: NestExpressApplication, config: AppConfig): void {
+  if (!(app.getHttpAdapter() instanceof EnvelopeExpressAdapter)) {
+    // Without it, handlers' results would go out without the console's envelope.
+    throw new Error('configureApp: create the application with new EnvelopeExpressAdapter()');
+  }
   app.useLogger(app.get(Logger));
   app.flushLogs();
   const express = app.getHttpAdapter().getInstance();

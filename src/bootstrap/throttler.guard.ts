@@ -69,6 +69,8 @@ export class AppThrottlerGuard extends ThrottlerGuard {
   private readonly routeThrottlers = routeMemo((handler, cls) => this.resolve(handler, cls));
 
   override canActivate(context: ExecutionContext): Promise<boolean> {
+    // Other transports (a gateway's messages) have no headers to set: the library's path.
+    if (context.getType() !== 'http') return super.canActivate(context);
     const throttlers = this.routeThrottlers(context);
     if (throttlers === null) return super.canActivate(context);
     const http = context.switchToHttp();

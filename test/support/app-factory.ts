@@ -1,3 +1,4 @@
+import { EnvelopeExpressAdapter } from '@app/common';
 import { AppConfig, parseEnv } from '@app/config';
 import { DynamicModule, INestApplication, Type } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -74,10 +75,10 @@ export async function createTestApp(opts: TestAppOptions = {}): Promise<TestApp>
   const listen = opts.listen ?? config.hasRole('api');
   let app: INestApplication;
   if (config.hasRole('api')) {
-    const http = moduleRef.createNestApplication<NestExpressApplication>({
-      bodyParser: false,
-      bufferLogs: true,
-    });
+    const http = moduleRef.createNestApplication<NestExpressApplication>(
+      new EnvelopeExpressAdapter(),
+      { bodyParser: false, bufferLogs: true },
+    );
     configureApp(http, config);
     app = http;
   } else {

@@ -2,7 +2,7 @@ export * from './all-exceptions.filter';
 export * from './api.exception';
 export * from './decorators';
 export * from './envelope';
-export * from './envelope.interceptor';
+export * from './envelope-reply';
 export * from './metrics';
 export * from './pagination';
 export * from './redis.module';
