@@ -76,13 +76,9 @@ export class MemoryThrottlerStorage implements ImmediateThrottlerStorage {
   private readonly sweeper = setInterval(() => this.sweep(), 60_000).unref();
 
   increment(
-    key: string,
-    ttl: number,
-    limit: number,
-    blockDuration: number,
-    throttlerName: string,
+    ...hit: Parameters<ImmediateThrottlerStorage['incrementNow']>
   ): Promise<ThrottlerStorageRecord> {
-    return Promise.resolve(this.incrementNow(key, ttl, limit, blockDuration, throttlerName));
+    return Promise.resolve(this.incrementNow(...hit));
   }
 
   /** Every hit is counted in memory: always answers at once. */
