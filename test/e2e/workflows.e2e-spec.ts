@@ -1,5 +1,6 @@
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount, TestAccount } from '@test/support/auth';
+import { consoleRequests, type Envelope } from '@test/support/console-requests';
 import { WorkflowEngine } from 'src/modules/workflow/engine';
 import type { WorkflowGraph } from 'src/modules/workflow/graph/graph.types';
 import { WorkflowService } from 'src/modules/workflow/workflow.service';
@@ -14,11 +15,6 @@ import { DataSource } from 'typeorm';
 
 const ICON = 'http://localhost:5000/icons/flow.png';
 
-interface Envelope<T = Record<string, unknown>> {
-  code: string;
-  message: string;
-  data: T;
-}
 interface Workflow {
   id: string;
   name: string;
@@ -145,29 +141,7 @@ describe('Workflows (e2e)', () => {
     await t?.close();
   });
 
-  const get = async <T = Json>(
-    acc: TestAccount,
-    path: string,
-    query: Record<string, unknown> = {},
-  ): Promise<Envelope<T>> => {
-    const res = await t.http().get(path).query(query).set(acc.auth);
-    expect(res.status).toBe(200);
-    return res.body as Envelope<T>;
-  };
-  const post = async <T = Json>(
-    acc: TestAccount,
-    path: string,
-    body: unknown = {},
-  ): Promise<Envelope<T>> => {
-    const res = await t
-      .http()
-      .post(path)
-      .set(acc.auth)
-      .set('Content-Type', 'application/json')
-      .send(body as object);
-    expect(res.status).toBe(200);
-    return res.body as Envelope<T>;
-  };
+  const { get, post } = consoleRequests(() => t);
   let seq = 0;
   const create = async (acc: TestAccount = a, fields: Json = {}): Promise<string> => {
     seq += 1;
