@@ -2,13 +2,13 @@ import {
   AllExceptionsFilter,
   assignRequestId,
   createValidationPipe,
-  RouteEnvelopeGuard,
   errLogSerializer,
   MetricsModule,
   REDIS_FAST,
   RedisClient,
   RedisModule,
   redactRequestSerializer,
+  RouteEnvelopeGuard,
   RouteParamsPipe,
 } from '@app/common';
 import { AppConfig, ConfigModule } from '@app/config';

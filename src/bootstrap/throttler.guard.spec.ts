@@ -152,6 +152,16 @@ describe('AppThrottlerGuard', () => {
     },
   );
 
+  it('counts a hit the storage holds in memory without its promise-returning increment', async () => {
+    const storage = new MemoryThrottlerStorage();
+    const now = jest.spyOn(storage, 'incrementNow');
+    const viaPromise = jest.spyOn(storage, 'increment');
+    const app = await start(AppThrottlerGuard, options(storage));
+    expect((await request(app.getHttpServer()).get('/plain')).status).toBe(200);
+    expect(now).toHaveBeenCalledTimes(2); // default and burst
+    expect(viaPromise).not.toHaveBeenCalled();
+  });
+
   it('keeps a custom tracker from the module options', async () => {
     const storage = new MemoryThrottlerStorage();
     const increment = jest.spyOn(storage, 'incrementNow');

@@ -12,23 +12,7 @@ import {
 } from '@nestjs/throttler/dist/throttler.constants';
 import type { Request, Response } from 'express';
 import { routeMemo } from '@app/common';
-
-/** What a throttler storage returns for one hit. */
-export type ThrottlerHit = Awaited<ReturnType<ThrottlerStorage['increment']>>;
-
-/**
- * A storage that can often count a hit with no I/O (in memory, or from a lease it holds):
- * `incrementNow` answers as `increment` would, or `undefined` when only `increment` can.
- */
-export interface ImmediateThrottlerStorage extends ThrottlerStorage {
-  incrementNow(
-    key: string,
-    ttl: number,
-    limit: number,
-    blockDuration: number,
-    throttlerName: string,
-  ): ThrottlerHit | undefined;
-}
+import type { ImmediateThrottlerStorage, ThrottlerStorageRecord } from './throttler.storage';
 
 function isImmediate(storage: ThrottlerStorage): storage is ImmediateThrottlerStorage {
   return typeof (storage as Partial<ImmediateThrottlerStorage>).incrementNow === 'function';
@@ -67,6 +51,8 @@ const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Num
 export class AppThrottlerGuard extends ThrottlerGuard {
   /** Each route's throttlers; null: they depend on the request (the library's path). */
   private readonly routeThrottlers = routeMemo((handler, cls) => this.resolve(handler, cls));
+  /** The storage, when it can count hits without a promise. */
+  private readonly immediate = isImmediate(this.storageService) ? this.storageService : null;
 
   override canActivate(context: ExecutionContext): Promise<boolean> {
     // Other transports (a gateway's messages) have no headers to set: the library's path.
@@ -76,15 +62,14 @@ export class AppThrottlerGuard extends ThrottlerGuard {
     const http = context.switchToHttp();
     const req = http.getRequest<Request>();
     const res = http.getResponse<Response>();
-    const storage = this.storageService;
-    const immediate = isImmediate(storage) ? storage : null;
     for (let i = 0; i < throttlers.length; i++) {
       const t = throttlers[i];
       if (t.getTracker !== null) return this.fromIndex(context, throttlers, i);
-      const key = t.generateKey(context, normalizeIp(req.ip ?? '', this.ipv6SubnetPrefix), t.name);
-      const hit = immediate?.incrementNow(key, t.ttl, t.limit, t.blockDuration, t.name);
+      const tracker = this.clientAddress(req);
+      const key = t.generateKey(context, tracker, t.name);
+      const hit = this.immediate?.incrementNow(key, t.ttl, t.limit, t.blockDuration, t.name);
       if (hit === undefined) return this.fromIndex(context, throttlers, i);
-      if (!this.admit(res, t, hit)) return this.blocked(context, res, t, key, hit);
+      if (!this.admit(res, t, hit)) return this.blocked(context, res, t, key, tracker, hit);
     }
     // Nest's guard consumer takes a plain boolean as it is, without a promise.
     return true as unknown as Promise<boolean>;
@@ -102,18 +87,21 @@ export class AppThrottlerGuard extends ThrottlerGuard {
     for (let i = start; i < throttlers.length; i++) {
       const t = throttlers[i];
       const tracker =
-        t.getTracker === null
-          ? normalizeIp(req.ip ?? '', this.ipv6SubnetPrefix)
-          : await t.getTracker(req, context);
+        t.getTracker === null ? this.clientAddress(req) : await t.getTracker(req, context);
       const key = t.generateKey(context, tracker, t.name);
       const hit = await this.storageService.increment(key, t.ttl, t.limit, t.blockDuration, t.name);
-      if (!this.admit(res, t, hit)) return this.blocked(context, res, t, key, hit);
+      if (!this.admit(res, t, hit)) return this.blocked(context, res, t, key, tracker, hit);
     }
     return true;
   }
 
+  /** The library's default tracker (the client's address, IPv6 cut to its subnet), without a promise. */
+  private clientAddress(req: Request): string {
+    return normalizeIp(req.ip ?? '', this.ipv6SubnetPrefix);
+  }
+
   /** Sets the rate-limit headers of an admitted hit; false when the hit is blocked. */
-  private admit(res: Response, t: RouteThrottler, hit: ThrottlerHit): boolean {
+  private admit(res: Response, t: RouteThrottler, hit: ThrottlerStorageRecord): boolean {
     if (hit.isBlocked) return false;
     if (t.setHeaders) {
       res.setHeader(t.headers.limit, String(t.limit));
@@ -129,18 +117,15 @@ export class AppThrottlerGuard extends ThrottlerGuard {
     res: Response,
     t: RouteThrottler,
     key: string,
-    hit: ThrottlerHit,
+    tracker: string,
+    hit: ThrottlerStorageRecord,
   ): Promise<boolean> {
     if (t.setHeaders) res.setHeader(t.headers.retryAfter, String(hit.timeToBlockExpire));
-    const req = context.switchToHttp().getRequest<Request>();
     await this.throwThrottlingException(context, {
       limit: t.limit,
       ttl: t.ttl,
       key,
-      tracker:
-        t.getTracker === null
-          ? normalizeIp(req.ip ?? '', this.ipv6SubnetPrefix)
-          : await t.getTracker(req, context),
+      tracker,
       ...hit,
     });
     return false;

@@ -1,10 +1,11 @@
 import type { ExecutionContext } from '@nestjs/common';
-import type { ImmediateThrottlerStorage } from './throttler.guard';
+import type { ThrottlerStorage } from '@nestjs/throttler';
 import { everyFewSeconds, REDIS_FAST_TIMEOUT_MS, withDeadline } from '@app/common';
 import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 
-interface ThrottlerStorageRecord {
+/** What a throttler storage answers for one hit (@nestjs/throttler's record). */
+export interface ThrottlerStorageRecord {
   totalHits: number;
   timeToExpire: number;
   isBlocked: boolean;
@@ -33,6 +34,20 @@ if blockTtl <= 0 and hits > limit then
 end
 return {hits, ttl, blockTtl, granted}
 `;
+
+/**
+ * A storage that can often count a hit with no I/O (in memory, or from a lease it holds):
+ * `incrementNow` answers as `increment` would, or `undefined` when only `increment` can.
+ */
+export interface ImmediateThrottlerStorage extends ThrottlerStorage {
+  incrementNow(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    throttlerName: string,
+  ): ThrottlerStorageRecord | undefined;
+}
 
 const routeKeys = new WeakMap<object, string>();
 
@@ -186,7 +201,7 @@ export class RedisThrottlerStorage implements ImmediateThrottlerStorage {
     blockDuration: number,
     throttlerName: string,
   ): Promise<ThrottlerStorageRecord> {
-    const base = `${this.prefix}:throttle:${throttlerName}:${key}`;
+    const base = this.baseOf(key, throttlerName);
     for (let waits = 0; ; waits++) {
       const spent = this.spend(base);
       if (spent) return spent;
@@ -216,7 +231,12 @@ export class RedisThrottlerStorage implements ImmediateThrottlerStorage {
     _blockDuration: number,
     throttlerName: string,
   ): ThrottlerStorageRecord | undefined {
-    return this.spend(`${this.prefix}:throttle:${throttlerName}:${key}`) ?? undefined;
+    return this.spend(this.baseOf(key, throttlerName)) ?? undefined;
+  }
+
+  /** The Redis key prefix of a counter (`:hits`, `:block`), and its lease's key in memory. */
+  private baseOf(key: string, throttlerName: string): string {
+    return `${this.prefix}:throttle:${throttlerName}:${key}`;
   }
 
   /** Stops the sweeper (tests that build many storages). */

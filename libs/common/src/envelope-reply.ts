@@ -33,7 +33,7 @@ export function enveloped(value: unknown, message: string): unknown {
  *
  * This replaced a global interceptor that did the same in an rxjs `map`: any interceptor puts
  * every request through Nest's Observable chain (defer, mergeAll, lastValueFrom), which cost
- * about a fifth of the CPU of an authenticated GET answered from caches (bench/http-overhead).
+ * about a sixth of the CPU of an authenticated GET answered from caches (bench/http-overhead).
  */
 @Injectable()
 export class RouteEnvelopeGuard implements CanActivate {

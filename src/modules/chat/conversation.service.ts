@@ -341,26 +341,25 @@ export class ConversationService {
           latency: f.latency,
         },
       );
-      if (f.thoughts.length) {
-        await insertRows(
-          em,
-          MessageAgentThoughtEntity,
-          f.thoughts.map((t, i) => ({
-            account_id: message.account_id,
-            message_id: message.id,
-            conversation_id: message.conversation_id,
-            position: i + 1,
-            event: t.event,
-            thought: t.thought ?? '',
-            observation: t.observation ?? '',
-            tool: t.tool ?? '',
-            tool_input: t.tool_input ?? {},
-            total_token_count: t.total_token_count ?? 0,
-            total_price: t.total_price ?? 0,
-            latency: t.latency ?? 0,
-          })),
-        );
-      }
+      // No steps: insertRows sends nothing.
+      await insertRows(
+        em,
+        MessageAgentThoughtEntity,
+        f.thoughts.map((t, i) => ({
+          account_id: message.account_id,
+          message_id: message.id,
+          conversation_id: message.conversation_id,
+          position: i + 1,
+          event: t.event,
+          thought: t.thought ?? '',
+          observation: t.observation ?? '',
+          tool: t.tool ?? '',
+          tool_input: t.tool_input ?? {},
+          total_token_count: t.total_token_count ?? 0,
+          total_price: t.total_price ?? 0,
+          latency: t.latency ?? 0,
+        })),
+      );
     });
   }
 
