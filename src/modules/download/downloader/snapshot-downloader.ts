@@ -81,6 +81,11 @@ export interface SnapshotDownloaderOptions {
    * Default 1000 ms.
    */
   probeMs?: number;
+  /**
+   * A probed connection is split only while this process used less CPU than this (cores)
+   * meanwhile: beyond it our side, not the connection, is the limit. Default 0.5.
+   */
+  splitBelowCores?: number;
 }
 
 /** The configured part of the options (MODELS_DIR, DOWNLOAD_*). */
@@ -460,12 +465,11 @@ interface Part {
 
 /**
  * A probed connection is split into parts only while it brings less than this fraction of the
- * rate we hash at, and this process used less than SPLIT_BELOW_CORES of CPU meanwhile: beyond
+ * rate we hash at, and this process used less than `splitBelowCores` of CPU meanwhile: beyond
  * either, our side (receiving, writing, hashing), not the connection, is the limit, and more
  * connections would only leave more of the file to hash after its last byte.
  */
 const SPLIT_BELOW_HASH_RATE = 1 / 4;
-const SPLIT_BELOW_CORES = 0.5;
 
 /**
  * Downloads one snapshot into the Hugging Face cache layout:
@@ -500,6 +504,7 @@ export class SnapshotDownloader {
       progressIntervalMs: 250,
       sidecarIntervalMs: 1000,
       probeMs: 1000,
+      splitBelowCores: 0.5,
       ...options,
     };
     if (!/^[0-9a-f]{40}$|^[0-9a-f]{64}$/i.test(plan.revision)) {
@@ -757,7 +762,7 @@ export class SnapshotDownloader {
       const rate = ((part.next - from) / ms) * 1000;
       const cpu = process.cpuUsage(cpu0);
       const cores = (cpu.user + cpu.system) / 1000 / ms;
-      if (rate >= f.hasher.bytesPerSec * SPLIT_BELOW_HASH_RATE || cores >= SPLIT_BELOW_CORES) {
+      if (rate >= f.hasher.bytesPerSec * SPLIT_BELOW_HASH_RATE || cores >= this.o.splitBelowCores) {
         return;
       }
       const pieces = planParts([[part.next, part.end]], this.o.maxParts, this.o.partMinBytes);
