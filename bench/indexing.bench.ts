@@ -150,16 +150,43 @@ async function runMode(
     await Promise.all(pending);
     const baseSeconds = (performance.now() - b0) / 1000;
 
+    const phases = await phaseSeconds(app, dataset.id);
+
     const rate = segments / seconds;
     console.log(
       `${label}: ${mb} MB -> ${segments} segments of ${DIMS} dims in ${seconds.toFixed(1)} s = ${rate.toFixed(0)} segments/s ` +
         `(embedding calls alone: ${(segments / baseSeconds).toFixed(0)} segments/s; pipeline/baseline ratio ${(baseSeconds / seconds).toFixed(2)}) ` +
         `target >= ${TARGET_SEGMENTS_PER_S}/s: ${rate >= TARGET_SEGMENTS_PER_S ? 'PASS' : 'FAIL'}`,
     );
+    console.log(
+      `  steps: parse ${phases.parse.toFixed(1)} s, split ${phases.split.toFixed(1)} s, ` +
+        `keywords + embeddings + writes ${phases.index.toFixed(1)} s`,
+    );
   } finally {
     await app?.close();
     rmSync(storage, { recursive: true, force: true });
   }
+}
+
+/** How long each step of the document's indexing took, from the timestamps on its row. */
+async function phaseSeconds(
+  app: NestExpressApplication,
+  datasetId: string,
+): Promise<{ parse: number; split: number; index: number }> {
+  const [row] = await app
+    .get(DataSource)
+    .query<Array<{ started: Date; parsed: Date; split: Date; indexed: Date }>>(
+      `SELECT processing_started_at AS started, parsing_completed_at AS parsed,
+            splitting_completed_at AS split, indexing_completed_at AS indexed
+       FROM documents WHERE dataset_id = $1`,
+      [datasetId],
+    );
+  const s = (a: Date, b: Date) => (new Date(b).getTime() - new Date(a).getTime()) / 1000;
+  return {
+    parse: s(row.started, row.parsed),
+    split: s(row.parsed, row.split),
+    index: s(row.split, row.indexed),
+  };
 }
 
 /** The id of the one indexing job this run enqueued. */

@@ -1,8 +1,8 @@
-import { Jieba } from '@node-rs/jieba';
-import { dict } from '@node-rs/jieba/dict';
+import { Jieba, TfIdf } from '@node-rs/jieba';
+import { dict, idf } from '@node-rs/jieba/dict';
 import { ADMIN_DATABASE_URL } from '@test/support/test-env';
 import { Client } from 'pg';
-import { extractKeywords, searchQuery, searchTerms } from './keywords';
+import { extractKeywords, hanRuns, searchQuery, searchTerms } from './keywords';
 
 const MIXED =
   'The Knowledge Base stores documents. 知识库用于存储文档，并支持向量检索和全文检索。' +
@@ -52,6 +52,39 @@ describe('searchTerms / searchQuery', () => {
     // Full-width letters are folded (NFKC), so "ＡＢＣ" matches "abc".
     expect(searchTerms('ＡＢＣ')).toBe('abc');
     expect(searchTerms('')).toBe('');
+  });
+
+  it('weighs Chinese words from the runs holding Han exactly as from the whole text', () => {
+    // extractKeywords hands jieba's TF-IDF only hanRuns(text): the Chinese words must come out
+    // in the same order as from the whole text (weights differ only by the common word total).
+    const jieba = Jieba.withDict(dict);
+    const tfidf = TfIdf.withDict(idf);
+    const han = (text: string): string[] =>
+      tfidf
+        .extractKeywords(jieba, text, 10_000)
+        .map((k) => k.keyword)
+        .filter((w) => /\p{Script=Han}/u.test(w));
+    const alphabet = [
+      ...'知识库中华人民共和国的向量检索数据库恤卡拉',
+      ...['T恤', '卡拉OK', 'B超', '〇', '々', '\u{20000}', '\u3400', '⺀'],
+      ...'abcXYZ019+#&._%-',
+      ...[' ', '  ', '\t', '\n', '\r\n', '\u3000', '\u00a0', '\u2028'],
+      ...['。', '，', ',', '!', 'é', 'PostgreSQL', 'iPhone', 'C++', '3.14', 'the ', 'of '],
+    ];
+    let seed = 11;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    for (let i = 0; i < 400; i++) {
+      const text = Array.from(
+        { length: 1 + Math.floor(rnd() * 80) },
+        () => alphabet[Math.floor(rnd() * alphabet.length)],
+      )
+        .join('')
+        .normalize('NFKC');
+      expect(han(hanRuns(text))).toEqual(han(text));
+    }
+    expect(hanRuns('The base 知识库, PostgreSQL数据库 and\u3000检索。 end')).toBe(
+      '知识库, PostgreSQL数据库 检索。',
+    );
   });
 
   it('gives the terms of jieba cutting the whole text, run by run', () => {

@@ -23,6 +23,7 @@ const WORD = /[\p{L}\p{M}\p{N}]+/gu;
 const DIGITS = /^\p{N}+$/u;
 const WHOLE_WORD = /^[\p{L}\p{M}\p{N}]+$/u;
 const NO_WORD = /^[^\p{L}\p{M}\p{N}]*$/u;
+const WHITESPACE = /\s+/;
 
 function isUseful(word: string): boolean {
   return word.length >= 2 && !DIGITS.test(word) && !STOPWORDS.has(word);
@@ -41,22 +42,27 @@ export function extractKeywords(text: string, max = 10): string[] {
   const chinese: Array<{ word: string; score: number }> = [];
   if (hanChars > 0) {
     const { jieba, tfidf } = load();
-    const found = tfidf.extractKeywords(jieba, normalized, max * 4 + 20);
-    const top = found[0]?.weight || 1;
+    // Only the whitespace-separated runs that hold Han reach jieba: it never joins characters
+    // across whitespace, so each Chinese word is found and counted exactly as in the whole text,
+    // and the rest (in a mixed document mostly English, which jieba cuts slowly) only cost time.
+    const found = tfidf.extractKeywords(jieba, hanRuns(normalized), max * 4 + 20);
     for (const k of found) {
       if (HAN.test(k.keyword) && isUseful(k.keyword)) {
-        chinese.push({ word: k.keyword, score: k.weight / top });
+        chinese.push({ word: k.keyword, score: k.weight });
       }
     }
+    // Scores relative to the best Chinese word, as the other words' are to the most frequent one.
+    const top = chinese[0]?.score || 1;
+    for (const k of chinese) k.score /= top;
   }
 
   // Non-Chinese words: Han runs become spaces so "PostgreSQL数据库" still yields "postgresql".
   // Every word is counted, then the useless ones dropped: words repeat, so each is judged once.
   const seen = new Map<string, number>();
   let otherChars = 0;
-  for (const m of normalized.replace(HAN_ALL, ' ').matchAll(WORD)) {
-    otherChars += m[0].length;
-    const word = m[0].toLowerCase();
+  for (const m of normalized.replace(HAN_ALL, ' ').match(WORD) ?? []) {
+    otherChars += m.length;
+    const word = m.toLowerCase();
     seen.set(word, (seen.get(word) ?? 0) + 1);
   }
   const counts = new Map<string, number>();
@@ -77,6 +83,13 @@ export function extractKeywords(text: string, max = 10): string[] {
   return [...new Set(picked.map((k) => k.word))].slice(0, max);
 }
 
+/** The runs between whitespace that contain Han characters, joined by spaces. */
+export function hanRuns(text: string): string {
+  const runs: string[] = [];
+  for (const run of text.split(WHITESPACE)) if (HAN.test(run)) runs.push(run);
+  return runs.join(' ');
+}
+
 /** Terms of one piece jieba returned (or of the whole text when it has no Han). */
 function pushTerms(piece: string, out: string[]): void {
   // Most pieces are one word or one separator; only mixed ones need the word regex.
@@ -84,7 +97,6 @@ function pushTerms(piece: string, out: string[]): void {
   else if (!NO_WORD.test(piece)) for (const m of piece.matchAll(WORD)) out.push(m[0]);
 }
 
-const WHITESPACE = /\s+/;
 /** Run -> its terms. Bounded: cleared when full. Long runs (Chinese prose) rarely repeat. */
 const runCache = new Map<string, string[]>();
 const RUN_CACHE_MAX = 100_000;

@@ -110,6 +110,18 @@ export class SegmentIndexer {
     chunk: Array<{ id: string; content: string; keywords?: string[] }>,
     opts: IndexOptions,
   ): Promise<PreparedChunk> {
+    // The embedding requests go out first: the provider works while keywords and full-text
+    // terms are computed here.
+    const embedding =
+      dataset.indexing_mode === 'high_quality'
+        ? this.embeddings.embedDocuments(
+            { provider: dataset.embedding_provider, model: dataset.embedding_model },
+            chunk.map((r) => r.content),
+            { accountId: opts.accountId, source: 'dataset.indexing', signal: opts.signal },
+          )
+        : null;
+    // Awaited below; if the work here throws first, its failure must not count as unhandled.
+    embedding?.catch(() => undefined);
     const keywords = chunk.map((r) => JSON.stringify(r.keywords ?? extractKeywords(r.content, 10)));
     const literals = await this.useLiterals();
     const tsvectors: Array<string | null> = [];
@@ -120,31 +132,12 @@ export class SegmentIndexer {
       tsvectors.push(literal);
       terms.push(literal === null ? list.join(' ') : null);
     }
-    if (dataset.indexing_mode !== 'high_quality') {
-      return {
-        ids: chunk.map((r) => r.id),
-        keywords,
-        tsvectors,
-        terms,
-        vectors: null,
-        dims: null,
-      };
-    }
-    const embedded = await this.embeddings.embedDocuments(
-      { provider: dataset.embedding_provider, model: dataset.embedding_model },
-      chunk.map((r) => r.content),
-      { accountId: opts.accountId, source: 'dataset.indexing', signal: opts.signal },
-    );
-    const dims = embedded[0].length;
+    const ids = chunk.map((r) => r.id);
+    if (embedding === null) return { ids, keywords, tsvectors, terms, vectors: null, dims: null };
+    const vectors = await embedding;
+    const dims = vectors[0].length;
     await this.fixDimensions(dataset, dims);
-    return {
-      ids: chunk.map((r) => r.id),
-      keywords,
-      tsvectors,
-      terms,
-      vectors: embedded,
-      dims,
-    };
+    return { ids, keywords, tsvectors, terms, vectors, dims };
   }
 
   /** One statement: the chunk's keywords, full-text vector, embedding and `completed` status. */
