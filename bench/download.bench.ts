@@ -111,7 +111,14 @@ async function ours(
     };
     const child = fork(path.join(__dirname, 'support', 'download-child.ts'), [], {
       execPath: process.execPath,
-      execArgv: ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register'],
+      execArgv: [
+        '-r',
+        'ts-node/register/transpile-only',
+        '-r',
+        'tsconfig-paths/register',
+        // e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the downloader.
+        ...(process.env.BENCH_DOWNLOAD_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      ],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const result = new Promise<DownloadResult>((resolve, reject) => {

@@ -15,6 +15,7 @@ import {
   type DownloadProgress,
   type SnapshotDownloaderOptions,
   type SnapshotPlan,
+  WorkerFrontHasher,
 } from './snapshot-downloader';
 
 const KB = 1024;
@@ -46,7 +47,12 @@ describe('byte ranges', () => {
   });
 });
 
-describe('SnapshotDownloader', () => {
+// Every case twice: files hashed on this thread as their bytes land, and on a worker thread that
+// reads them back from the file (what files of DOWNLOAD sizes get).
+describe.each([
+  ['on this thread', Infinity],
+  ['on a worker thread', 0],
+])('SnapshotDownloader, hashing %s', (_how, hashWorkerMinBytes) => {
   let server: FakeFileServer;
   let base: string;
   let dir: string;
@@ -97,6 +103,7 @@ describe('SnapshotDownloader', () => {
       stallMs: 2000,
       retryBaseMs: 10,
       diskMarginBytes: 0,
+      hashWorkerMinBytes,
       ...extra,
     });
   }
@@ -407,4 +414,68 @@ describe('SnapshotDownloader', () => {
     expect(peak).toBeLessThan(size / 3);
     expect((await fsp.stat(path.join(repoDir(), 'blobs', p.files[0].sha256!))).size).toBe(size);
   }, 30_000);
+});
+
+describe('WorkerFrontHasher', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'hash-'));
+  });
+  afterEach(async () => {
+    await fsp.rm(dir, { recursive: true, force: true });
+  });
+
+  const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  const gitSha1 = (b: Buffer) =>
+    createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
+
+  it('hashes the front as it grows, writes ahead of it included once the gap is filled', async () => {
+    const bytes = Buffer.from(Array.from({ length: 5 * MB + 3 }, (_, i) => (i * 31) % 251));
+    const file = path.join(dir, 'f.part');
+    const fh = await fsp.open(file, 'w+');
+    const h = new WorkerFrontHasher('sha256', bytes.length, file);
+    let done: [number, number][] = [];
+    const write = async (at: number, end: number) => {
+      await fh.write(bytes, at, end - at, at);
+      done = addRange(done, at, end);
+      h.written(at, bytes.subarray(at, end), () => done);
+    };
+    await write(0, MB);
+    await write(3 * MB, bytes.length); // ahead of the front: waits for the gap
+    await write(MB, 2 * MB);
+    await h.catchUp(() => done);
+    expect(h.digest()).toBeUndefined();
+    await write(2 * MB, 3 * MB);
+    await h.catchUp(() => done);
+    expect(h.digest()).toBe(sha256(bytes));
+    expect(h.bytesPerSec).toBeGreaterThan(0);
+    h.release();
+    // Released, the digest stays; the worker closed its descriptor and ended.
+    expect(h.digest()).toBe(sha256(bytes));
+    await fh.close();
+  });
+
+  it('starts over on reset (a generation drops what it read of the old bytes)', async () => {
+    const first = Buffer.alloc(2 * MB, 1);
+    const second = Buffer.alloc(2 * MB, 2);
+    const file = path.join(dir, 'g.part');
+    const fh = await fsp.open(file, 'w+');
+    const h = new WorkerFrontHasher('gitSha1', first.length, file);
+    await fh.write(first, 0, first.length, 0);
+    h.written(0, first, () => [[0, first.length]]);
+    h.reset();
+    await fh.truncate(0);
+    await fh.write(second, 0, second.length, 0);
+    await h.catchUp(() => [[0, second.length]]);
+    expect(h.digest()).toBe(gitSha1(second));
+    h.release();
+    await fh.close();
+  });
+
+  it('says it has no digest when it cannot read the file (verify then hashes it itself)', async () => {
+    const h = new WorkerFrontHasher('sha256', 10, path.join(dir, 'missing.part'));
+    await h.catchUp(() => [[0, 10]]);
+    expect(h.digest()).toBeUndefined();
+    h.release();
+  });
 });

@@ -5,6 +5,7 @@ import { createHash, type Hash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
 import { addRange, coveredBytes, missingRanges, planParts, type ByteRange } from './ranges';
 
 export interface SnapshotFile {
@@ -86,6 +87,11 @@ export interface SnapshotDownloaderOptions {
    * meanwhile: beyond it our side, not the connection, is the limit. Default 0.5.
    */
   splitBelowCores?: number;
+  /**
+   * Files of at least this many bytes are hashed on a worker thread beside the transfer; smaller
+   * ones on this thread as their bytes land. Default 64 MiB.
+   */
+  hashWorkerMinBytes?: number;
 }
 
 /** The configured part of the options (MODELS_DIR, DOWNLOAD_*). */
@@ -256,6 +262,24 @@ async function hashFile(
   }
 }
 
+/** Keeps the digest of a downloading file's bytes from 0 as far as they are contiguous. */
+interface FrontDigest {
+  /** How fast the digest advances while hashing (Infinity before it measured any). */
+  readonly bytesPerSec: number;
+  /** `data` was just written at `at`; `done()` already includes it. */
+  written(at: number, data: Buffer, done: () => ByteRange[], fh: fsp.FileHandle): void;
+  /** Takes in whatever joined the front; resolves once it is hashed. */
+  catchUp(done: () => ByteRange[], fh: fsp.FileHandle): Promise<void>;
+  /** Waits for reads of the file handle under way (before it is closed or the file replaced). */
+  settle(): Promise<void>;
+  /** Starts over (the file's bytes are being replaced). */
+  reset(): void;
+  /** The digest once the front reached the end; undefined otherwise. */
+  digest(): string | undefined;
+  /** Ends what runs for it (after settle(), digest() still answers). */
+  release(): void;
+}
+
 /**
  * The digest of a file's bytes [0, front), kept while the file downloads so that no full pass is
  * left after its last byte. Bytes written exactly at the front are hashed from the write buffer
@@ -263,7 +287,7 @@ async function hashFile(
  * file's recorded ranges) are read back from the file, mostly from the page cache, as soon as
  * they join the front. What it hashes is what was written, so a changed byte is still caught.
  */
-class FrontHasher {
+class FrontHasher implements FrontDigest {
   private hash: Hash;
   /** Bytes [0, front) are in the digest. */
   front = 0;
@@ -352,6 +376,145 @@ class FrontHasher {
   /** The digest once the front reached the end; undefined otherwise. */
   digest(): string | undefined {
     return this.front === this.size && !this.catching ? this.hash.digest('hex') : undefined;
+  }
+
+  release(): void {}
+}
+
+/** A message of hash.worker.js: how far its digest got, and the digest at the end. */
+interface HashWorkerReport {
+  generation: number;
+  front: number;
+  hashedBytes: number;
+  hashMs: number;
+  digest?: string;
+  error?: string;
+}
+
+const HASH_WORKER_FILE = path.join(__dirname, 'hash.worker.js');
+
+/**
+ * FrontHasher's job on a worker thread (hash.worker.js): this thread only tells the worker how far
+ * the file is contiguous from byte 0, and the worker reads those bytes back from the file and
+ * hashes them. On a fast connection hashing costs as much CPU as receiving and writing together,
+ * so the two then run on two cores instead of taking turns on one. The worker starts with the
+ * first bytes and ends with `release()`; a reset starts its digest over (a generation number
+ * drops whatever it read for the old bytes).
+ */
+export class WorkerFrontHasher implements FrontDigest {
+  private worker: Worker | undefined;
+  private generation = 0;
+  /** Bytes [0, told) are in the file, as the worker was told (this generation). */
+  private told = 0;
+  /** Bytes [0, front) are in the worker's digest, as it last reported. */
+  private front = 0;
+  private final: string | undefined;
+  /** The worker could not follow (a read failed, it died): verify() hashes the file instead. */
+  private failed = false;
+  private hashedBytes = 0;
+  private hashMs = 0;
+  private waiters: Array<() => void> = [];
+
+  constructor(
+    private readonly kind: DigestKind,
+    private readonly size: number,
+    private readonly file: string,
+  ) {}
+
+  get bytesPerSec(): number {
+    return this.hashMs > 0 && this.hashedBytes >= 1024 * 1024
+      ? (this.hashedBytes / this.hashMs) * 1000
+      : Infinity;
+  }
+
+  written(_at: number, _data: Buffer, done: () => ByteRange[]): void {
+    this.advance(done);
+  }
+
+  /** Resolves once the worker has hashed all it was told (or cannot go on, or was released). */
+  catchUp(done: () => ByteRange[]): Promise<void> {
+    this.advance(done);
+    if (this.caughtUp()) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** The worker reads through a descriptor of its own: nothing of `fh` to wait for. */
+  settle(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  reset(): void {
+    this.generation++;
+    this.told = 0;
+    this.front = 0;
+    this.final = undefined;
+    this.failed = false;
+    this.worker?.postMessage({ type: 'reset', generation: this.generation });
+    this.wake();
+  }
+
+  digest(): string | undefined {
+    return this.front === this.size && !this.failed ? this.final : undefined;
+  }
+
+  release(): void {
+    const worker = this.worker;
+    this.worker = undefined;
+    this.wake();
+    // It closes its descriptor and exits at its next step (within one read).
+    worker?.postMessage({ type: 'close' });
+  }
+
+  private advance(done: () => ByteRange[]): void {
+    const head = done()[0];
+    const until = head && head[0] === 0 ? head[1] : 0;
+    if (until <= this.told || this.failed) return;
+    this.told = until;
+    this.start().postMessage({ type: 'advance', generation: this.generation, until });
+  }
+
+  private caughtUp(): boolean {
+    return !this.worker || this.failed || this.front >= this.told;
+  }
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(HASH_WORKER_FILE, {
+      workerData: {
+        file: this.file,
+        kind: this.kind,
+        size: this.size,
+        generation: this.generation,
+      },
+    });
+    // Never what keeps the process alive; release() ends it.
+    worker.unref();
+    worker.on('message', (m: HashWorkerReport) => {
+      if (worker !== this.worker || m.generation !== this.generation) return;
+      this.front = m.front;
+      this.hashedBytes = m.hashedBytes;
+      this.hashMs = m.hashMs;
+      if (m.digest !== undefined) this.final = m.digest;
+      if (m.error !== undefined) this.failed = true;
+      this.wake();
+    });
+    const gone = () => {
+      if (worker !== this.worker) return;
+      this.worker = undefined;
+      this.failed = true;
+      this.wake();
+    };
+    worker.on('error', gone);
+    worker.once('exit', gone);
+    this.worker = worker;
+    return worker;
+  }
+
+  private wake(): void {
+    if (!this.caughtUp()) return;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
   }
 }
 
@@ -451,7 +614,7 @@ interface FileState {
   /** Sidecar writes run one after another, so an older one never lands last. */
   sidecarChain: Promise<void>;
   /** Digest of the bytes from 0 as far as they are contiguous, kept during the transfer. */
-  hasher: FrontHasher;
+  hasher: FrontDigest;
 }
 
 /** One connection's byte range; `end` may be cut short while it runs (the rest goes to others). */
@@ -505,6 +668,7 @@ export class SnapshotDownloader {
       sidecarIntervalMs: 1000,
       probeMs: 1000,
       splitBelowCores: 0.5,
+      hashWorkerMinBytes: 64 * 1024 * 1024,
       ...options,
     };
     if (!/^[0-9a-f]{40}$|^[0-9a-f]{64}$/i.test(plan.revision)) {
@@ -532,7 +696,14 @@ export class SnapshotDownloader {
         progress: { path: file.path, size: file.size, downloaded: 0, status: 'pending' },
         lastSidecarAt: 0,
         sidecarChain: Promise.resolve(),
-        hasher: new FrontHasher(file.sha256 ? 'sha256' : 'gitSha1', file.size),
+        hasher:
+          file.size > 0 && file.size >= this.o.hashWorkerMinBytes
+            ? new WorkerFrontHasher(
+                file.sha256 ? 'sha256' : 'gitSha1',
+                file.size,
+                path.join(blobs, `${oid}.part`),
+              )
+            : new FrontHasher(file.sha256 ? 'sha256' : 'gitSha1', file.size),
       };
     });
   }
@@ -736,6 +907,8 @@ export class SnapshotDownloader {
       await f.hasher.settle();
       if (!this.stop.signal.aborted) await f.hasher.catchUp(() => f.done, fh);
     } finally {
+      // A pause or cancel does not wait for hashing; a completed file's digest is kept.
+      f.hasher.release();
       await f.hasher.settle();
       await fh.close();
     }
