@@ -686,10 +686,12 @@ export class SnapshotDownloader {
           file.path,
         );
       }
+      const partPath = path.join(blobs, `${oid}.part`);
+      const kind: DigestKind = file.sha256 ? 'sha256' : 'gitSha1';
       return {
         file,
         oid,
-        partPath: path.join(blobs, `${oid}.part`),
+        partPath,
         sidecarPath: path.join(blobs, `${oid}.part.json`),
         blobPath: path.join(blobs, oid),
         done: [],
@@ -698,12 +700,8 @@ export class SnapshotDownloader {
         sidecarChain: Promise.resolve(),
         hasher:
           file.size > 0 && file.size >= this.o.hashWorkerMinBytes
-            ? new WorkerFrontHasher(
-                file.sha256 ? 'sha256' : 'gitSha1',
-                file.size,
-                path.join(blobs, `${oid}.part`),
-              )
-            : new FrontHasher(file.sha256 ? 'sha256' : 'gitSha1', file.size),
+            ? new WorkerFrontHasher(kind, file.size, partPath)
+            : new FrontHasher(kind, file.size),
       };
     });
   }
