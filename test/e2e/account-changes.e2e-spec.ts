@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { setAccountRole } from 'src/cli/promote-account';
 import { AccountService } from 'src/modules/auth/services/account.service';
 import { DataSource } from 'typeorm';
+import { eventually } from '@test/support/eventually';
 
 /**
  * The scale mode caches profiles and sessions per process, and a change made in one process shows
@@ -146,14 +147,8 @@ describe('account changes across processes (scale mode)', () => {
    * its subscriber socket and the next request's socket in whatever order they become ready (on
    * a loaded CI machine the request came first once), so B gets up to a second.
    */
-  async function onceBroadcast<T>(read: () => Promise<T>, expected: T): Promise<T> {
-    const deadline = Date.now() + 1000;
-    for (;;) {
-      const got = await read();
-      if (got === expected || Date.now() > deadline) return got;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
+  const onceBroadcast = <T>(read: () => Promise<T>, expected: T): Promise<T> =>
+    eventually(read, (v) => v === expected, 1000, 20);
 
   it('stops a key disabled or deleted on A at B at once (B caches keys it has seen)', async () => {
     const created = await a.http().post('/openapi/api-keys').set(user.auth).send({ remark: 'b' });

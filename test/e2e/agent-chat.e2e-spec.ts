@@ -7,6 +7,7 @@ import { consoleRequests } from '@test/support/console-requests';
 import { searchTerms } from 'src/modules/dataset/indexing/keywords';
 import { WorkflowService } from 'src/modules/workflow/workflow.service';
 import { DataSource } from 'typeorm';
+import { eventually } from '@test/support/eventually';
 
 /**
  * The agent chat end to end against the fake OpenAI server, scripted per test: the debug chat's
@@ -32,20 +33,6 @@ const FRAME_KEYS = [
   'message_id',
   'task_id',
 ];
-
-/** Polls `read` until `until` holds (the turn goes on after a client leaves). */
-async function eventually<T>(
-  read: () => Promise<T>,
-  until: (v: T) => boolean,
-  ms = 5000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await read();
-    if (until(v) || Date.now() > deadline) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('Agent chat (e2e)', () => {
   let openai: FakeOpenAI;

@@ -1,4 +1,5 @@
 import type { TestApp } from './app-factory';
+import { eventually } from './eventually';
 import { UsageService } from 'src/modules/model/runtime/usage.service';
 import type { ModelUsageEntity } from 'src/modules/model/entities/model-usage.entity';
 import * as http from 'node:http';
@@ -10,12 +11,12 @@ export async function usageRows(
   until: (rows: ModelUsageEntity[]) => boolean = () => true,
   timeoutMs = 3000,
 ): Promise<ModelUsageEntity[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const rows = (await t.app.get(UsageService).recent(accountId, 100)).reverse();
-    if (until(rows) || Date.now() > deadline) return rows;
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  return eventually(
+    async () => (await t.app.get(UsageService).recent(accountId, 100)).reverse(),
+    until,
+    timeoutMs,
+    25,
+  );
 }
 
 export interface SseFrame {
