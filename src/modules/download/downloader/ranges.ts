@@ -13,6 +13,12 @@ export function addRange(ranges: ByteRange[], start: number, end: number): ByteR
   return out;
 }
 
+/** Where the bytes contiguous from 0 end (0 when byte 0 is missing). */
+export function contiguousEnd(ranges: ByteRange[]): number {
+  const head = ranges[0];
+  return head && head[0] === 0 ? head[1] : 0;
+}
+
 export function coveredBytes(ranges: ByteRange[]): number {
   return ranges.reduce((n, [s, e]) => n + (e - s), 0);
 }

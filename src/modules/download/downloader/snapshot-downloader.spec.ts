@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { FakeFileServer } from '@test/fakes/fake-file-server';
-import { addRange, missingRanges, planParts } from './ranges';
+import { addRange, contiguousEnd, missingRanges, planParts } from './ranges';
 import {
   ConnectionLimiter,
   DownloadError,
@@ -38,6 +38,14 @@ describe('byte ranges', () => {
     ]);
     expect(planParts([[0, 1000]], 4, 10)).toHaveLength(4);
     expect(planParts([[0, 10]], 8, 64)).toEqual([[0, 10]]);
+    expect(
+      contiguousEnd([
+        [0, 20],
+        [30, 40],
+      ]),
+    ).toBe(20);
+    expect(contiguousEnd([[5, 20]])).toBe(0);
+    expect(contiguousEnd([])).toBe(0);
   });
 
   it('reads Retry-After and RateLimit reset', () => {

@@ -6,7 +6,14 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
-import { addRange, coveredBytes, missingRanges, planParts, type ByteRange } from './ranges';
+import {
+  addRange,
+  contiguousEnd,
+  coveredBytes,
+  missingRanges,
+  planParts,
+  type ByteRange,
+} from './ranges';
 
 export interface SnapshotFile {
   /** Path inside the repository (forward slashes). */
@@ -356,8 +363,7 @@ class FrontHasher implements FrontDigest {
     const generation = this.generation;
     const buf = (this.buf ??= Buffer.allocUnsafe(HASH_READ_BYTES));
     for (;;) {
-      const head = done()[0];
-      const until = head && head[0] === 0 ? head[1] : 0;
+      const until = contiguousEnd(done());
       if (this.front >= until) return;
       const n = Math.min(buf.length, until - this.front);
       const { bytesRead } = await fh.read(buf, 0, n, this.front);
@@ -466,8 +472,7 @@ export class WorkerFrontHasher implements FrontDigest {
   }
 
   private advance(done: () => ByteRange[]): void {
-    const head = done()[0];
-    const until = head && head[0] === 0 ? head[1] : 0;
+    const until = contiguousEnd(done());
     if (until <= this.told || this.failed) return;
     this.told = until;
     this.start().postMessage({ type: 'advance', generation: this.generation, until });
