@@ -581,6 +581,21 @@ describe('Agent chat (e2e)', () => {
     ]);
   });
 
+  it('stores no steps for a message removed while it was answered (its app or account purged)', async () => {
+    const acc = await createAccount(t);
+    const appId = await newApp(acc);
+    openai.enqueue({ type: 'text', chunks: ['one ', 'two ', 'three'], chunk_delay_ms: 100 });
+    const s = live(acc, appId, 'Count');
+    const first = await s.waitFor((f) => f.event === 'agent_message');
+    const messageId = first.data.message_id as string;
+    await db.query('DELETE FROM messages WHERE id = $1', [messageId]);
+    const end = await s.waitFor((f) => f.event === 'agent_end');
+    expect(end.data.message_id).toBe(messageId);
+    // The turn ended as usual; its steps did not outlive their message.
+    expect(await messageRow(messageId)).toBeUndefined();
+    expect(await stepsOf(messageId)).toEqual([]);
+  });
+
   it('ends with an error frame (HTTP 200) when the model fails mid-turn, stored with status error', async () => {
     const acc = await createAccount(t);
     const appId = await newApp(acc);

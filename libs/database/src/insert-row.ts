@@ -1,4 +1,4 @@
-import type { DeepPartial, EntityManager, EntityTarget, ObjectLiteral, Repository } from 'typeorm';
+import type { DeepPartial, ObjectLiteral, Repository } from 'typeorm';
 
 /**
  * Inserts one new row and answers it as an entity with its generated columns (id, timestamps,
@@ -13,17 +13,4 @@ export async function insertRow<E extends ObjectLiteral>(
   const row = repo.create(values);
   await repo.insert(row);
   return row;
-}
-
-/** Several new rows of one entity in one INSERT (inside the caller's transaction, if any). */
-export async function insertRows<E extends ObjectLiteral>(
-  em: EntityManager,
-  target: EntityTarget<E>,
-  values: DeepPartial<E>[],
-): Promise<void> {
-  if (!values.length) return;
-  await em.insert(
-    target,
-    values.map((v) => em.create(target, v)),
-  );
 }

@@ -1,5 +1,5 @@
 import { isUuid, NotFoundError, toPage, toUnix, type Page } from '@app/common';
-import { insertRow, insertRows } from '@app/database';
+import { insertRow } from '@app/database';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, LessThanOrEqual, Not, Repository, type FindOptionsWhere } from 'typeorm';
@@ -322,45 +322,54 @@ export class ConversationService {
     });
   }
 
-  /** Stores the answer, how it ended, its cost and its steps in one transaction. */
+  /**
+   * Stores the answer, how it ended, its cost and its steps: one statement (the UPDATE and the
+   * steps' INSERT in a CTE), so it is atomic without a transaction's BEGIN and COMMIT round trips.
+   * A message deleted meanwhile (its conversation removed during the turn) gets no steps.
+   */
   async finishMessage(message: MessageEntity, f: FinishedMessage): Promise<void> {
     const messageTokens = f.message_token_count ?? 0;
     const answerTokens = f.answer_token_count ?? 0;
-    await this.messages.manager.transaction(async (em) => {
-      await em.update(
-        MessageEntity,
-        { id: message.id },
-        {
-          answer: f.answer,
-          status: f.status,
-          error: f.error ?? '',
-          message_token_count: messageTokens,
-          answer_token_count: answerTokens,
-          total_token_count: messageTokens + answerTokens,
-          total_price: f.total_price ?? 0,
-          latency: f.latency,
-        },
-      );
-      // No steps: insertRows sends nothing.
-      await insertRows(
-        em,
-        MessageAgentThoughtEntity,
-        f.thoughts.map((t, i) => ({
-          account_id: message.account_id,
-          message_id: message.id,
-          conversation_id: message.conversation_id,
-          position: i + 1,
-          event: t.event,
-          thought: t.thought ?? '',
-          observation: t.observation ?? '',
-          tool: t.tool ?? '',
-          tool_input: t.tool_input ?? {},
-          total_token_count: t.total_token_count ?? 0,
-          total_price: t.total_price ?? 0,
-          latency: t.latency ?? 0,
-        })),
-      );
-    });
+    const steps = f.thoughts;
+    await this.messages.query(
+      `WITH m AS (
+         UPDATE messages
+            SET answer = $2, status = $3, error = $4, message_token_count = $5,
+                answer_token_count = $6, total_token_count = $7, total_price = $8, latency = $9,
+                updated_at = CURRENT_TIMESTAMP
+          WHERE id = $1
+         RETURNING id, account_id, conversation_id)
+       INSERT INTO message_agent_thoughts
+              (account_id, message_id, conversation_id, position, event, thought, observation,
+               tool, tool_input, total_token_count, total_price, latency)
+       SELECT m.account_id, m.id, m.conversation_id, s.position, s.event, s.thought,
+              s.observation, s.tool, s.tool_input, s.total_token_count, s.total_price, s.latency
+         FROM m,
+              unnest($10::int[], $11::text[], $12::text[], $13::text[], $14::text[],
+                     $15::jsonb[], $16::int[], $17::numeric[], $18::float8[])
+                AS s(position, event, thought, observation, tool, tool_input, total_token_count,
+                     total_price, latency)`,
+      [
+        message.id,
+        f.answer,
+        f.status,
+        f.error ?? '',
+        messageTokens,
+        answerTokens,
+        messageTokens + answerTokens,
+        f.total_price ?? 0,
+        f.latency,
+        steps.map((_, i) => i + 1),
+        steps.map((t) => t.event),
+        steps.map((t) => t.thought ?? ''),
+        steps.map((t) => t.observation ?? ''),
+        steps.map((t) => t.tool ?? ''),
+        steps.map((t) => JSON.stringify(t.tool_input ?? {})),
+        steps.map((t) => t.total_token_count ?? 0),
+        steps.map((t) => t.total_price ?? 0),
+        steps.map((t) => t.latency ?? 0),
+      ],
+    );
   }
 
   // ---- analysis reads (the analysis module aggregates an app's traffic through these) ----
