@@ -1,3 +1,4 @@
+import { FakeOpenAI } from '@test/fakes/fake-openai';
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount, TestAccount } from '@test/support/auth';
 import { TestRedisServer } from '@test/support/redis-server';
@@ -27,7 +28,12 @@ describe('account changes across processes (scale mode)', () => {
   beforeAll(async () => {
     if (!existsSync(MAIN)) execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
     redis = await TestRedisServer.start();
-    a = await createTestApp({ redisUrl: redis.url, redisPrefix: prefix });
+    // Loopback base URLs (the fake model server of the credentials case) are allowed on both.
+    a = await createTestApp({
+      redisUrl: redis.url,
+      redisPrefix: prefix,
+      env: { OUTBOUND_ALLOW_HOSTS: '127.0.0.1' },
+    });
     const port = await freePort();
     b = {
       ...(await startService(
@@ -42,6 +48,7 @@ describe('account changes across processes (scale mode)', () => {
           ENCRYPTION_KEY: 'test-encryption-key-0123456789abcdef',
           SWAGGER_ENABLED: 'false',
           LOG_LEVEL: 'warn',
+          OUTBOUND_ALLOW_HOSTS: '127.0.0.1',
         },
         port,
       )),
@@ -175,6 +182,48 @@ describe('account changes across processes (scale mode)', () => {
     const deleted = await a.http().post(`/openapi/api-keys/${id}/delete`).set(user.auth).send({});
     expect(deleted.body.code).toBe('success');
     expect(await onceBroadcast(modelsOnB, 401)).toBe(401);
+  });
+
+  it("uses model credentials set or deleted on A in B's next model call (B caches them)", async () => {
+    const fake = await FakeOpenAI.create();
+    try {
+      const created = await a.http().post('/openapi/api-keys').set(user.auth).send({ remark: 'c' });
+      const { api_key } = created.body.data as { api_key: string };
+      const setOnA = async (key: string) => {
+        const res = await a
+          .http()
+          .post('/language-models/credentials/openai')
+          .set(user.auth)
+          .send({ api_key: key, base_url: fake.baseURL });
+        expect(res.body.code).toBe('success');
+      };
+      /** An embedding call on B: its status, and the key the model server saw. */
+      const embedOnB = async () => {
+        const before = fake.requestsTo('embeddings').length;
+        const res = await fetch(`${b.url}/v1/embeddings`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${api_key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'openai/text-embedding-3-small', input: 'hello' }),
+        });
+        const seen = fake.requestsTo('embeddings').slice(before)[0];
+        return `${res.status} ${seen?.headers.authorization ?? 'no call'}`;
+      };
+      await setOnA('sk-first');
+      expect(await embedOnB()).toBe('200 Bearer sk-first');
+      expect(await embedOnB()).toBe('200 Bearer sk-first'); // now cached by B
+      await setOnA('sk-second');
+      expect(await onceBroadcast(embedOnB, '200 Bearer sk-second')).toBe('200 Bearer sk-second');
+      const deleted = await a
+        .http()
+        .post('/language-models/credentials/openai/delete')
+        .set(user.auth)
+        .send({});
+      expect(deleted.body.code).toBe('success');
+      // B has no server key for OpenAI: without the account's own, nothing is called.
+      expect(await onceBroadcast(embedOnB, '400 no call')).toBe('400 no call');
+    } finally {
+      await fake.close();
+    }
   });
 
   it('stops caching when its Redis stalls, and resumes once Redis answers', async () => {

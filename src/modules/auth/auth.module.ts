@@ -88,7 +88,7 @@ export class AuthModule {
       ],
       controllers: [AuthController, AccountController, OAuthController, ApiKeyController],
       providers,
-      exports: [AccessTokenVerifier, AccountService, ApiKeyService, JwtModule],
+      exports: [AccessTokenVerifier, AccountChanges, AccountService, ApiKeyService, JwtModule],
     };
   }
 }

@@ -1,4 +1,5 @@
 import {
+  ExpiringMap,
   FailException,
   maskSecret,
   NotFoundError,
@@ -11,6 +12,7 @@ import { SsrfPolicy } from '@app/http';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
+import { AccountChanges } from 'src/modules/auth/services/account-changes.service';
 import { CatalogProvider } from './catalog/catalog.schema';
 import { ModelCatalog } from './catalog/model-catalog.service';
 import { CredentialDto, SetCredentialDto } from './dto/credential.dto';
@@ -31,19 +33,36 @@ export interface ResolvedCredentials {
   source: 'account' | 'server' | 'none';
 }
 
+/** An account's own credentials for one provider, opened; null when it has none. */
+type OwnCredentials = { apiKey?: string; organization?: string; baseUrl: string } | null;
+
+/** (account, provider) pairs whose credentials are kept opened between calls. */
+const RESOLVED_CACHE_SIZE = 10_000;
+
 /** Per-account provider credentials (sealed at rest), falling back to the server's env defaults. */
 @Injectable()
 export class CredentialsService {
   private readonly policy: SsrfPolicy;
+  /**
+   * What `resolve` read for (account, provider), kept while AccountChanges allows caching (as
+   * API keys and sessions are): a model call then costs no database read and no decryption.
+   * Setting or deleting credentials drops the account's entries in every process.
+   */
+  private readonly own: ExpiringMap<string, { accountId: string; value: OwnCredentials }>;
 
   constructor(
     private readonly config: AppConfig,
     private readonly catalog: ModelCatalog,
     private readonly box: SecretBox,
+    private readonly changes: AccountChanges,
     @InjectRepository(ModelCredentialEntity)
     private readonly creds: Repository<ModelCredentialEntity>,
   ) {
     this.policy = new SsrfPolicy(config.env.OUTBOUND_ALLOW_HOSTS);
+    this.own = new ExpiringMap(RESOLVED_CACHE_SIZE, changes.cacheTtlMs);
+    changes.onChange((id) =>
+      id ? this.own.deleteWhere((e) => e.accountId === id) : this.own.clear(),
+    );
   }
 
   async list(accountId: string): Promise<CredentialDto[]> {
@@ -101,6 +120,7 @@ export class CredentialsService {
     row.last_test_status = null;
     row.last_test_error = null;
     await this.creds.save(row);
+    await this.changes.changed(accountId);
     return this.toDto(provider, row);
   }
 
@@ -108,6 +128,7 @@ export class CredentialsService {
     this.catalog.provider(providerName);
     const res = await this.creds.delete({ account_id: accountId, provider: providerName });
     if (!res.affected) throw new NotFoundError(`You have no credentials for "${providerName}"`);
+    await this.changes.changed(accountId);
   }
 
   async recordTest(
@@ -129,16 +150,13 @@ export class CredentialsService {
   /** Credentials for a call: the account's own, else the server's; a clear `fail` when neither. */
   async resolve(accountId: string | null, providerName: string): Promise<ResolvedCredentials> {
     const provider = this.catalog.provider(providerName);
-    const row = accountId
-      ? await this.creds.findOne({ where: { account_id: accountId, provider: providerName } })
-      : null;
-    if (row) {
-      const secret = this.box.openJson<SealedSecret>(row.secret);
+    const own = accountId ? await this.ownCredentials(accountId, providerName) : null;
+    if (own) {
       return {
-        apiKey: secret.api_key,
-        organization: secret.organization,
-        baseUrl: row.base_url || this.serverBaseUrl(provider),
-        userSupplied: !!row.base_url,
+        apiKey: own.apiKey,
+        organization: own.organization,
+        baseUrl: own.baseUrl || this.serverBaseUrl(provider),
+        userSupplied: !!own.baseUrl,
         source: 'account',
       };
     }
@@ -159,6 +177,23 @@ export class CredentialsService {
       );
     }
     return { apiKey, organization, baseUrl, userSupplied: false, source: 'server' };
+  }
+
+  private async ownCredentials(accountId: string, providerName: string): Promise<OwnCredentials> {
+    const key = `${accountId}:${providerName}`;
+    const hit = this.own.get(key);
+    if (hit) return hit.value;
+    const generation = this.changes.generation;
+    const row = await this.creds.findOne({
+      where: { account_id: accountId, provider: providerName },
+    });
+    let value: OwnCredentials = null;
+    if (row) {
+      const secret = this.box.openJson<SealedSecret>(row.secret);
+      value = { apiKey: secret.api_key, organization: secret.organization, baseUrl: row.base_url };
+    }
+    if (this.changes.mayCache(generation)) this.own.set(key, { accountId, value });
+    return value;
   }
 
   /** Providers calls can be made to for this account (its own rows, else server defaults). */
