@@ -184,6 +184,83 @@ describe('Download tasks (e2e)', () => {
     await post(`/downloads/${id}/delete`, {});
   });
 
+  it('refuses a hub whose tree lists a path outside the snapshot: nothing is stored', async () => {
+    const hostile = hub.addRepo({
+      id: 'acme/escaping-tree',
+      files: [
+        { path: 'config.json', content: '{}' },
+        { path: '../../../../outside.txt', content: 'x' },
+      ],
+    });
+    const res = await post('/downloads', { source: 'huggingface', model_id: hostile.id });
+    expect(res.code).toBe('fail');
+    expect(res.message).toMatch(
+      /will not store .*Invalid file path "\.\.\/\.\.\/\.\.\/\.\.\/outside\.txt"/,
+    );
+    const list = await get(`/downloads?page_size=50`);
+    expect(list.data.list.map((d: Json) => d.model_id)).not.toContain(hostile.id);
+    await expect(fsp.access(repoDir(hostile.id))).rejects.toThrow();
+  });
+
+  it('refuses a repository name with "--" (it would share a cache folder)', async () => {
+    const res = await post('/downloads', { source: 'huggingface', model_id: 'acme--x/model' });
+    expect(res).toMatchObject({ code: 'validate_error' });
+    expect(res.message).toMatch(/no "--"/);
+  });
+
+  it('keeps the blobs and links an open task of the repository uses when another is deleted', async () => {
+    const first = await post('/downloads', {
+      source: 'huggingface',
+      model_id: small.id,
+      files: ['config.json'],
+    });
+    await waitFor(first.data.id, (d) => d.status === 'completed');
+    // The second task finds config.json's blob already there, then pauses on the big file.
+    hub.switches.throttleBytesPerSec = 50 * 1024;
+    const second = await post('/downloads', {
+      source: 'huggingface',
+      model_id: small.id,
+      files: ['config.json', 'model-q4.gguf'],
+    });
+    await waitFor(second.data.id, (d) => d.status === 'downloading' && d.downloaded_size > 0);
+    expect((await post(`/downloads/${second.data.id}/pause`, {})).code).toBe('success');
+    await waitFor(second.data.id, (d) => d.status === 'paused');
+    const config = small.files.find((f) => f.path === 'config.json')!;
+    const link = path.join(repoDir(small.id), 'snapshots', small.sha, 'config.json');
+    expect((await post(`/downloads/${first.data.id}/delete`, {})).code).toBe('success');
+    // The paused task still plans config.json: its link and blob stay, and so does its partial.
+    expect(await sha256(link)).toBe(config.sha256);
+    expect(await partFiles(small.id)).not.toHaveLength(0);
+    hub.switches.throttleBytesPerSec = undefined;
+    await post(`/downloads/${second.data.id}/resume`, {});
+    await waitFor(second.data.id, (d) => d.status === 'completed');
+    expect(await sha256(link)).toBe(config.sha256);
+    expect((await post(`/downloads/${second.data.id}/delete`, {})).code).toBe('success');
+    await expect(fsp.lstat(link)).rejects.toThrow();
+    await expect(fsp.access(path.join(repoDir(small.id), 'blobs', config.oid))).rejects.toThrow();
+  });
+
+  it('refuses to resume a failed task while another task of the repository is open', async () => {
+    hub.switches.wrongBytes = true;
+    const failedTask = await post('/downloads', {
+      source: 'huggingface',
+      model_id: big2.id,
+    });
+    await waitFor(failedTask.data.id, (d) => d.status === 'failed');
+    hub.switches.wrongBytes = false;
+    hub.switches.throttleBytesPerSec = 50 * 1024;
+    const open = await post('/downloads', { source: 'huggingface', model_id: big2.id });
+    expect(open.code).toBe('success');
+    await waitFor(open.data.id, (d) => d.status === 'downloading');
+    const resumed = await post(`/downloads/${failedTask.data.id}/resume`, {});
+    expect(resumed).toMatchObject({ code: 'validate_error' });
+    expect(resumed.message).toMatch(/already queued, running or paused/);
+    expect((await get(`/downloads/${failedTask.data.id}`)).data.status).toBe('failed');
+    await post(`/downloads/${open.data.id}/cancel`, {});
+    await post(`/downloads/${open.data.id}/delete`, {});
+    await post(`/downloads/${failedTask.data.id}/delete`, {});
+  });
+
   it('refuses globs that match nothing', async () => {
     const res = await post('/downloads', {
       source: 'huggingface',

@@ -200,7 +200,8 @@ const SAFE_SEGMENT = /^(?!\.{1,2}$)[^/\\\0]+$/;
 
 function repoFolder(repo: string): string {
   const parts = repo.split('/');
-  if (parts.length !== 2 || !parts.every((p) => SAFE_SEGMENT.test(p))) {
+  // "--" joins owner and name in the folder name: "a--b/c" and "a/b--c" must not share one.
+  if (parts.length !== 2 || !parts.every((p) => SAFE_SEGMENT.test(p) && !p.includes('--'))) {
     throw new DownloadError('invalid_plan', `Invalid repository name "${repo}"`);
   }
   return `models--${parts[0]}--${parts[1]}`;
@@ -210,6 +211,40 @@ function checkRelPath(p: string): void {
   const segs = p.split('/');
   if (!p || !segs.every((s) => SAFE_SEGMENT.test(s))) {
     throw new DownloadError('invalid_plan', `Invalid file path "${p}"`, p);
+  }
+}
+
+/** The blob name of a planned file (its sha256, or its git sha1), checked. */
+function fileOid(file: SnapshotFile): string {
+  const oid = (file.sha256 ?? file.gitSha1)?.toLowerCase();
+  if (typeof oid !== 'string' || !/^[0-9a-f]{40,64}$/.test(oid)) {
+    throw new DownloadError(
+      'invalid_plan',
+      `File ${file.path} has no sha256 or git sha1`,
+      file.path,
+    );
+  }
+  return oid;
+}
+
+/**
+ * Throws `invalid_plan` unless every name in the plan stays inside its repository's cache folder:
+ * the repository (owner/name, no "--"), a commit sha, safe relative file paths (no "..", "\\",
+ * NUL or empty segment) and a hex digest per file. Run when a task is created, so a hostile or
+ * broken hub is refused before anything is stored, and again by the downloader.
+ */
+export function validateSnapshotPlan(
+  plan: Pick<SnapshotPlan, 'repo' | 'revision' | 'files'>,
+): void {
+  if (!/^[0-9a-f]{40}$|^[0-9a-f]{64}$/i.test(plan.revision)) {
+    throw new DownloadError('invalid_plan', `Revision must be a commit sha: "${plan.revision}"`);
+  }
+  repoFolder(plan.repo);
+  for (const file of plan.files) {
+    if (typeof file.path !== 'string')
+      throw new DownloadError('invalid_plan', 'A file has no path');
+    checkRelPath(file.path);
+    fileOid(file);
   }
 }
 
@@ -676,21 +711,11 @@ export class SnapshotDownloader {
       hashWorkerMinBytes: 64 * 1024 * 1024,
       ...options,
     };
-    if (!/^[0-9a-f]{40}$|^[0-9a-f]{64}$/i.test(plan.revision)) {
-      throw new DownloadError('invalid_plan', `Revision must be a commit sha: "${plan.revision}"`);
-    }
+    validateSnapshotPlan(plan);
     this.repoDir = path.join(options.modelsDir, repoFolder(plan.repo));
     const blobs = path.join(this.repoDir, 'blobs');
     this.files = plan.files.map((file) => {
-      checkRelPath(file.path);
-      const oid = (file.sha256 ?? file.gitSha1)?.toLowerCase();
-      if (!oid || !/^[0-9a-f]{40,64}$/.test(oid)) {
-        throw new DownloadError(
-          'invalid_plan',
-          `File ${file.path} has no sha256 or git sha1`,
-          file.path,
-        );
-      }
+      const oid = fileOid(file);
       const partPath = path.join(blobs, `${oid}.part`);
       const kind: DigestKind = file.sha256 ? 'sha256' : 'gitSha1';
       return {

@@ -14,10 +14,12 @@ export const MAX_SEARCH_RESULTS = 1000;
 
 export function validateRepoId(repo: string): string {
   const parts = repo.split('/');
-  if (parts.length !== 2 || !parts.every((p) => REPO_SEGMENT.test(p) && !p.includes('..'))) {
+  // Hugging Face allows neither ".." nor "--" in a name; "--" also joins the cache folder's parts.
+  const ok = (p: string) => REPO_SEGMENT.test(p) && !p.includes('..') && !p.includes('--');
+  if (parts.length !== 2 || !parts.every(ok)) {
     throw new ValidateError(
-      { model_id: ['model_id must be owner/name (letters, digits, - _ .)'] },
-      'model_id must be owner/name (letters, digits, - _ .)',
+      { model_id: ['model_id must be owner/name (letters, digits, - _ ., no "--" or "..")'] },
+      'model_id must be owner/name (letters, digits, - _ ., no "--" or "..")',
     );
   }
   return repo;

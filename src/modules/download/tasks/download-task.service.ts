@@ -24,6 +24,7 @@ import {
   DownloadError,
   downloaderSettings,
   SnapshotDownloader,
+  validateSnapshotPlan,
   type DownloadProgress,
   type SnapshotFile,
 } from '../downloader';
@@ -247,6 +248,14 @@ export class DownloadTaskService implements OnModuleInit {
         'No file of the repository matches these globs',
       );
     }
+    try {
+      validateSnapshotPlan({ repo, revision: commit, files });
+    } catch (err) {
+      // A hostile or broken hub (a mirror): nothing of it is stored, nothing is written.
+      throw new FailException(
+        `Hugging Face listed a file this server will not store for ${repo}: ${(err as Error).message}`,
+      );
+    }
     const total = files.reduce((n, f) => n + f.size, 0);
     await this.checkDisk(total);
     const task = await this.tasks.save(
@@ -307,7 +316,24 @@ export class DownloadTaskService implements OnModuleInit {
     if (task.status !== 'paused' && task.status !== 'failed') {
       throw new ValidateError({}, `A ${task.status} download cannot be resumed`);
     }
-    await this.setStatus(task, 'pending', { error: '', speed: 0, eta: null, finished_at: null });
+    // Another open task of the repository would write the same partial blobs.
+    const others = await this.tasks.count({
+      where: {
+        id: Not(task.id),
+        source: task.source,
+        model_id: task.model_id,
+        status: In(['pending', 'downloading', 'paused']),
+      },
+    });
+    if (others > 0) throw alreadyOpen();
+    // Only the request that moves it out of paused/failed enqueues it (two resumes: one job).
+    const moved = await this.tasks.update(
+      { id: task.id, status: In(['paused', 'failed']) },
+      { status: 'pending', error: '', speed: 0, eta: null, finished_at: null },
+    );
+    if (!moved.affected) throw new ValidateError({}, 'The download changed meanwhile: reload it');
+    Object.assign(task, { status: 'pending', error: '', speed: 0, eta: null, finished_at: null });
+    this.emitStatus(task);
     await this.enqueue(task.id, task.account_id);
   }
 
@@ -386,7 +412,14 @@ export class DownloadTaskService implements OnModuleInit {
     let lastWrite = 0;
     let writing: Promise<unknown> = Promise.resolve();
     let last: DownloadProgress | undefined;
-    const token = this.config.env.HF_TOKEN;
+    // The token goes only to the hub it belongs to: the plan's URLs may be of an earlier
+    // HF_ENDPOINT (a mirror), and the client drops it on a redirect to another host.
+    const hub = new URL(this.config.env.HF_ENDPOINT).origin;
+    const token =
+      task.source === 'huggingface' &&
+      task.plan.files.every((f) => URL.canParse(f.url) && new URL(f.url).origin === hub)
+        ? this.config.env.HF_TOKEN
+        : undefined;
     const onProgress = (p: DownloadProgress) => {
       last = p;
       this.realtime.toRoom(downloadRoom(task.id), 'download_progress', {
@@ -409,34 +442,40 @@ export class DownloadTaskService implements OnModuleInit {
         );
       }
     };
-    const downloader: DownloadRunner =
-      task.source === 'ollama'
-        ? new OllamaPullRunner(task.model_id, {
-            client: this.ollama,
-            stallMs: this.settings.stallMs,
-            progressIntervalMs: 250,
-            resumeFrom: task.file_progress,
-            onProgress,
-          })
-        : new SnapshotDownloader(
-            {
-              repo: task.plan.repo,
-              revision: task.commit,
-              ref: task.plan.ref,
-              files: task.plan.files,
-              headers: token ? { authorization: `Bearer ${token}` } : undefined,
-            },
-            {
-              http: this.http,
-              limiter: this.limiter,
-              modelsDir: this.settings.modelsDir,
-              partMinBytes: this.settings.partMinBytes,
-              maxParts: this.settings.maxParts,
+    let downloader: DownloadRunner;
+    try {
+      downloader =
+        task.source === 'ollama'
+          ? new OllamaPullRunner(task.model_id, {
+              client: this.ollama,
               stallMs: this.settings.stallMs,
               progressIntervalMs: 250,
+              resumeFrom: task.file_progress,
               onProgress,
-            },
-          );
+            })
+          : new SnapshotDownloader(
+              {
+                repo: task.plan.repo,
+                revision: task.commit,
+                ref: task.plan.ref,
+                files: task.plan.files,
+                headers: token ? { authorization: `Bearer ${token}` } : undefined,
+              },
+              {
+                http: this.http,
+                limiter: this.limiter,
+                modelsDir: this.settings.modelsDir,
+                partMinBytes: this.settings.partMinBytes,
+                maxParts: this.settings.maxParts,
+                stallMs: this.settings.stallMs,
+                progressIntervalMs: 250,
+                onProgress,
+              },
+            );
+    } catch (e) {
+      // A plan stored before it was checked (or by an older version): the task fails visibly.
+      return this.failed(task, e, undefined);
+    }
     live.downloader = downloader;
     // Cancel/timeout/shutdown of the job: stop; the files stay for a resume.
     const onJobAbort = () => downloader.pause();
@@ -502,27 +541,36 @@ export class DownloadTaskService implements OnModuleInit {
       return { status: fresh.status };
     } catch (e) {
       await writing;
-      const message =
-        e instanceof DownloadError ? `${e.code}: ${e.message}` : (e as Error).message || String(e);
-      const fresh = await this.tasks.findOne({ where: { id: task.id } });
-      if (fresh && fresh.status === 'downloading') {
-        await this.setStatus(fresh, 'failed', {
-          ...(last ? progressColumns(last) : {}),
-          speed: 0,
-          eta: null,
-          error: message,
-          finished_at: new Date(),
-        });
-        const failed = (await this.tasks.findOne({ where: { id: task.id } }))!;
-        this.realtime.toRoom(downloadRoom(task.id), 'download_failed', {
-          ...(await this.toDto(failed)),
-        });
-      }
-      return { status: 'failed' };
+      return this.failed(task, e, last);
     } finally {
       clearInterval(watch);
       jobSignal.removeEventListener('abort', onJobAbort);
     }
+  }
+
+  /** Marks a task that was downloading failed with what went wrong, and tells its room. */
+  private async failed(
+    task: DownloadTaskEntity,
+    e: unknown,
+    last: DownloadProgress | undefined,
+  ): Promise<{ status: string }> {
+    const message =
+      e instanceof DownloadError ? `${e.code}: ${e.message}` : (e as Error).message || String(e);
+    const fresh = await this.tasks.findOne({ where: { id: task.id } });
+    if (fresh && fresh.status === 'downloading') {
+      await this.setStatus(fresh, 'failed', {
+        ...(last ? progressColumns(last) : {}),
+        speed: 0,
+        eta: null,
+        error: message,
+        finished_at: new Date(),
+      });
+      const failed = (await this.tasks.findOne({ where: { id: task.id } }))!;
+      this.realtime.toRoom(downloadRoom(task.id), 'download_failed', {
+        ...(await this.toDto(failed)),
+      });
+    }
+    return { status: 'failed' };
   }
 
   /**
@@ -657,8 +705,10 @@ export class DownloadTaskService implements OnModuleInit {
   }
 
   /**
-   * Partial files of the plan; with `snapshot`, also its snapshot links and blobs that no other
-   * completed task of the same repository still lists.
+   * Partial files of the plan; with `snapshot`, also its snapshot links and blobs. What another
+   * task of the same repository still uses stays: its blobs and links (any task not cancelled:
+   * a finished one lists them, an open or failed one will), and the partial blobs an open or
+   * failed task resumes from. Only names inside the repository's folder are ever removed.
    */
   private async removeFiles(task: DownloadTaskEntity, snapshot: boolean): Promise<void> {
     if (task.source === 'ollama') {
@@ -668,33 +718,36 @@ export class DownloadTaskService implements OnModuleInit {
     }
     const repoDir = this.repoDir(task);
     const blobs = path.join(repoDir, 'blobs');
+    const snapshotDir = path.join(repoDir, 'snapshots', task.commit);
+    const keepParts = new Set<string>();
     const keepBlobs = new Set<string>();
     const keepLinks = new Set<string>();
-    if (snapshot) {
-      const others = await this.tasks.find({
-        where: { model_id: task.model_id, status: 'completed' },
-      });
-      for (const o of others.filter((x) => x.id !== task.id)) {
-        for (const f of o.plan.files) {
-          keepBlobs.add(oidOf(f));
-          if (o.commit === task.commit) keepLinks.add(f.path);
-        }
+    const others = await this.tasks.find({
+      where: { id: Not(task.id), source: 'huggingface', model_id: task.model_id },
+    });
+    for (const o of others) {
+      if (o.status === 'cancelled') continue;
+      for (const f of o.plan.files) {
+        const oid = oidOf(f);
+        if (o.status !== 'completed') keepParts.add(oid);
+        keepBlobs.add(oid);
+        if (o.commit === task.commit) keepLinks.add(f.path);
       }
     }
     for (const f of task.plan.files) {
       const oid = oidOf(f);
       if (!/^[0-9a-f]{40,64}$/.test(oid)) continue;
-      await fsp.rm(path.join(blobs, `${oid}.part`), { force: true });
-      await fsp.rm(path.join(blobs, `${oid}.part.json`), { force: true });
+      if (!keepParts.has(oid)) {
+        await fsp.rm(path.join(blobs, `${oid}.part`), { force: true });
+        await fsp.rm(path.join(blobs, `${oid}.part.json`), { force: true });
+      }
       if (!snapshot) continue;
       if (!keepBlobs.has(oid)) await fsp.rm(path.join(blobs, oid), { force: true });
-      if (!keepLinks.has(f.path)) {
-        await fsp.rm(path.join(repoDir, 'snapshots', task.commit, ...f.path.split('/')), {
-          force: true,
-        });
-      }
+      const link = path.join(snapshotDir, ...String(f.path).split('/'));
+      if (!keepLinks.has(f.path) && isInside(snapshotDir, link))
+        await fsp.rm(link, { force: true });
     }
-    if (snapshot) await removeEmptyDirs(path.join(repoDir, 'snapshots', task.commit));
+    if (snapshot && isInside(repoDir, snapshotDir)) await removeEmptyDirs(snapshotDir);
   }
 
   /** Deletes the pulled model from Ollama unless another completed task pulled it too. */
@@ -803,4 +856,10 @@ async function removeEmptyDirs(dir: string): Promise<boolean> {
   }
   if (empty) await fsp.rmdir(dir).catch(() => undefined);
   return empty;
+}
+
+/** Whether `target` is `dir` itself or a path below it (after resolving "..", no symlinks). */
+function isInside(dir: string, target: string): boolean {
+  const rel = path.relative(dir, target);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
