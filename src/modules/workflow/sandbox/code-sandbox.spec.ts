@@ -513,6 +513,33 @@ describe('CodeSandbox', () => {
       expect((used.user + used.system) / 1000).toBeLessThan(200);
     });
 
+    it('a waiter that gives up while its worker starts does not take the worker with it', async () => {
+      const own = new CodeSandbox({ maxWorkers: 1, warmWorkers: 0 });
+      try {
+        const waiter = new AbortController();
+        // The only worker times out and is replaced; the replacement starts for the waiter...
+        const first = failure(
+          own.run('function main() { while (true) {} }', {}, { ...limits, timeoutMs: 200 }),
+        );
+        const second = failure(
+          own.run('function main() { return {}; }', {}, { ...limits, signal: waiter.signal }),
+        );
+        expect((await first).kind).toBe('timeout');
+        // ...which aborts before the replacement is up.
+        waiter.abort();
+        expect((await second).kind).toBe('aborted');
+        // The replacement serves the next run instead of being lost with the waiter.
+        const next = own.run('function main() { return { ok: true }; }', {}, limits);
+        const outcome = await Promise.race([
+          next.then((r) => r.result),
+          new Promise((r) => setTimeout(() => r('no worker'), 5000)),
+        ]);
+        expect(outcome).toEqual({ ok: true });
+      } finally {
+        await own.onModuleDestroy();
+      }
+    });
+
     it('shutting down ends runs in flight as aborted', async () => {
       const own = new CodeSandbox({ maxWorkers: 1, warmWorkers: 0 });
       const running = failure(

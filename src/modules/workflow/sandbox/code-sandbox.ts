@@ -307,11 +307,20 @@ export class CodeSandbox implements OnModuleDestroy {
     if (idle) return idle;
     if (this.live < this.options.maxWorkers) return this.spawn();
     const got = await new Promise<Slot | Error>((resolve) => {
+      let settled = false;
       const wake = (slot: Slot | Error) => {
+        if (settled) {
+          // The waiter gave up while a worker was being started for it: the next one gets it.
+          if (!(slot instanceof Error)) this.release(slot, false);
+          return;
+        }
+        settled = true;
         signal?.removeEventListener('abort', onAbort);
         resolve(slot);
       };
       const onAbort = () => {
+        if (settled) return;
+        settled = true;
         const at = this.waiters.indexOf(wake);
         if (at >= 0) this.waiters.splice(at, 1);
         resolve(new CodeSandboxError('aborted', 'code run was aborted'));
