@@ -35,6 +35,21 @@ const spec = (over: Partial<ApiToolCallSpec> = {}): ApiToolCallSpec => ({
 });
 
 describe('buildApiRequest', () => {
+  it.each([
+    ['..', '.'],
+    ['.', 'x'],
+    ['..', 'x'],
+  ])('refuses path values that would climb out of the path (%s, %s)', (userId, slug) => {
+    expect(() => buildApiRequest(spec(), { 'user id': userId, slug, title: 'Hi' }, [])).toThrow(
+      new ToolCallError('a path parameter must not be "." or ".."'),
+    );
+  });
+
+  it('takes dots inside a path value', () => {
+    const req = buildApiRequest(spec(), { 'user id': '...', slug: 'v1.2', title: 'Hi' }, []);
+    expect(req.url).toBe('https://api.example.com/v1/users/.../posts/v1.2');
+  });
+
   it('encodes path parameters, repeats query arrays, sets headers, cookies and the JSON body', () => {
     const req = buildApiRequest(
       spec(),

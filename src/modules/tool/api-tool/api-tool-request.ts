@@ -48,6 +48,12 @@ export function buildApiRequest(
       throw new ToolCallError(`missing path parameter ${p.arg}`);
     path = path.split(`{${p.name}}`).join(encodeURIComponent(simple(v)));
   }
+  // "." and ".." survive encoding and the URL parser resolves them: a value must not climb out
+  // of the operation's path (`/v1/users/{id}/keys` with id ".." would call `/v1/keys`).
+  const dotSegment = (seg: string) => seg === '.' || seg === '..';
+  const own = spec.path.split('/');
+  if (path.split('/').some((seg, i) => dotSegment(seg) && own[i] !== seg))
+    throw new ToolCallError('a path parameter must not be "." or ".."');
   const url = new URL(`${spec.server_url}${path.startsWith('/') ? '' : '/'}${path}`);
   const headers: Record<string, string> = {};
   const cookies: string[] = [];
