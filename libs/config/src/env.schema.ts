@@ -155,6 +155,9 @@ export const envSchema = z
     OPENAI_COMPATIBLE_API_KEY: optionalString,
     MODEL_TIMEOUT_MS: int(120_000, 1000, 3_600_000),
     MODEL_MAX_RETRIES: int(2, 0, 10),
+    // Bytes one model answer may have (a stream's whole body, an embeddings batch): a server
+    // that sends more fails the call instead of filling memory.
+    MODEL_MAX_RESPONSE_BYTES: int(256 * 1024 * 1024, 1024 * 1024, 4 * 1024 * 1024 * 1024),
     EMBEDDING_BATCH_SIZE: int(64, 1, 2048),
     EMBEDDING_CONCURRENCY: int(2, 1, 64),
     EMBEDDING_REQUESTS_PER_MINUTE: int(0, 0, 1_000_000),

@@ -301,3 +301,67 @@ describe('createPolicyFetch redirects and error bodies', () => {
     expect(body.error.message.length).toBeLessThanOrEqual(200);
   });
 });
+
+describe('createPolicyFetch body limits', () => {
+  let server: Server;
+  let base: string;
+  /** Bytes the server wrote before the client went away, per path. */
+  const written = new Map<string, number>();
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const path = req.url ?? '/';
+      const status = path.startsWith('/error') ? 500 : 200;
+      const declared = path.includes('declared');
+      res.writeHead(status, {
+        'content-type': 'text/plain',
+        ...(declared ? { 'content-length': String(64 * 1024 * 1024) } : {}),
+      });
+      const chunk = Buffer.alloc(64 * 1024, 'a');
+      let sent = 0;
+      // An endless body (chunked unless a length was declared), until the client goes away.
+      const pump = () => {
+        while (!res.destroyed && sent < 64 * 1024 * 1024) {
+          sent += chunk.length;
+          written.set(path, sent);
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        if (!res.destroyed) res.end();
+      };
+      res.on('close', () => written.set(path, sent));
+      pump();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('fails a successful answer longer than maxBodyBytes with too_large, chunked or declared', async () => {
+    const fetch = createPolicyFetch({
+      maxRetries: 0,
+      timeoutMs: 10_000,
+      maxBodyBytes: 1024 * 1024,
+    });
+    const res = await fetch(`${base}/ok-chunked`);
+    expect(res.status).toBe(200);
+    const err = await res.text().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(OutboundRequestError);
+    expect(err).toMatchObject({ code: 'too_large' });
+    expect((err as Error).message).toMatch(/larger than 1048576 bytes/);
+    await expect(fetch(`${base}/ok-declared`)).rejects.toMatchObject({ code: 'too_large' });
+    // The connection was dropped soon after the limit, not read to its end.
+    expect(written.get('/ok-chunked')!).toBeLessThan(16 * 1024 * 1024);
+  });
+
+  it('reads an endless chunked error body no further than the error reason limit', async () => {
+    const res = await createPolicyFetch({ maxRetries: 0, timeoutMs: 10_000 })(
+      `${base}/error-chunked`,
+    );
+    expect(res.status).toBe(500);
+    expect(await res.text()).toBe('');
+    expect(written.get('/error-chunked')!).toBeLessThan(16 * 1024 * 1024);
+  });
+});

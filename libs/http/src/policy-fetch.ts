@@ -29,6 +29,11 @@ export interface PolicyFetchOptions {
   maxRedirects?: number;
   /** Configured auth header names dropped, with the usual credential headers, across origins. */
   authHeaders?: readonly string[];
+  /**
+   * Bytes a successful answer's body may have (streams included); past it the body fails with
+   * `too_large`. Default: no limit (callers that cap bodies themselves, e.g. MCP's capBody).
+   */
+  maxBodyBytes?: number;
 }
 
 type FetchInput = Parameters<typeof fetch>[0];
@@ -51,22 +56,41 @@ const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
  * Hands back the response with `release` called once its body has arrived in full, so a
  * finished call drops its deadline timer (and the signals it keeps alive) instead of holding them
  * until MODEL_TIMEOUT_MS. A body that is cancelled or fails leaves the timer to fire harmlessly.
+ * A body longer than `maxBytes` fails with `too_large` and the connection is dropped.
  */
-function releaseWhenRead(res: Response, release: () => void): Response {
+function releaseWhenRead(
+  res: Response,
+  release: () => void,
+  maxBytes = Number.POSITIVE_INFINITY,
+): Response {
   if (!res.body || NULL_BODY_STATUSES.has(res.status)) {
     release();
     return res;
   }
+  const declared = Number(res.headers.get('content-length'));
+  if (declared > maxBytes) {
+    void res.body.cancel().catch(() => undefined);
+    throw tooLarge(res, maxBytes);
+  }
   // A pull-through stream, not pipeThrough(TransformStream): the pipe machinery cost about twice
   // as much CPU per chunk, paid on every chunk of every model stream.
   const reader = res.body.getReader();
+  let received = 0;
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       const { done, value } = await reader.read();
       if (done) {
         release();
         controller.close();
-      } else controller.enqueue(value);
+        return;
+      }
+      received += value.byteLength;
+      if (received > maxBytes) {
+        await reader.cancel().catch(() => undefined);
+        controller.error(tooLarge(res, maxBytes));
+        return;
+      }
+      controller.enqueue(value);
     },
     cancel: (reason) => reader.cancel(reason),
   });
@@ -77,6 +101,38 @@ function releaseWhenRead(res: Response, release: () => void): Response {
   });
   Object.defineProperty(wrapped, 'url', { value: res.url });
   return wrapped;
+}
+
+function tooLarge(res: Response, maxBytes: number): OutboundRequestError {
+  const url = URL.canParse(res.url) ? new URL(res.url) : undefined;
+  return new OutboundRequestError(
+    'too_large',
+    `The answer of ${url ? describeUrl(url) : 'the server'} is larger than ${maxBytes} bytes`,
+    { status: res.status, ...(url ? { url: describeUrl(url) } : {}) },
+  );
+}
+
+/** The body as text when it has at most `max` bytes, else '' (it is read no further than that). */
+async function readUpTo(res: Response, max: number): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > max) {
+        await reader.cancel().catch(() => undefined);
+        return '';
+      }
+      chunks.push(value);
+    }
+  } catch {
+    return '';
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
 function isRetryable(status: number): boolean {
@@ -113,12 +169,9 @@ function isReplayable(body: unknown): boolean {
 async function sanitizeError(res: Response): Promise<Response> {
   const declared = Number(res.headers.get('content-length'));
   let raw = '';
-  if (!(declared > MAX_ERROR_BODY)) {
-    const buf = await res.arrayBuffer().catch(() => new ArrayBuffer(0));
-    if (buf.byteLength <= MAX_ERROR_BODY) raw = new TextDecoder().decode(buf);
-  } else {
-    await res.body?.cancel().catch(() => undefined);
-  }
+  // Read no further than the limit: a chunked error body may be endless.
+  if (!(declared > MAX_ERROR_BODY)) raw = await readUpTo(res, MAX_ERROR_BODY);
+  else await res.body?.cancel().catch(() => undefined);
   const body = sanitizeErrorBody(raw, res.headers.get('content-type'));
   const headers = new Headers(res.headers);
   for (const h of ['content-length', 'content-encoding', 'transfer-encoding']) headers.delete(h);
@@ -250,7 +303,7 @@ export function createPolicyFetch(options: PolicyFetchOptions): typeof fetch {
           continue;
         }
         const final = res.status >= 400 ? await sanitizeError(res) : res;
-        return releaseWhenRead(final, () => clearTimeout(timer));
+        return releaseWhenRead(final, () => clearTimeout(timer), options.maxBodyBytes);
       }
     } catch (err) {
       return fail(err);

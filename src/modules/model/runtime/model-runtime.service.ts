@@ -291,6 +291,7 @@ export class ModelRuntime implements OnApplicationShutdown {
       timeoutMs: ctx.timeoutMs ?? this.config.env.MODEL_TIMEOUT_MS,
       maxRetries: ctx.maxRetries ?? this.config.env.MODEL_MAX_RETRIES,
       authHeaders: PROVIDER_AUTH_HEADERS,
+      maxBodyBytes: this.config.env.MODEL_MAX_RESPONSE_BYTES,
       ...(creds.userSupplied
         ? { guard: { policy: this.policy, dispatcher: this.guardedAgent } }
         : {}),
