@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { RuntimeChatModel } from 'src/modules/model/runtime/model-runtime.service';
 import { callbacksBasePackage, messagesPackage } from 'src/modules/model/runtime/provider-packages';
 import type { UsageRecord } from 'src/modules/model/runtime/usage.service';
+import { withoutPatterns } from 'src/modules/tool/runtime/tool-args.validator';
 import { MAX_ITERATIONS_ANSWER, reactInstructions } from './agent-prompts';
 import type { AgentRunInput, AgentSink, AgentToolCall } from './agent.types';
 import { parseReactOutput, ReactStreamSplitter } from './react-output';
@@ -159,7 +160,8 @@ export class AgentRunner {
         new DynamicStructuredTool({
           name: t.name,
           description: t.description,
-          schema: t.schema,
+          // The tool's own call checks the whole schema (patterns on RE2); LangChain's would not.
+          schema: withoutPatterns(t.schema),
           func: (args: Record<string, unknown>) => t.call(args, input.signal),
         }),
     );

@@ -6,7 +6,27 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 const ajvLib = lazyRequire<typeof import('ajv')>('ajv');
 const ajv2020Lib = lazyRequire<typeof import('ajv/dist/2020')>('ajv/dist/2020');
 const ajvFormats = lazyRequire<typeof import('ajv-formats')>('ajv-formats');
+const re2js = lazyRequire<typeof import('re2js')>('re2js');
 import type { JsonSchema } from './tool.types';
+
+/**
+ * `pattern` and `patternProperties` of third-party schemas run on RE2 (re2js, linear time): with
+ * JavaScript's backtracking engine a pattern such as `^(a+)+$` froze the process on a 40-character
+ * argument. A pattern RE2 cannot read (lookarounds, backreferences) constrains nothing, as an
+ * unknown keyword does: the tool's server still checks its own input.
+ */
+const linearRegExp = Object.assign(
+  (source: string): { test: (s: string) => boolean; toString: () => string } => {
+    // ajv keys compiled patterns by toString(): each must name its own source.
+    try {
+      const re = re2js().RE2JS.compile(source);
+      return { test: (s: string) => re.test(s), toString: () => `re2:${source}` };
+    } catch {
+      return { test: () => true, toString: () => `unreadable:${source}` };
+    }
+  },
+  { code: 're2js' },
+);
 
 export interface ArgsCheck {
   ok: boolean;
@@ -17,7 +37,12 @@ export interface ArgsCheck {
 function makeAjv<T extends Ajv>(ctor: new (opts: object) => T): T {
   // strict false: schemas come from third parties (OpenAPI documents, MCP servers) and carry
   // keywords ajv does not know (`example`, `x-*`); coerceTypes is off so "5" is not a number.
-  const ajv = new ctor({ strict: false, allErrors: true, validateFormats: true });
+  const ajv = new ctor({
+    strict: false,
+    allErrors: true,
+    validateFormats: true,
+    code: { regExp: linearRegExp },
+  });
   ajvFormats().default(ajv);
   return ajv;
 }
@@ -134,4 +159,47 @@ export class ToolArgsValidator {
     }
     return fn;
   }
+}
+
+/** Keywords whose values are maps of subschemas (their keys are names, not keywords). */
+const SUBSCHEMA_MAPS = new Set(['properties', 'dependentSchemas', '$defs', 'definitions']);
+/** Keywords whose values are a subschema, or a list of them. */
+const SUBSCHEMAS = new Set([
+  'items',
+  'additionalItems',
+  'prefixItems',
+  'contains',
+  'additionalProperties',
+  'unevaluatedProperties',
+  'unevaluatedItems',
+  'propertyNames',
+  'not',
+  'if',
+  'then',
+  'else',
+  'allOf',
+  'anyOf',
+  'oneOf',
+]);
+
+/**
+ * The schema without `pattern` and `patternProperties`, for LangChain's tools: LangChain checks a
+ * tool's arguments with @cfworker/json-schema, which runs patterns on JavaScript's backtracking
+ * engine (a model's arguments could freeze the process). The arguments still meet the whole
+ * schema: every call goes through ToolArgsValidator, whose patterns run on RE2.
+ */
+export function withoutPatterns(schema: JsonSchema): JsonSchema {
+  const walk = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(walk);
+    if (!node || typeof node !== 'object') return node;
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(node)) {
+      if ((key === 'pattern' && typeof value === 'string') || key === 'patternProperties') continue;
+      if (SUBSCHEMA_MAPS.has(key) && value && typeof value === 'object' && !Array.isArray(value)) {
+        out[key] = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v)]));
+      } else out[key] = SUBSCHEMAS.has(key) ? walk(value) : value;
+    }
+    return out;
+  };
+  return walk(schema) as JsonSchema;
 }

@@ -2,7 +2,7 @@ import { lazyRequire, NotFoundError, raceAbort, safeError, ValidateError } from 
 import { AppConfig } from '@app/config';
 import { Injectable, Logger } from '@nestjs/common';
 import type { DynamicStructuredTool } from '@langchain/core/tools';
-import { ToolArgsValidator } from './tool-args.validator';
+import { ToolArgsValidator, withoutPatterns } from './tool-args.validator';
 import {
   ToolCallError,
   type ResolvedTool,
@@ -135,7 +135,8 @@ export class ToolRuntime {
     return new DynamicStructuredTool({
       name: toFunctionName(opts.name ?? tool.name),
       description: (tool.description || tool.label).slice(0, 1024),
-      schema: tool.inputSchema,
+      // `call` checks the whole schema (patterns on RE2); LangChain's own check would not.
+      schema: withoutPatterns(tool.inputSchema),
       func: async (input: Record<string, unknown>) => {
         const result = await this.call(accountId, tool, input, { signal: opts.signal });
         opts.onResult?.(result);
