@@ -1,4 +1,3 @@
-import { lazyRequire } from '@app/common';
 import {
   ELSE_HANDLE,
   type Condition,
@@ -8,10 +7,8 @@ import {
   type TemplateTransformNode,
 } from 'src/modules/workflow/graph/graph.types';
 import type { NodeExecution, NodeExecutionContext, NodeExecutor } from '../engine.types';
+import { templateRenderer, type TemplateRenderer } from '../template-renderer';
 import { coerce, toText, typeDefault } from '../variables';
-
-// The Jinja engine loads with the first template run, not at boot.
-const jinja = lazyRequire<typeof import('@huggingface/jinja')>('@huggingface/jinja');
 
 /** The start node's outputs are the run's inputs, typed; a missing optional one gets its default. */
 export class StartExecutor implements NodeExecutor<StartNode> {
@@ -39,22 +36,20 @@ export class EndExecutor implements NodeExecutor<EndNode> {
   }
 }
 
-type JinjaTemplate = InstanceType<ReturnType<typeof jinja>['Template']>;
-const TEMPLATE_CACHE_SIZE = 256;
-
 /** Renders the node's Jinja template with its inputs as variables: `{output}`. */
 export class TemplateTransformExecutor implements NodeExecutor<TemplateTransformNode> {
-  // Parsed templates by source: a graph runs the same templates again and again.
-  private readonly cache = new Map<string, JinjaTemplate>();
+  constructor(private readonly renderer: TemplateRenderer = templateRenderer) {}
 
-  run(node: TemplateTransformNode, inputs: Record<string, unknown>): Promise<NodeExecution> {
-    let template = this.cache.get(node.template);
-    if (!template) {
-      template = new (jinja().Template)(node.template);
-      if (this.cache.size >= TEMPLATE_CACHE_SIZE) this.cache.clear();
-      this.cache.set(node.template, template);
-    }
-    return Promise.resolve({ outputs: { output: template.render(inputs) } });
+  async run(
+    node: TemplateTransformNode,
+    inputs: Record<string, unknown>,
+    ctx: NodeExecutionContext,
+  ): Promise<NodeExecution> {
+    const output = await this.renderer.render(node.template, inputs, {
+      signal: ctx.signal,
+      timeoutMs: ctx.timeoutMs,
+    });
+    return { outputs: { output } };
   }
 }
 

@@ -1,4 +1,3 @@
-import { lazyRequire } from '@app/common';
 import type {
   ClassifierClass,
   LlmNode,
@@ -13,9 +12,8 @@ import type {
 } from 'src/modules/model/runtime/model-runtime.service';
 import { modelErrorMessage } from 'src/modules/model/runtime/model-error';
 import type { NodeExecution, NodeExecutionContext, NodeExecutor } from '../engine.types';
+import { templateRenderer } from '../template-renderer';
 import { toText } from '../variables';
-
-const jinja = lazyRequire<typeof import('@huggingface/jinja')>('@huggingface/jinja');
 
 /** What the LLM nodes need of ModelRuntime (its `chat`), so tests can pass a double. */
 export interface ChatModelSource {
@@ -25,26 +23,20 @@ export interface ChatModelSource {
 /** The usage rows of workflow model calls carry this source. */
 export const WORKFLOW_USAGE_SOURCE = 'workflow';
 
-type JinjaTemplate = InstanceType<ReturnType<typeof jinja>['Template']>;
-const PROMPT_CACHE_SIZE = 256;
-const prompts = new Map<string, JinjaTemplate>();
-
 /**
  * Renders the prompt with the node's inputs: `{{var}}` as the console writes it, which is Jinja
  * (the same engine as template_transform), so loops and filters work too.
  */
-export function renderPrompt(prompt: string, inputs: Record<string, unknown>): string {
-  let template = prompts.get(prompt);
-  if (!template) {
-    template = new (jinja().Template)(prompt);
-    if (prompts.size >= PROMPT_CACHE_SIZE) prompts.clear();
-    prompts.set(prompt, template);
-  }
+export function renderPrompt(
+  prompt: string,
+  inputs: Record<string, unknown>,
+  opts: { signal?: AbortSignal; timeoutMs?: number } = {},
+): Promise<string> {
   // Objects and arrays read as JSON in the prompt, not as "[object Object]".
   const vars: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(inputs))
     vars[k] = v !== null && typeof v === 'object' ? toText(v) : v;
-  return template.render(vars);
+  return templateRenderer.render(prompt, vars, opts);
 }
 
 /** The text of a LangChain message content (a string or content blocks). */
@@ -106,7 +98,10 @@ export class LlmExecutor implements NodeExecutor<LlmNode> {
     ctx: NodeExecutionContext,
   ): Promise<NodeExecution> {
     const config = modelOf(node);
-    const prompt = renderPrompt(node.prompt ?? '', inputs);
+    const prompt = await renderPrompt(node.prompt ?? '', inputs, {
+      signal: ctx.signal,
+      timeoutMs: ctx.timeoutMs,
+    });
     if (!prompt.trim()) throw new Error('the prompt is empty');
     const { HumanMessage } = messagesPackage();
     const answer = await invoke(this.models, config, [new HumanMessage(prompt)], ctx);

@@ -214,8 +214,8 @@ describe('llm executor', () => {
     expect((await run).status).toBe('stopped');
   });
 
-  it('renderPrompt leaves text without tags alone', () => {
-    expect(renderPrompt('{"json": true} plain', {})).toBe('{"json": true} plain');
+  it('renderPrompt leaves text without tags alone', async () => {
+    expect(await renderPrompt('{"json": true} plain', {})).toBe('{"json": true} plain');
   });
 });
 
