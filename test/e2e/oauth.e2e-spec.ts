@@ -183,11 +183,23 @@ describe('GitHub OAuth sign-in', () => {
     expect(await accountsWithEmail(`moved-${user.login}@example.test`)).toBe(0);
   });
 
-  it('links an existing password account with the same email (any case) instead of duplicating it', async () => {
+  it('links an existing password account with the same email (any case); GitHub takes it over', async () => {
+    // Registered in the email owner's name (registration proves no email), signed in.
     const existing = await createAccount(t, {
       email: `Linked-${randomBytes(4).toString('hex')}@Example.test`,
       name: 'Password Person',
     });
+    const signedIn = await consoleCall(
+      t
+        .http()
+        .post('/auth/password-login')
+        .send({ email: existing.email, password: existing.password }),
+    );
+    const squatter = { Authorization: `Bearer ${signedIn.data.access_token as string}` };
+    expect((await consoleCall(t.http().get('/account').set(squatter))).code).toBe('success');
+    const key = await consoleCall(
+      t.http().post('/openapi/api-keys').set(existing.auth).send({ remark: 'theirs' }),
+    );
     const user = ghUser({
       emails: [{ email: existing.email.toUpperCase(), primary: true, verified: true }],
     });
@@ -199,14 +211,24 @@ describe('GitHub OAuth sign-in', () => {
     expect(await accountsWithEmail(existing.email)).toBe(1);
     expect(await linksOf(user.id)).toEqual([{ account_id: existing.id }]);
 
-    // The password still works too.
+    // Whoever set the password is out: it no longer signs in, and their session ended.
     const login = await consoleCall(
       t
         .http()
         .post('/auth/password-login')
         .send({ email: existing.email, password: existing.password }),
     );
-    expect(login.code).toBe('success');
+    expect(login.code).not.toBe('success');
+    expect((await consoleCall(t.http().get('/account').set(squatter))).code).toBe('unauthorized');
+    // Their service-API key is disabled (the owner sees it in the list and may turn it on).
+    const models = await t
+      .http()
+      .get('/v1/models')
+      .set({ Authorization: `Bearer ${key.data.api_key as string}` });
+    expect(models.status).toBe(401);
+    // The GitHub sign-in goes on working, and again later.
+    const again = await authorize({ code: fake.addUser(user), state: await newState() });
+    expect((await account(again.data.access_token as string)).data.id).toBe(existing.id);
   });
 
   describe('state', () => {

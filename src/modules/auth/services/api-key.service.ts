@@ -97,6 +97,16 @@ export class ApiKeyService {
     await this.changes.changed(accountId);
   }
 
+  /** Disables every key of the account (in every process at once); how many were active. */
+  async disableAll(accountId: string): Promise<number> {
+    const res = await this.keys.update(
+      { account_id: accountId, is_active: true },
+      { is_active: false },
+    );
+    await this.changes.changed(accountId);
+    return res.affected ?? 0;
+  }
+
   /** The principal of a presented key, or null (unknown, disabled, or its account is gone). */
   async authenticate(key: string): Promise<AuthPrincipal | null> {
     if (!key.startsWith(API_KEY_PREFIX) || key.length > 200) return null;

@@ -6,6 +6,7 @@ import { Repository } from 'typeorm';
 import { PasswordLoginDto, RegisterDto } from '../dto/auth.dto';
 import { AccountOAuthEntity } from '../entities/account-oauth.entity';
 import { AccountEntity } from '../entities/account.entity';
+import { ApiKeyService } from './api-key.service';
 import { AccountService } from './account.service';
 import { GithubOAuthService } from './github-oauth.service';
 import { LoginThrottleService } from './login-throttle.service';
@@ -26,6 +27,7 @@ export class AuthService {
     private readonly throttle: LoginThrottleService,
     private readonly github: GithubOAuthService,
     private readonly states: OAuthStateService,
+    private readonly apiKeys: ApiKeyService,
     @InjectRepository(AccountOAuthEntity) private readonly links: Repository<AccountOAuthEntity>,
   ) {}
 
@@ -99,9 +101,23 @@ export class AuthService {
     const identity = await this.github.identify(code);
     const link = await this.links.findOne({ where: { provider, openid: identity.openid } });
     let account: AccountEntity | null = link ? await this.accounts.findById(link.account_id) : null;
+    let hadPassword = !!account?.password_hash;
     if (!account) {
+      const byEmail = await this.accounts.findByEmail(identity.email);
+      hadPassword = !!byEmail?.password_hash;
+      if (byEmail?.password_hash) {
+        // Registration proves no email: whoever set this password may not own the address that
+        // GitHub just vouched for (an account registered in its owner's name before they came).
+        // The owner's GitHub takes the account over: the password stops working, every session
+        // signs out and the service-API keys are disabled (the owner sees them in the console
+        // and turns on the ones they made); a new password can be set once signed in.
+        await this.accounts.update(byEmail.id, { password_hash: null });
+        await this.sessions.revokeOthers(byEmail.id, undefined, 'oauth_linked');
+        await this.apiKeys.disableAll(byEmail.id);
+        byEmail.password_hash = null;
+      }
       account =
-        (await this.accounts.findByEmail(identity.email)) ??
+        byEmail ??
         (await this.accounts.create({
           email: identity.email,
           name: identity.name,
@@ -119,10 +135,10 @@ export class AuthService {
           .execute();
       }
     }
-    // ADMIN_EMAILS trusts the verified email only for accounts GitHub alone controls: a password
-    // account with that email may have been registered by anyone before its owner came, and
-    // whoever set that password would share the promoted account (use `account:promote`).
-    return this.signIn(account, client, account.password_hash ? undefined : identity.email);
+    // ADMIN_EMAILS trusts the verified email only for accounts GitHub alone ever controlled: a
+    // password account with that email may have been registered by anyone before its owner came,
+    // and what they left in it (a workflow, a tool) would run as admin (use `account:promote`).
+    return this.signIn(account, client, hadPassword ? undefined : identity.email);
   }
 
   /** `verifiedEmail`: an email the identity provider vouched for in this sign-in (ADMIN_EMAILS). */
