@@ -223,6 +223,18 @@ describe('ModelRuntime (Gemini)', () => {
     await new Promise((r) => setTimeout(r, 50));
   });
 
+  it('gives up on a call that Google does not answer within the timeout', async () => {
+    const ctx = await ctxFor({ timeoutMs: 300 });
+    gemini.enqueue({ type: 'delay_headers', ms: 3000 });
+    const chat = await runtime.chat(FLASH, ctx);
+    const started = Date.now();
+    const err = await catchError(() => chat.model.invoke([new HumanMessage('Hello?')]));
+    expect(String(err)).toMatch(/abort|timed? ?out/i);
+    expect(Date.now() - started).toBeLessThan(2500);
+    // The fake's delayed answer is spent before the next test.
+    await new Promise((r) => setTimeout(r, 3000));
+  });
+
   it('fails an embedding batch that Google answers with an error instead of empty vectors', async () => {
     const ctx = await ctxFor();
     gemini.enqueue({ type: 'error', status: 500 }, { endpoint: 'embeddings' });

@@ -64,6 +64,15 @@ function handleStreamAggregate(model: BaseChatModel): void {
   };
 }
 
+/**
+ * The Google SDK takes no fetch (so no policy fetch and its deadline): its own `timeout` request
+ * option bounds each call instead, set on the client LangChain built (chat and embeddings).
+ */
+function setGoogleTimeout(model: unknown, timeoutMs: number): void {
+  const client = (model as { client?: { _requestOptions?: Record<string, unknown> } }).client;
+  if (client) client._requestOptions = { ...client._requestOptions, timeout: timeoutMs };
+}
+
 /** Distinct OpenAI setups (account key, model, parameters) whose models are kept for reuse. */
 const OPENAI_MODEL_CACHE = 500;
 
@@ -159,6 +168,7 @@ export class ModelRuntime implements OnApplicationShutdown {
           maxOutputTokens: num(parameters.max_tokens),
         });
         handleStreamAggregate(model);
+        setGoogleTimeout(model, ctx.timeoutMs ?? this.config.env.MODEL_TIMEOUT_MS);
         break;
       case 'ollama':
         model = new (ollamaPackage().ChatOllama)({
@@ -212,6 +222,7 @@ export class ModelRuntime implements OnApplicationShutdown {
           baseUrl: creds.baseUrl,
           maxRetries: ctx.maxRetries ?? this.config.env.MODEL_MAX_RETRIES,
         });
+        setGoogleTimeout(embeddings, ctx.timeoutMs ?? this.config.env.MODEL_TIMEOUT_MS);
         break;
       default:
         throw new FailException(`${catalog.provider} has no embedding models`);
