@@ -254,6 +254,21 @@ describe('Web apps (e2e)', () => {
     });
   });
 
+  it('leaves no empty conversation when the turn cannot start (no credentials for the model)', async () => {
+    const owner = await createAccount(t);
+    // Anthropic has no server key here: the model cannot be built.
+    const { appId, token } = await publishedApp(owner, {
+      model_config: { provider: 'anthropic', model: 'claude-3-5-haiku-latest', parameters: {} },
+    });
+    const res = await chat(token, null, 'Hello');
+    expect(res.headers['content-type']).toMatch(/application\/json/);
+    expect(JSON.parse(res.raw).code).toBe('fail');
+    const cookie = visitorCookie(res.headers);
+    expect((await anonGet(`/web-apps/${token}/conversations`, cookie)).data).toEqual([]);
+    const rows = await db.query<Json[]>('SELECT id FROM conversations WHERE app_id = $1', [appId]);
+    expect(rows).toEqual([]);
+  });
+
   it('lists the visitor’s conversations newest first, filtered by is_pinned', async () => {
     const owner = await createAccount(t);
     const { token } = await publishedApp(owner);

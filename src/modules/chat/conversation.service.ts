@@ -309,6 +309,18 @@ export class ConversationService {
     });
   }
 
+  /**
+   * Removes a conversation this request created when its first turn could not start (no model
+   * credentials, say): nothing would ever be said in it. One with messages is left alone.
+   */
+  async discardUnused(conversationId: string): Promise<void> {
+    await this.conversations.query(
+      `DELETE FROM conversations c
+        WHERE c.id = $1 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id)`,
+      [conversationId],
+    );
+  }
+
   /** The row of a message being answered (status `normal`, empty answer until it finishes). */
   async startMessage(m: NewMessage): Promise<MessageEntity> {
     return insertRow(this.messages, {

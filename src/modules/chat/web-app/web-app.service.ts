@@ -85,21 +85,27 @@ export class WebAppService {
           name: 'New Conversation',
         });
     const { config } = app;
-    const tools = await this.toolFactory.forApp(app.accountId, app.appId, config);
-    return this.turns.prepare({
-      accountId: app.accountId,
-      conversation,
-      query: body.query,
-      imageUrls: body.image_urls ?? [],
-      model: config.model_config,
-      usageSource: 'app.web_app',
-      presetPrompt: config.preset_prompt,
-      tools,
-      dialogRound: config.dialog_round,
-      longTermMemory: config.long_term_memory.enable,
-      review: config.review_config,
-      taskOwner: user.id,
-    });
+    try {
+      const tools = await this.toolFactory.forApp(app.accountId, app.appId, config);
+      return await this.turns.prepare({
+        accountId: app.accountId,
+        conversation,
+        query: body.query,
+        imageUrls: body.image_urls ?? [],
+        model: config.model_config,
+        usageSource: 'app.web_app',
+        presetPrompt: config.preset_prompt,
+        tools,
+        dialogRound: config.dialog_round,
+        longTermMemory: config.long_term_memory.enable,
+        review: config.review_config,
+        taskOwner: user.id,
+      });
+    } catch (err) {
+      // A turn that cannot start leaves no empty "New Conversation" in the visitor's list.
+      if (!body.conversation_id) await this.conversations.discardUnused(conversation.id);
+      throw err;
+    }
   }
 
   /** Stops the visitor's own running turn; anyone else's task (or an unknown one) is untouched. */
