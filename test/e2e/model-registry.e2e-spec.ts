@@ -259,11 +259,20 @@ describe('Model registry (e2e)', () => {
       parameter_count: 128,
       size: 4096,
     });
-    // Looking at it on the hub again keeps what the files said, and the status.
-    await get('/models/info', {
-      source: 'huggingface',
-      model_id: 'Qwen/Qwen2.5-0.5B-Instruct-GGUF',
-    });
+    // Looking at it on the hub again (someone else) keeps what the files said, the status, and
+    // whose entry it is.
+    await get(
+      '/models/info',
+      { source: 'huggingface', model_id: 'Qwen/Qwen2.5-0.5B-Instruct-GGUF' },
+      admin,
+    );
+    const [owner] = await t.app
+      .get(DataSource)
+      .query<Array<{ account_id: string }>>(
+        'SELECT account_id FROM model_entries WHERE model_id = $1',
+        ['Qwen/Qwen2.5-0.5B-Instruct-GGUF'],
+      );
+    expect(owner.account_id).toBe(member.id);
     expect(await entry('Qwen/Qwen2.5-0.5B-Instruct-GGUF')).toMatchObject({
       status: 'downloaded',
       quantization: 'Q8_0',

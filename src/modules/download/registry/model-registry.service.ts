@@ -327,6 +327,8 @@ export class ModelRegistryService {
       .execute();
     const existing = await this.entries.findOneByOrFail(key);
     const patch: Partial<ModelEntryEntity> = { ...values };
+    // Whoever recorded the entry first keeps it: a look at a model (anyone may) takes nothing over.
+    if (kind === 'remote' && existing.account_id !== null) delete patch.account_id;
     if (kind === 'remote' && existing.status === 'downloaded') {
       // What the files say wins over the hub; the hub only fills what the files did not tell.
       delete patch.format;
