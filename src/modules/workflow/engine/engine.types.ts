@@ -117,4 +117,24 @@ export interface EngineRunOptions {
    * written here never holds a node whose predecessors it lacks. A throw fails the run.
    */
   onEvent?: (event: NodeRunEvent) => void | Promise<void>;
+  /**
+   * What the whole run may use, shared by its sub-runs (iterations, nested ones included): made
+   * by the top-level run from `maxRunSteps` / `maxRunActive`, passed down by `runGraph`.
+   */
+  budget?: RunBudget;
+  /** Node executions of the run and all its sub-runs together (default 10,000). */
+  maxRunSteps?: number;
+  /** Nodes running at once in the run and its sub-runs (default 16); one running sub-graphs (an
+   * iteration) gives its place back while they run. */
+  maxRunActive?: number;
+}
+
+/** The run-wide limits a top-level run shares with its sub-runs. */
+export interface RunBudget {
+  stepsLeft: number;
+  maxSteps: number;
+  active: number;
+  maxActive: number;
+  /** Pumps of (sub-)runs waiting for an active slot, called when one frees up. */
+  waiting: Set<() => void>;
 }

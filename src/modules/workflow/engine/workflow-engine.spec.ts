@@ -607,4 +607,57 @@ describe('WorkflowEngine', () => {
       expect(result.outputs.a).toBe(JSON.stringify(['<x>', '<y>']));
     });
   });
+
+  describe('run-wide budget (sub-runs included)', () => {
+    const sub = graphOf(
+      [startNode('s', [{ name: 'item' }]), codeNode('w'), endNode('e', [ref('o', 'w', 'r')])],
+      [
+        ['s', 'w'],
+        ['w', 'e'],
+      ],
+    );
+    /** A node that runs the sub-graph for each of `n` items, `parallel` at a time, nested `depth` deep. */
+    const fanOut =
+      (n: number, parallel: number): Script =>
+      async (_i, ctx) => {
+        const items = Array.from({ length: n }, (_, i) => i);
+        const out: unknown[] = [];
+        for (let i = 0; i < items.length; i += parallel) {
+          const batch = await Promise.all(
+            items.slice(i, i + parallel).map((item) => ctx.runGraph(sub, { item })),
+          );
+          for (const r of batch) {
+            if (r.status !== 'succeeded') throw new Error(r.error);
+            out.push(r.outputs.o);
+          }
+        }
+        return { r: out.length };
+      };
+
+    it('ends the run when it and its sub-runs together take more than maxRunSteps', async () => {
+      const { engine } = engineWith({ A: fanOut(100, 10), w: sleeping(1, { r: 'ok' }) });
+      const { result } = await runAll(engine, diamond(), {}, { maxRunSteps: 120 });
+      expect(result.status).toBe('failed');
+      expect(result.error).toMatch(/more than 120 steps, its iterations included/);
+    });
+
+    it('runs at most maxRunActive nodes at once across sub-runs, and never starves them', async () => {
+      let now = 0;
+      let peak = 0;
+      const { engine } = engineWith({
+        A: fanOut(12, 12),
+        B: fanOut(12, 12),
+        w: async () => {
+          peak = Math.max(peak, ++now);
+          await new Promise((r) => setTimeout(r, 20));
+          now--;
+          return { r: 'ok' };
+        },
+      });
+      const { result } = await runAll(engine, diamond(), {}, { maxRunActive: 3 });
+      expect(result.status).toBe('succeeded');
+      expect(result.outputs).toEqual({ a: '12', b: '12' });
+      expect(peak).toBe(3);
+    });
+  });
 });

@@ -10,6 +10,7 @@ import {
 } from '../graph/graph.types';
 import type {
   EngineRunOptions,
+  RunBudget,
   NodeExecution,
   NodeExecutionContext,
   NodeExecutor,
@@ -22,6 +23,8 @@ import { coerce, resolveVariables, typeDefault } from './variables';
 export const ENGINE_DEFAULTS = {
   concurrency: 4,
   maxSteps: 500,
+  maxRunSteps: 10_000,
+  maxRunActive: 16,
   maxRunMs: 600_000,
   nodeTimeoutMs: 60_000,
   backoffMs: 500,
@@ -108,13 +111,26 @@ export class WorkflowEngine {
     const concurrency = Math.max(1, opts.concurrency ?? ENGINE_DEFAULTS.concurrency);
     const maxSteps = opts.maxSteps ?? ENGINE_DEFAULTS.maxSteps;
     const maxRunMs = opts.maxRunMs ?? ENGINE_DEFAULTS.maxRunMs;
+    // Iterations multiply: 10 items of 10 items of ... Steps and running nodes are counted for
+    // the whole run, sub-runs included, so one run's fan-out stays bounded.
+    const budget: RunBudget = opts.budget ?? {
+      stepsLeft: opts.maxRunSteps ?? ENGINE_DEFAULTS.maxRunSteps,
+      maxSteps: opts.maxRunSteps ?? ENGINE_DEFAULTS.maxRunSteps,
+      active: 0,
+      maxActive: Math.max(1, opts.maxRunActive ?? ENGINE_DEFAULTS.maxRunActive),
+      waiting: new Set(),
+    };
+    const runOpts: EngineRunOptions = { ...opts, budget };
 
     const ctl = new AbortController();
     let stop: { status: Exclude<RunStatus, 'succeeded'>; error: string } | undefined;
+    /** Set once the pump exists: a run waiting for a slot of the budget ends when halted. */
+    const wake: { onHalt?: () => void } = {};
     const halt = (status: Exclude<RunStatus, 'succeeded'>, error: string) => {
       if (stop) return;
       stop = { status, error };
       ctl.abort(new Error(error));
+      wake.onHalt?.();
     };
     const onStop = () => halt('stopped', 'The run was stopped');
     if (opts.signal?.aborted) onStop();
@@ -177,15 +193,39 @@ export class WorkflowEngine {
     };
 
     const pump = () => {
+      budget.waiting.delete(pump);
       while (!stop && ready.length > 0 && running < concurrency) {
         if (steps >= maxSteps) {
           halt('timeout', `The run took more than its ${maxSteps} steps limit`);
           break;
         }
+        if (budget.stepsLeft <= 0) {
+          halt(
+            'timeout',
+            `The run took more than ${budget.maxSteps} steps, its iterations included`,
+          );
+          break;
+        }
+        if (budget.active >= budget.maxActive) {
+          budget.waiting.add(pump);
+          break;
+        }
         const node = ready.shift()!;
         steps++;
+        budget.stepsLeft--;
         running++;
-        void this.runNode(node, runInputs, opts, {
+        budget.active++;
+        // A node that runs sub-graphs (iteration) gives its slot back while they run: it only
+        // waits for them, and holding it could starve them.
+        let holds = true;
+        const releaseSlot = () => {
+          if (!holds) return;
+          holds = false;
+          budget.active--;
+          for (const waiter of [...budget.waiting]) waiter();
+        };
+        void this.runNode(node, runInputs, runOpts, {
+          releaseSlot,
           runId,
           signal: ctl.signal,
           stopped: () => stop?.error,
@@ -197,10 +237,14 @@ export class WorkflowEngine {
           .catch((e: unknown) => halt('failed', errorMessage(e)))
           .finally(() => {
             running--;
+            releaseSlot();
             pump();
           });
       }
       if (running === 0 && (stop || ready.length === 0)) finish();
+    };
+    wake.onHalt = () => {
+      if (budget.waiting.has(pump)) pump();
     };
 
     try {
@@ -210,6 +254,7 @@ export class WorkflowEngine {
     }
     pump();
     await finished;
+    budget.waiting.delete(pump);
     clearTimeout(wallTimer);
     opts.signal?.removeEventListener('abort', onStop);
 
@@ -272,6 +317,7 @@ export class WorkflowEngine {
       emit: (e: NodeRunEvent) => Promise<void>;
       settle: (id: string, exit: Exit | null) => Promise<void>;
       halt: (status: 'failed', error: string) => void;
+      releaseSlot: () => void;
     },
   ): Promise<void> {
     const started_at = Date.now();
@@ -379,7 +425,7 @@ export class WorkflowEngine {
     attempt: number,
     runInputs: Record<string, unknown>,
     opts: EngineRunOptions,
-    run: { runId: string; signal: AbortSignal },
+    run: { runId: string; signal: AbortSignal; releaseSlot: () => void },
   ): Promise<NodeExecution> {
     const nodeCtl = new AbortController();
     const timer = setTimeout(
@@ -394,8 +440,9 @@ export class WorkflowEngine {
       runInputs,
       timeoutMs,
       attempt,
-      runGraph: (graph, inputs, sub = {}) =>
-        this.execute(graph, inputs, {
+      runGraph: (graph, inputs, sub = {}) => {
+        run.releaseSlot();
+        return this.execute(graph, inputs, {
           accountId: opts.accountId,
           concurrency: sub.concurrency ?? opts.concurrency,
           maxSteps: sub.maxSteps ?? opts.maxSteps,
@@ -404,7 +451,9 @@ export class WorkflowEngine {
           retry: opts.retry,
           signal,
           onEvent: sub.onEvent,
-        }),
+          budget: opts.budget,
+        });
+      },
     };
     let onAbort: (() => void) | undefined;
     try {
