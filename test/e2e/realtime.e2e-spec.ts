@@ -271,6 +271,32 @@ describe('Realtime (socket.io)', () => {
       expect(socket.connected).toBe(true);
     });
 
+    it('ends the sockets of a session that was signed out: at the next subscribe and at the periodic check', async () => {
+      const token = await t.token(owner);
+      const first = await sockets.connect(t.url, token);
+      const second = await sockets.connect(t.url, token);
+      await expect(
+        emitWithAck<Ack>(second, 'subscribe_fixture', { item_id: item }),
+      ).resolves.toMatchObject({ ok: true });
+      const { sid } = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as {
+        sid: string;
+      };
+      await t.app.get(SessionService).revoke(sid, 'logout');
+
+      const ended = { message: 'The session has ended, please sign in again' };
+      const error = nextEvent(first, 'error');
+      const closed = new Promise((r) => first.once('disconnect', r));
+      first.emit('subscribe_fixture', { item_id: item });
+      await expect(error).resolves.toEqual(ended);
+      await closed;
+
+      // The other socket was already in the room: the sweep ends it, so room events stop.
+      const swept = new Promise((r) => second.once('disconnect', r));
+      await t.app.get(RealtimeGateway).sweep();
+      await swept;
+      expect(second.connected).toBe(false);
+    });
+
     it('stops delivery after unsubscribe', async () => {
       const socket = await sockets.connect(t.url, await t.token(owner));
       await expect(

@@ -14,6 +14,12 @@ export interface AuthPrincipal {
  */
 export abstract class AccessTokenVerifier {
   abstract verify(token: string): Promise<AuthPrincipal | null>;
+  /**
+   * The principal of a session while it is live (not signed out or revoked, its account there),
+   * with the account's current role; null once it is not. For connections that outlive their
+   * access token (sockets): the session, not the token's expiry, decides.
+   */
+  abstract session(sessionId: string): Promise<AuthPrincipal | null>;
 }
 
 /** `Authorization: Bearer <token>` -> token. */

@@ -49,6 +49,8 @@ export type ServerPayload<E extends ServerEvent> = Parameters<ServerToClientEven
 export interface SocketData {
   accountId: string;
   role?: string;
+  /** The console session the handshake's token belongs to (re-checked while connected). */
+  sessionId?: string;
 }
 
 export const accountRoom = (accountId: string): string => `account:${accountId}`;

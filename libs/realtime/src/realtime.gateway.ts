@@ -1,5 +1,5 @@
-import { AccessTokenVerifier, bearerToken } from '@app/common';
-import { Logger } from '@nestjs/common';
+import { AccessTokenVerifier, type AuthPrincipal, bearerToken } from '@app/common';
+import { Logger, OnApplicationShutdown } from '@nestjs/common';
 import {
   OnGatewayConnection,
   OnGatewayInit,
@@ -17,13 +17,19 @@ type AppSocket = Socket<
   SocketData
 >;
 
+/** How often connected sockets' sessions are checked again (a sign-out elsewhere ends them). */
+export const SESSION_SWEEP_MS = 10_000;
+
 /**
  * The one socket.io server (path /socket.io). The handshake carries the access token
  * (`auth.token` or `Authorization: Bearer`), verified by the same service as HTTP; a bad token
- * gets an `error` event and is disconnected.
+ * gets an `error` event and is disconnected. A connection outlives its access token, so what
+ * keeps it is its session: checked again (with the account's current role) on every
+ * subscription and every SESSION_SWEEP_MS; a signed-out, revoked or password-changed session is
+ * disconnected.
  */
 @WebSocketGateway({ path: '/socket.io' })
-export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection {
+export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnApplicationShutdown {
   private readonly logger = new Logger('Realtime');
   @WebSocketServer() server: Server<
     Record<string, never>,
@@ -33,6 +39,8 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection {
   >;
   /** Why a handshake was refused, from the middleware to handleConnection. */
   private readonly refused = new WeakMap<AppSocket, string>();
+  private sweeper?: NodeJS.Timeout;
+  private sweeping = false;
 
   constructor(
     private readonly verifier: AccessTokenVerifier,
@@ -48,6 +56,49 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection {
     server.use((socket, next) => {
       void this.authenticate(socket as AppSocket).finally(() => next());
     });
+    this.sweeper = setInterval(() => void this.sweep(), SESSION_SWEEP_MS).unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.sweeper);
+  }
+
+  /** Disconnects the sockets of this process whose session ended; refreshes the others' role. */
+  async sweep(): Promise<void> {
+    if (this.sweeping || !this.server) return;
+    this.sweeping = true;
+    try {
+      const sockets = [...this.server.sockets.sockets.values()] as unknown as AppSocket[];
+      // One check per session, however many tabs it has open.
+      const seen = new Map<string, Promise<AuthPrincipal | null | undefined>>();
+      for (const socket of sockets) if (socket.connected) await this.stillSignedIn(socket, seen);
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  /** Whether the socket's session is live; if not, it is told and disconnected. */
+  private async stillSignedIn(
+    client: AppSocket,
+    seen?: Map<string, Promise<AuthPrincipal | null | undefined>>,
+  ): Promise<boolean> {
+    const { sessionId } = client.data;
+    if (!sessionId) return !!client.data.accountId;
+    let check = seen?.get(sessionId);
+    if (!check) {
+      check = this.verifier.session(sessionId).catch(() => undefined);
+      seen?.set(sessionId, check);
+    }
+    const principal = await check;
+    // A failed check (database away) keeps the socket: the next sweep decides.
+    if (principal === undefined) return true;
+    if (!principal || principal.accountId !== client.data.accountId) {
+      client.emit('error', { message: 'The session has ended, please sign in again' });
+      client.disconnect(true);
+      return false;
+    }
+    client.data.role = principal.role;
+    return true;
   }
 
   private async authenticate(client: AppSocket): Promise<void> {
@@ -63,6 +114,7 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection {
     }
     client.data.accountId = principal.accountId;
     client.data.role = principal.role;
+    client.data.sessionId = principal.sessionId;
   }
 
   /** Synchronous on purpose: the room and the message handler exist before any client message. */
@@ -106,6 +158,8 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection {
       ack?.({ ok: true });
       return;
     }
+    // The session, and the role it has now, decide: not what they were at the handshake.
+    if (!(await this.stillSignedIn(client))) return;
     const allowed = await spec
       .authorize(client.data.accountId, body, client.data.role)
       .catch((err: unknown) => {

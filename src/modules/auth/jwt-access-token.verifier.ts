@@ -53,6 +53,12 @@ export class JwtAccessTokenVerifier extends AccessTokenVerifier {
     return { accountId: session.accountId, role: session.role, sessionId: claims.sid };
   }
 
+  async session(sessionId: string): Promise<AuthPrincipal | null> {
+    if (!isUuid(sessionId)) return null;
+    const session = await this.sessions.lookup(sessionId);
+    return session ? { accountId: session.accountId, role: session.role, sessionId } : null;
+  }
+
   /** The token's subject and session when its signature, type and expiry hold; else null. */
   private async claimsOf(token: string): Promise<VerifiedToken | null> {
     const hit = this.verified.get(token);
