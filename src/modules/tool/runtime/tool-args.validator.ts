@@ -7,6 +7,7 @@ const ajvLib = lazyRequire<typeof import('ajv')>('ajv');
 const ajv2020Lib = lazyRequire<typeof import('ajv/dist/2020')>('ajv/dist/2020');
 const ajvFormats = lazyRequire<typeof import('ajv-formats')>('ajv-formats');
 const re2js = lazyRequire<typeof import('re2js')>('re2js');
+import { SCHEMA_LISTS, SCHEMA_MAPS, SCHEMA_ONE } from '../api-tool/openapi/schema-convert';
 import type { JsonSchema } from './tool.types';
 
 /**
@@ -161,26 +162,10 @@ export class ToolArgsValidator {
   }
 }
 
-/** Keywords whose values are maps of subschemas (their keys are names, not keywords). */
-const SUBSCHEMA_MAPS = new Set(['properties', 'dependentSchemas', '$defs', 'definitions']);
+/** Keywords whose values map names to subschemas (the names are not keywords). */
+const SUBSCHEMA_MAPS = new Set([...SCHEMA_MAPS, '$defs', 'definitions']);
 /** Keywords whose values are a subschema, or a list of them. */
-const SUBSCHEMAS = new Set([
-  'items',
-  'additionalItems',
-  'prefixItems',
-  'contains',
-  'additionalProperties',
-  'unevaluatedProperties',
-  'unevaluatedItems',
-  'propertyNames',
-  'not',
-  'if',
-  'then',
-  'else',
-  'allOf',
-  'anyOf',
-  'oneOf',
-]);
+const SUBSCHEMAS = new Set([...SCHEMA_LISTS, ...SCHEMA_ONE]);
 
 /**
  * The schema without `pattern` and `patternProperties`, for LangChain's tools: LangChain checks a

@@ -21,9 +21,12 @@ const DROPPED = new Set([
   'definitions',
   '$comment',
 ]);
-const SCHEMA_MAPS = new Set(['properties', 'patternProperties', 'dependentSchemas']);
-const SCHEMA_LISTS = new Set(['allOf', 'anyOf', 'oneOf', 'prefixItems']);
-const SCHEMA_ONE = new Set([
+/** Keywords whose value maps names to subschemas. */
+export const SCHEMA_MAPS = new Set(['properties', 'patternProperties', 'dependentSchemas']);
+/** Keywords whose value is a list of subschemas. */
+export const SCHEMA_LISTS = new Set(['allOf', 'anyOf', 'oneOf', 'prefixItems']);
+/** Keywords whose value is one subschema (`items` may also be a list, in older drafts). */
+export const SCHEMA_ONE = new Set([
   'not',
   'if',
   'then',
