@@ -261,6 +261,21 @@ describe('Download tasks (e2e)', () => {
     await post(`/downloads/${failedTask.data.id}/delete`, {});
   });
 
+  it('opens one task when two requests for the same model race', async () => {
+    hub.switches.throttleBytesPerSec = 50 * 1024;
+    const [a, b] = await Promise.all([
+      post('/downloads', { source: 'huggingface', model_id: big3.id }),
+      post('/downloads', { source: 'huggingface', model_id: big3.id }),
+    ]);
+    const codes = [a.code, b.code].sort();
+    expect(codes).toEqual(['success', 'validate_error']);
+    const loser = a.code === 'success' ? b : a;
+    expect(loser.message).toMatch(/already queued, running or paused/);
+    const winner = a.code === 'success' ? a : b;
+    await post(`/downloads/${winner.data.id}/cancel`, {});
+    await post(`/downloads/${winner.data.id}/delete`, {});
+  });
+
   it('refuses globs that match nothing', async () => {
     const res = await post('/downloads', {
       source: 'huggingface',

@@ -14,6 +14,11 @@ export interface DownloadPlanJson {
 /** One model download (machine-wide: started by an admin, recorded on their account). */
 @Entity({ name: 'download_tasks' })
 @Index('idx_download_tasks_status_created', ['status', 'created_at'])
+// One open download per model: two would write the same partial blobs.
+@Index('uq_download_tasks_open_model', ['source', 'model_id'], {
+  unique: true,
+  where: "status IN ('pending', 'downloading', 'paused')",
+})
 export class DownloadTaskEntity extends AppBaseEntity {
   @Index('idx_download_tasks_account_id')
   @Column({ type: 'uuid' })

@@ -9,6 +9,7 @@ import {
   ValidateError,
 } from '@app/common';
 import { AppConfig } from '@app/config';
+import { isUniqueViolation } from '@app/database';
 import { OutboundHttpClient } from '@app/http';
 import { JobAbortedError, JobQueue } from '@app/queue';
 import { RealtimeEmitter, RealtimeSubscriptions } from '@app/realtime';
@@ -258,24 +259,26 @@ export class DownloadTaskService implements OnModuleInit {
     }
     const total = files.reduce((n, f) => n + f.size, 0);
     await this.checkDisk(total);
-    const task = await this.tasks.save(
-      this.tasks.create({
-        account_id: accountId,
-        source: 'huggingface',
-        model_id: repo,
-        revision,
-        commit: commit.toLowerCase(),
-        file_patterns: patterns,
-        plan: { repo, ref: revision, files },
-        status: 'pending',
-        total_bytes: total,
-        file_progress: files.map((f) => ({
-          path: f.path,
-          size: f.size,
-          downloaded: 0,
-          status: 'pending' as const,
-        })),
-      }),
+    const task = await openOnce(
+      this.tasks.save(
+        this.tasks.create({
+          account_id: accountId,
+          source: 'huggingface',
+          model_id: repo,
+          revision,
+          commit: commit.toLowerCase(),
+          file_patterns: patterns,
+          plan: { repo, ref: revision, files },
+          status: 'pending',
+          total_bytes: total,
+          file_progress: files.map((f) => ({
+            path: f.path,
+            size: f.size,
+            downloaded: 0,
+            status: 'pending' as const,
+          })),
+        }),
+      ),
     );
     await this.enqueue(task.id, accountId);
     return this.toDto(task);
@@ -296,8 +299,8 @@ export class DownloadTaskService implements OnModuleInit {
     });
     if (open > 0) throw alreadyOpen();
     await this.ollama.version(); // unreachable: fail now, not in the job
-    const task = await this.tasks.save(
-      this.tasks.create({ account_id: accountId, ...ollamaTaskRow(target) }),
+    const task = await openOnce(
+      this.tasks.save(this.tasks.create({ account_id: accountId, ...ollamaTaskRow(target) })),
     );
     await this.enqueue(task.id, accountId);
     return this.toDto(task);
@@ -327,9 +330,11 @@ export class DownloadTaskService implements OnModuleInit {
     });
     if (others > 0) throw alreadyOpen();
     // Only the request that moves it out of paused/failed enqueues it (two resumes: one job).
-    const moved = await this.tasks.update(
-      { id: task.id, status: In(['paused', 'failed']) },
-      { status: 'pending', error: '', speed: 0, eta: null, finished_at: null },
+    const moved = await openOnce(
+      this.tasks.update(
+        { id: task.id, status: In(['paused', 'failed']) },
+        { status: 'pending', error: '', speed: 0, eta: null, finished_at: null },
+      ),
     );
     if (!moved.affected) throw new ValidateError({}, 'The download changed meanwhile: reload it');
     Object.assign(task, { status: 'pending', error: '', speed: 0, eta: null, finished_at: null });
@@ -815,6 +820,16 @@ function percent(done: number, total: number): number {
 
 function percentOf(p: DownloadProgress): number {
   return p.percent ?? percent(p.downloaded, p.total);
+}
+
+/** A write that would open a second download of a model (a race the checks lost) as alreadyOpen. */
+async function openOnce<T>(write: Promise<T>): Promise<T> {
+  try {
+    return await write;
+  } catch (err) {
+    if (isUniqueViolation(err)) throw alreadyOpen();
+    throw err;
+  }
 }
 
 function alreadyOpen(): ValidateError {
