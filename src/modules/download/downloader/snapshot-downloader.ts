@@ -214,10 +214,16 @@ function checkRelPath(p: string): void {
   }
 }
 
-/** The blob name of a planned file (its sha256, or its git sha1), checked. */
+/** The blob name of a planned file (its sha256, or its git sha1, lowercase); null unless hex. */
+export function blobOid(file: SnapshotFile): string | null {
+  const oid = file.sha256 ?? file.gitSha1;
+  return typeof oid === 'string' && /^[0-9a-f]{40,64}$/i.test(oid) ? oid.toLowerCase() : null;
+}
+
+/** blobOid, or `invalid_plan`. */
 function fileOid(file: SnapshotFile): string {
-  const oid = (file.sha256 ?? file.gitSha1)?.toLowerCase();
-  if (typeof oid !== 'string' || !/^[0-9a-f]{40,64}$/.test(oid)) {
+  const oid = blobOid(file);
+  if (oid === null) {
     throw new DownloadError(
       'invalid_plan',
       `File ${file.path} has no sha256 or git sha1`,

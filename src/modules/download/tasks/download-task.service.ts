@@ -24,6 +24,7 @@ import {
   ConnectionLimiter,
   DownloadError,
   downloaderSettings,
+  blobOid,
   SnapshotDownloader,
   validateSnapshotPlan,
   type DownloadProgress,
@@ -319,26 +320,15 @@ export class DownloadTaskService implements OnModuleInit {
     if (task.status !== 'paused' && task.status !== 'failed') {
       throw new ValidateError({}, `A ${task.status} download cannot be resumed`);
     }
-    // Another open task of the repository would write the same partial blobs.
-    const others = await this.tasks.count({
-      where: {
-        id: Not(task.id),
-        source: task.source,
-        model_id: task.model_id,
-        status: In(['pending', 'downloading', 'paused']),
-      },
-    });
-    if (others > 0) throw alreadyOpen();
-    // Only the request that moves it out of paused/failed enqueues it (two resumes: one job).
+    // Only the request that moves it out of paused/failed enqueues it (two resumes: one job);
+    // another open task of the model (uq_download_tasks_open_model) refuses it.
     const moved = await openOnce(
-      this.tasks.update(
-        { id: task.id, status: In(['paused', 'failed']) },
-        { status: 'pending', error: '', speed: 0, eta: null, finished_at: null },
-      ),
+      this.setStatus(task, 'pending', { error: '', speed: 0, eta: null, finished_at: null }, [
+        'paused',
+        'failed',
+      ]),
     );
-    if (!moved.affected) throw new ValidateError({}, 'The download changed meanwhile: reload it');
-    Object.assign(task, { status: 'pending', error: '', speed: 0, eta: null, finished_at: null });
-    this.emitStatus(task);
+    if (!moved) throw new ValidateError({}, 'The download changed meanwhile: reload it');
     await this.enqueue(task.id, task.account_id);
   }
 
@@ -661,14 +651,24 @@ export class DownloadTaskService implements OnModuleInit {
     );
   }
 
+  /**
+   * Moves the task to `status` (with `extra`), and tells its room. With `from`, only a task still
+   * in one of those statuses moves; false when it was not.
+   */
   private async setStatus(
     task: DownloadTaskEntity,
     status: DownloadTaskStatus,
     extra: Partial<DownloadTaskEntity> = {},
-  ): Promise<void> {
-    await this.tasks.update({ id: task.id }, { status, ...extra });
+    from?: DownloadTaskStatus[],
+  ): Promise<boolean> {
+    const res = await this.tasks.update(
+      from ? { id: task.id, status: In(from) } : { id: task.id },
+      { status, ...extra },
+    );
+    if (from && !res.affected) return false;
     Object.assign(task, { status, ...extra });
     this.emitStatus(task);
+    return true;
   }
 
   private emitStatus(task: DownloadTaskEntity): void {
@@ -733,15 +733,16 @@ export class DownloadTaskService implements OnModuleInit {
     for (const o of others) {
       if (o.status === 'cancelled') continue;
       for (const f of o.plan.files) {
-        const oid = oidOf(f);
+        const oid = blobOid(f);
+        if (oid === null) continue;
         if (o.status !== 'completed') keepParts.add(oid);
         keepBlobs.add(oid);
         if (o.commit === task.commit) keepLinks.add(f.path);
       }
     }
     for (const f of task.plan.files) {
-      const oid = oidOf(f);
-      if (!/^[0-9a-f]{40,64}$/.test(oid)) continue;
+      const oid = blobOid(f);
+      if (oid === null) continue;
       if (!keepParts.has(oid)) {
         await fsp.rm(path.join(blobs, `${oid}.part`), { force: true });
         await fsp.rm(path.join(blobs, `${oid}.part.json`), { force: true });
@@ -808,10 +809,6 @@ export class DownloadTaskService implements OnModuleInit {
       updated_at: toUnix(t.updated_at),
     };
   }
-}
-
-function oidOf(f: SnapshotFile): string {
-  return (f.sha256 ?? f.gitSha1 ?? '').toLowerCase();
 }
 
 function percent(done: number, total: number): number {
