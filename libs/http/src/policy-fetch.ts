@@ -72,6 +72,19 @@ function releaseWhenRead(
     void res.body.cancel().catch(() => undefined);
     throw tooLarge(res, maxBytes);
   }
+  return limitBody(res, { maxBytes, tooLarge: () => tooLarge(res, maxBytes), onDone: release });
+}
+
+/**
+ * The same response with a body that calls `onDone` once it has arrived in full and, once more
+ * than `maxBytes` have arrived, cancels the source and errors with `tooLarge()`. Also the MCP
+ * connector's size cap.
+ */
+export function limitBody(
+  res: Response,
+  opts: { maxBytes: number; tooLarge: () => Error; onDone?: () => void },
+): Response {
+  if (!res.body) return res;
   // A pull-through stream, not pipeThrough(TransformStream): the pipe machinery cost about twice
   // as much CPU per chunk, paid on every chunk of every model stream.
   const reader = res.body.getReader();
@@ -80,14 +93,14 @@ function releaseWhenRead(
     async pull(controller) {
       const { done, value } = await reader.read();
       if (done) {
-        release();
+        opts.onDone?.();
         controller.close();
         return;
       }
       received += value.byteLength;
-      if (received > maxBytes) {
+      if (received > opts.maxBytes) {
         await reader.cancel().catch(() => undefined);
-        controller.error(tooLarge(res, maxBytes));
+        controller.error(opts.tooLarge());
         return;
       }
       controller.enqueue(value);

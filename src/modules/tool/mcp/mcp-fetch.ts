@@ -1,4 +1,4 @@
-import { OutboundRequestError } from '@app/http';
+import { limitBody, OutboundRequestError } from '@app/http';
 
 /*
  * Response wrappers for the MCP connector's fetch: a size cap, and a watch for a request whose
@@ -11,34 +11,17 @@ export function capBody(
   max: number,
   onTooLarge: (err: OutboundRequestError) => void,
 ): Response {
-  if (!res.body) return res;
-  const reader = res.body.getReader();
-  let seen = 0;
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const { done, value } = await reader.read();
-      if (done) return controller.close();
-      seen += value.byteLength;
-      if (seen > max) {
-        await reader.cancel().catch(() => undefined);
-        const err = new OutboundRequestError(
-          'too_large',
-          `The MCP server sent more than ${max} bytes in one response`,
-        );
-        onTooLarge(err);
-        return controller.error(err);
-      }
-      controller.enqueue(value);
+  return limitBody(res, {
+    maxBytes: max,
+    tooLarge: () => {
+      const err = new OutboundRequestError(
+        'too_large',
+        `The MCP server sent more than ${max} bytes in one response`,
+      );
+      onTooLarge(err);
+      return err;
     },
-    cancel: (reason) => reader.cancel(reason),
   });
-  const capped = new Response(body, {
-    status: res.status,
-    statusText: res.statusText,
-    headers: res.headers,
-  });
-  Object.defineProperty(capped, 'url', { value: res.url });
-  return capped;
 }
 
 /**
