@@ -48,9 +48,8 @@ export class JwtAccessTokenVerifier extends AccessTokenVerifier {
   async verify(token: string): Promise<AuthPrincipal | null> {
     const claims = await this.claimsOf(token);
     if (!claims) return null;
-    const session = await this.sessions.lookup(claims.sid);
-    if (!session || session.accountId !== claims.sub) return null;
-    return { accountId: session.accountId, role: session.role, sessionId: claims.sid };
+    const principal = await this.session(claims.sid);
+    return principal?.accountId === claims.sub ? principal : null;
   }
 
   async session(sessionId: string): Promise<AuthPrincipal | null> {
