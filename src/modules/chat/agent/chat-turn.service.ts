@@ -47,6 +47,11 @@ export interface TurnSpec {
    * instead of the conversation's stored rounds; still cut to `dialogRound` and the context window.
    */
   history?: Round[];
+  /**
+   * The conversation was created for this turn: when the turn cannot start (no credentials for
+   * the model, say), it is removed rather than left empty in a list.
+   */
+  newConversation?: boolean;
 }
 
 /** A turn ready to stream: its message row exists, its model is built. */
@@ -110,20 +115,25 @@ export class ChatTurnService implements BeforeApplicationShutdown {
 
   async prepare(spec: TurnSpec): Promise<PreparedTurn> {
     const presetResponse = inputHit(spec.review, spec.query);
-    const chat =
-      presetResponse === null
-        ? await this.runtime.chat(spec.model, {
-            accountId: spec.accountId,
-            source: spec.usageSource,
-            parameterMode: 'lenient',
-          })
-        : null;
-    const message = await this.conversations.startMessage({
-      conversation: spec.conversation,
-      query: spec.query,
-      imageUrls: spec.imageUrls,
-    });
-    return { spec, taskId: randomUUID(), message, chat, presetResponse };
+    try {
+      const chat =
+        presetResponse === null
+          ? await this.runtime.chat(spec.model, {
+              accountId: spec.accountId,
+              source: spec.usageSource,
+              parameterMode: 'lenient',
+            })
+          : null;
+      const message = await this.conversations.startMessage({
+        conversation: spec.conversation,
+        query: spec.query,
+        imageUrls: spec.imageUrls,
+      });
+      return { spec, taskId: randomUUID(), message, chat, presetResponse };
+    } catch (err) {
+      if (spec.newConversation) await this.conversations.discardUnused(spec.conversation.id);
+      throw err;
+    }
   }
 
   /**

@@ -94,27 +94,22 @@ export class ServiceChatService {
           createdBy: endUserId,
         });
     if (!conversation) throw new NotFoundError(SERVICE_CONVERSATION_NOT_FOUND);
-    try {
-      const turn = await this.turns.prepare({
-        accountId,
-        conversation,
-        query: r.query,
-        imageUrls: [],
-        model: config.model_config,
-        usageSource: r.usageSource,
-        presetPrompt: config.preset_prompt,
-        tools,
-        dialogRound: config.dialog_round,
-        longTermMemory: config.long_term_memory.enable,
-        review: config.review_config,
-        ...(r.history ? { history: r.history } : {}),
-      });
-      return { turn, endUserId, appName: app.name };
-    } catch (err) {
-      // A turn that cannot start leaves no empty conversation behind.
-      if (!r.conversationId) await this.conversations.discardUnused(conversation.id);
-      throw err;
-    }
+    const turn = await this.turns.prepare({
+      accountId,
+      conversation,
+      newConversation: !r.conversationId,
+      query: r.query,
+      imageUrls: [],
+      model: config.model_config,
+      usageSource: r.usageSource,
+      presetPrompt: config.preset_prompt,
+      tools,
+      dialogRound: config.dialog_round,
+      longTermMemory: config.long_term_memory.enable,
+      review: config.review_config,
+      ...(r.history ? { history: r.history } : {}),
+    });
+    return { turn, endUserId, appName: app.name };
   }
 
   /** The given end user of the app (not_found, or a new one with `newEndUserIfUnknown`), or a new one. */

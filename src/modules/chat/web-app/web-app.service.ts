@@ -75,6 +75,8 @@ export class WebAppService {
     const app = await this.apps.webAppByToken(token);
     const ref: WebAppRef = { appId: app.appId, accountId: app.accountId };
     const user = await this.identity.currentOrCreate(req, res, ref);
+    const { config } = app;
+    const tools = await this.toolFactory.forApp(app.accountId, app.appId, config);
     const conversation = body.conversation_id
       ? await this.visitorConversation(ref, user, body.conversation_id)
       : await this.conversations.createConversation({
@@ -84,28 +86,21 @@ export class WebAppService {
           createdBy: user.id,
           name: 'New Conversation',
         });
-    const { config } = app;
-    try {
-      const tools = await this.toolFactory.forApp(app.accountId, app.appId, config);
-      return await this.turns.prepare({
-        accountId: app.accountId,
-        conversation,
-        query: body.query,
-        imageUrls: body.image_urls ?? [],
-        model: config.model_config,
-        usageSource: 'app.web_app',
-        presetPrompt: config.preset_prompt,
-        tools,
-        dialogRound: config.dialog_round,
-        longTermMemory: config.long_term_memory.enable,
-        review: config.review_config,
-        taskOwner: user.id,
-      });
-    } catch (err) {
-      // A turn that cannot start leaves no empty "New Conversation" in the visitor's list.
-      if (!body.conversation_id) await this.conversations.discardUnused(conversation.id);
-      throw err;
-    }
+    return this.turns.prepare({
+      accountId: app.accountId,
+      conversation,
+      newConversation: !body.conversation_id,
+      query: body.query,
+      imageUrls: body.image_urls ?? [],
+      model: config.model_config,
+      usageSource: 'app.web_app',
+      presetPrompt: config.preset_prompt,
+      tools,
+      dialogRound: config.dialog_round,
+      longTermMemory: config.long_term_memory.enable,
+      review: config.review_config,
+      taskOwner: user.id,
+    });
   }
 
   /** Stops the visitor's own running turn; anyone else's task (or an unknown one) is untouched. */
