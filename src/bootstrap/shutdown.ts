@@ -2,10 +2,10 @@ import type { INestApplicationContext, LoggerService } from '@nestjs/common';
 import type { Server } from 'node:http';
 
 /**
- * Past SHUTDOWN_TIMEOUT_MS (the jobs' grace), what the remaining bounded steps may take: workers'
- * force-close, queues, pools and Redis connections.
+ * Past SHUTDOWN_TIMEOUT_MS (the jobs' grace), what the remaining bounded steps may take: aborted
+ * jobs settling (ABORT_SETTLE_MS), workers' force-close, queues, pools and Redis connections.
  */
-export const SHUTDOWN_MARGIN_MS = 3_000;
+export const SHUTDOWN_MARGIN_MS = 4_000;
 
 /** What still keeps the event loop busy, e.g. "TCPSocketWrap x3, Timeout x1". */
 function pendingResources(): string {

@@ -1,6 +1,8 @@
 import { FakeHfHub } from '@test/fakes/fake-hf-hub';
 import { createTestApp, TestApp } from '@test/support/app-factory';
+import { JobQueue } from '@app/queue';
 import { createAccount } from '@test/support/auth';
+import { eventually } from '@test/support/eventually';
 import { DataSource } from 'typeorm';
 
 /**
@@ -103,5 +105,46 @@ describe('Download task slots across processes (e2e)', () => {
     ] as const) {
       expect((await post(t, `/downloads/${id}/delete`)).code).toBe('success');
     }
+  }, 60_000);
+
+  it('never runs a task that is downloading elsewhere a second time (a job handed out twice)', async () => {
+    const repo = hub.addRepo({ id: 'acme/slot-twice', files: [{ path: 'm.gguf', size: SIZE }] });
+    hub.switches.throttleBytesPerSec = 16 * 1024;
+    const task = await post(one, '/downloads', { source: 'huggingface', model_id: repo.id });
+    expect(task.code).toBe('success');
+    const id = task.data.id as string;
+    await waitFor(one, id, 'downloading');
+    const db = one.app.get(DataSource);
+    const started = async () =>
+      (
+        await db.query<Array<{ started_at: Date }>>(
+          `SELECT started_at FROM download_tasks WHERE id = $1`,
+          [id],
+        )
+      )[0].started_at.getTime();
+    const startedAt = await started();
+
+    // The same task's job, delivered to the other process while the first still runs it.
+    const [row] = await db.query<Array<{ account_id: string }>>(
+      `SELECT account_id FROM download_tasks WHERE id = $1`,
+      [id],
+    );
+    const job = await two.app
+      .get(JobQueue)
+      .enqueue('download.snapshot', { task_id: id }, { accountId: row.account_id, attempts: 1 });
+    const state = () => two.app.get(JobQueue).get(job.id);
+    expect((await eventually(state, (j) => j.status !== 'queued')).status).toBe('running');
+    // It waits on the first run's heartbeat: no claim (started_at unchanged), no second download.
+    for (let i = 0; i < 15; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await started()).toBe(startedAt);
+      expect((await state()).status).toBe('running');
+    }
+    // The duplicate waits on the live heartbeat, and gives up once the task leaves `downloading`.
+    expect((await post(one, `/downloads/${id}/pause`)).code).toBe('success');
+    const done = await two.app.get(JobQueue).waitFor(job.id, 10_000);
+    expect(done).toMatchObject({ status: 'completed', result: { status: 'skipped' } });
+    expect(await started()).toBe(startedAt);
+    expect((await post(one, `/downloads/${id}/delete`)).code).toBe('success');
   }, 60_000);
 });

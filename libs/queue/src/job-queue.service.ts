@@ -1,4 +1,10 @@
-import { FailException, MetricsRegistry, NotFoundError, raceAbort } from '@app/common';
+import {
+  FailException,
+  MetricsRegistry,
+  NotFoundError,
+  raceAbort,
+  settledWithin,
+} from '@app/common';
 import { AppConfig } from '@app/config';
 import { isUniqueViolation } from '@app/database';
 import {
@@ -13,7 +19,7 @@ import { DiscoveryService } from '@nestjs/core';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, LessThan, Repository } from 'typeorm';
-import { ExecuteOutcome, QUEUE_DRIVER } from './drivers/queue-driver';
+import { ABORT_SETTLE_MS, ExecuteOutcome, QUEUE_DRIVER } from './drivers/queue-driver';
 import type { QueueDriver } from './drivers/queue-driver';
 import { QueueJobEntity } from './entities/queue-job.entity';
 import { JOB_PROCESSOR_KEY } from './job-processor.decorator';
@@ -282,8 +288,9 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
         { queue: row.queue, name: row.name, outcome },
         Number(process.hrtime.bigint() - started) / 1e9,
       );
+    const work = processor.process(ctx);
     try {
-      const result = await raceAbort(processor.process(ctx), controller.signal);
+      const result = await raceAbort(work, controller.signal);
       await pending;
       await this.finish(id, { status: 'completed', progress: 100, result: result ?? null });
       observe('completed');
@@ -298,6 +305,9 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
         return 'done';
       }
       if (kind === 'shutdown') {
+        // The processor gets a moment to leave its own rows resumable (a download hands its task
+        // back) before the database closes under it.
+        await settledWithin(work, ABORT_SETTLE_MS);
         // Back to queued without spending the attempt: the next boot (or worker) resumes it.
         await this.jobs.update({ id }, { status: 'queued', attempts: attempt - 1 });
         observe('interrupted');

@@ -12,7 +12,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { BullRegistrar, WorkerHost } from '@nestjs/bullmq';
 import { Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { DriverJob, Executor, QueueDriver } from '../drivers/queue-driver';
+import { ABORT_SETTLE_MS, DriverJob, Executor, QueueDriver } from '../drivers/queue-driver';
 import { JobAbortedError, QueueName, QueueUnavailableError } from '../queue.types';
 import { BULL_QUEUES, PRODUCER_TIMEOUT_MS, QUEUE_PRODUCER_REDIS } from './bullmq.tokens';
 import type { BullQueues } from './bullmq.tokens';
@@ -198,6 +198,10 @@ export class BullMqDriver implements QueueDriver {
         this.logger.warn(`Shutdown: interrupting ${ids.length} job(s): ${ids.join(', ')}`);
       // Abort what still runs; its lock lapses and another worker picks the job up as stalled.
       for (const c of this.running.values()) c.abort(new JobAbortedError('shutdown'));
+      // Their rows go back to queued (and their processors settle) before the database closes.
+      const settle = this.untilIdle();
+      await settledWithin(settle.done, ABORT_SETTLE_MS + CLOSE_STEP_MS);
+      settle.stop();
     }
     await settledWithin(Promise.all(this.workers.map((w) => w.close(true))), CLOSE_STEP_MS);
     await settledWithin(

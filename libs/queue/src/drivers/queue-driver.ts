@@ -8,6 +8,12 @@ export interface DriverJob {
   delayMs?: number;
 }
 
+/**
+ * How long a job aborted by shutdown may take to settle (a download hands its task back) before
+ * its process closes the database under it; part of SHUTDOWN_MARGIN_MS.
+ */
+export const ABORT_SETTLE_MS = 1000;
+
 export type ExecuteOutcome = 'done' | 'retry' | 'failed' | 'interrupted';
 
 /** Runs one attempt of a job; the JobQueue owns rows and processors, the driver only schedules. */

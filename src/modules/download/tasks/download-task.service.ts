@@ -574,7 +574,8 @@ export class DownloadTaskService implements OnModuleInit {
    * process left behind stops counting by itself (its job resumes it later). The count and the
    * claim run under one advisory transaction lock, so two processes cannot both take the last
    * slot. While the slots are full it checks again every SLOT_POLL_MS; the row stays `pending`
-   * (its queue position shows) and a pause, cancel or delete ends the wait.
+   * (its queue position shows) and a pause, cancel or delete ends the wait. A `downloading` row
+   * is taken over only once its heartbeat is stale (its process died).
    */
   private async claimSlot(
     taskId: string,
@@ -587,9 +588,20 @@ export class DownloadTaskService implements OnModuleInit {
         await m.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['llmops:download-slots']);
         const row = await m.findOne(DownloadTaskEntity, {
           where: { id: taskId },
-          select: { id: true, status: true },
+          select: { id: true, status: true, updated_at: true },
         });
         if (!row || (row.status !== 'pending' && row.status !== 'downloading')) return 'gone';
+        // A `downloading` row with a live heartbeat is being downloaded elsewhere (a job handed
+        // out twice): wait for that run to end or to die, never write the same files beside it.
+        // Embedded mode is one process, and run() has waited for this process's earlier run: the
+        // row is a killed process's.
+        if (
+          row.status === 'downloading' &&
+          this.config.mode !== 'embedded' &&
+          row.updated_at.getTime() > Date.now() - SLOT_STALE_MS
+        ) {
+          return 'full';
+        }
         const live = await m.count(DownloadTaskEntity, {
           where: {
             id: Not(taskId),
