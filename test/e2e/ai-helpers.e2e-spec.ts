@@ -2,10 +2,11 @@ import { FakeOpenAI } from '@test/fakes/fake-openai';
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount, TestAccount } from '@test/support/auth';
 import { postStream, usageRows } from '@test/support/model-test-utils';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import { ConversationService } from 'src/modules/chat/conversation.service';
 import { CredentialsService } from 'src/modules/model/credentials.service';
+import { DataSource } from 'typeorm';
 
 /**
  * The console's AI helpers (`/ai/*`) on AI_HELPER_MODEL with the caller's credentials: the
@@ -353,6 +354,53 @@ describe('AI helpers', () => {
       );
       const theirs = await post(other, '/ai/suggested-questions', { message_id: message.id });
       expect(theirs.code).toBe('not_found');
+    });
+
+    it('follows up on a web-app message its signed-in visitor sent, for that visitor only', async () => {
+      const owner = await configuredAccount();
+      const visitor = await configuredAccount();
+      const stranger = await configuredAccount();
+      const db = t.app.get(DataSource);
+      const appId = randomUUID();
+      const endUser = async (createdByAccount: string | null) =>
+        (
+          await db.query<Array<{ id: string }>>(
+            `INSERT INTO end_users (account_id, app_id, created_by_account) VALUES ($1, $2, $3)
+             RETURNING id`,
+            [owner.id, appId, createdByAccount],
+          )
+        )[0].id;
+      const store = t.app.get(ConversationService);
+      const sent = async (createdBy: string) => {
+        const conversation = await store.createConversation({
+          accountId: owner.id,
+          appId,
+          invokeFrom: 'web_app',
+          createdBy,
+        });
+        const message = await store.startMessage({ conversation, query: 'Where is Gion?' });
+        await store.finishMessage(message, {
+          answer: 'In Kyoto.',
+          status: 'normal',
+          latency: 0.1,
+          thoughts: [],
+        });
+        return message.id;
+      };
+      const visitorsMessage = await sent(await endUser(visitor.id));
+      const anonymousMessage = await sent(await endUser(null));
+
+      fake.enqueue({ type: 'text', text: 'How do I get there?' });
+      const res = await post(visitor, '/ai/suggested-questions', { message_id: visitorsMessage });
+      expect(res).toMatchObject({ code: 'success', data: ['How do I get there?'] });
+      for (const [acc, id] of [
+        [stranger, visitorsMessage],
+        [visitor, anonymousMessage],
+        [stranger, anonymousMessage],
+      ] as const) {
+        const denied = await post(acc, '/ai/suggested-questions', { message_id: id });
+        expect(denied.code).toBe('not_found');
+      }
     });
 
     it('validates the body', async () => {

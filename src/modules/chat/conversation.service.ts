@@ -184,17 +184,26 @@ export class ConversationService {
     }));
   }
 
-  /** The query and answer of a message of the account (the AI helpers' MESSAGE_LOOKUP). */
+  /**
+   * The query and answer of a message the account may follow up on (the AI helpers'
+   * MESSAGE_LOOKUP): its own, or one it sent as a signed-in visitor of someone's web app (stored
+   * under the app owner's account, by the visitor's end user).
+   */
   async exchange(
     accountId: string,
     messageId: string,
   ): Promise<{ query: string; answer: string } | null> {
     if (!isUuid(messageId)) return null;
-    const m = await this.messages.findOne({
-      where: { id: messageId, account_id: accountId, is_deleted: false },
-      select: { id: true, query: true, answer: true },
-    });
-    return m ? { query: m.query, answer: m.answer } : null;
+    const rows = await this.messages.query<Array<{ query: string; answer: string }>>(
+      `SELECT m.query, m.answer FROM messages m
+        WHERE m.id = $1 AND NOT m.is_deleted
+          AND (m.account_id = $2
+               OR (m.invoke_from = 'web_app' AND EXISTS (
+                     SELECT 1 FROM end_users e
+                      WHERE e.id = m.created_by AND e.created_by_account = $2)))`,
+      [messageId, accountId],
+    );
+    return rows[0] ?? null;
   }
 
   // ---- console changes (on a conversation the caller was allowed to: own(), ConversationAccess) ----
