@@ -147,9 +147,7 @@ describe('App analysis (e2e)', () => {
     // A deleted message leaves the lists, not the statistics (as the original).
     await sql(`UPDATE messages SET is_deleted = true WHERE id = $1`, [deleted]);
 
-    // Left out: the owner's debug chat, a turn without an answer, today, 15 days ago, another app.
-    const debug = await conversation(appId, alice, 'debugger', alice.id);
-    await message(debug, at(9), { tokens: [1000, 1000], latency: 1, price: 1 });
+    // Left out: a turn without an answer, today, 15 days ago, another app.
     await message(c1, at(9), {
       tokens: [7, 0],
       latency: 3,
@@ -190,9 +188,7 @@ describe('App analysis (e2e)', () => {
 
   it('answers zeros for an app without traffic (no division by zero)', async () => {
     const appId = await createApp(alice);
-    // Only debug chat and an unanswered turn: nothing counts.
-    const debug = await conversation(appId, alice, 'debugger', alice.id);
-    await message(debug, at(10), { tokens: [5, 5], latency: 1, price: 0.1 });
+    // Only an unanswered turn: nothing counts.
     const web = await conversation(appId, alice, 'web_app', randomUUID());
     await message(web, at(11), { tokens: [5, 0], latency: 0, price: 0, answer: '' });
 
@@ -201,6 +197,17 @@ describe('App analysis (e2e)', () => {
     expectShape(res.data);
     for (const k of INDICATORS) expect(res.data[k]).toEqual({ data: 0, pop: 0 });
     for (const k of TRENDS) expect(res.data[k].y_axis).toEqual([0, 0, 0, 0, 0, 0, 0]);
+  });
+
+  it("counts the owner's debug chat like any other traffic (as the original)", async () => {
+    const appId = await createApp(alice);
+    const debug = await conversation(appId, alice, 'debugger', alice.id);
+    await message(debug, at(10), { tokens: [5, 5], latency: 1, price: 0.1 });
+    await message(debug, at(10), { tokens: [5, 5], latency: 1, price: 0.1 });
+    const { data } = await get(alice, `/analysis/${appId}`);
+    expect(data.total_messages).toEqual({ data: 2, pop: 0 });
+    expect(data.active_accounts).toEqual({ data: 1, pop: 0 });
+    expect(data.total_messages_trend.y_axis).toEqual([0, 0, 0, 2, 0, 0, 0]);
   });
 
   it('gives pop 0 when the previous week had nothing, whatever this week has', async () => {

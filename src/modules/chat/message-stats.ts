@@ -2,9 +2,9 @@ import type { EntityManager } from 'typeorm';
 
 /**
  * Aggregates of an app's traffic for the analysis page, in SQL. "Traffic" is what the original
- * counted: messages of the app that have an answer (whatever their status, deleted or not: a
- * delete hides a message from lists, not from the statistics), minus the owner's own debug chat
- * (`invoke_from = 'debugger'`).
+ * counted (CONSOLE-SHAPES §4.7): messages of the app that have an answer, from every channel the
+ * owner's debug chat included, whatever their status, deleted or not (a delete hides a message
+ * from lists, not from the statistics).
  */
 
 /** Sums over a set of messages; the analysis derives its indicators from them. */
@@ -28,7 +28,7 @@ export interface AppTrafficStats {
   periods: [MessageStats, MessageStats];
 }
 
-const TRAFFIC = `answer <> '' AND invoke_from <> 'debugger'`;
+const TRAFFIC = `answer <> ''`;
 
 export const emptyStats = (): MessageStats => ({
   messages: 0,

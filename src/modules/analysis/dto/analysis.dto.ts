@@ -26,7 +26,7 @@ export class TrendDto {
 
 /**
  * An app's statistics (CONSOLE-SHAPES §4.7): the app's answered messages of the last 7 full
- * days, debug chat excluded, compared with the 7 days before, and daily trends.
+ * days, debug chat included, compared with the 7 days before, and daily trends.
  */
 export class AppAnalysisDto {
   @ApiProperty({ type: IndicatorDto, description: 'Messages (one query and its answer each)' })
