@@ -417,23 +417,49 @@ describe('Workflows (e2e)', () => {
     expect((await get<Workflow>(a, `/workflows/${id}`)).data.node_count).toBe(5);
   });
 
-  it('recomputes the meta of builtin tool nodes and keeps API tool metas as saved', async () => {
+  it('recomputes the meta of builtin and API tool nodes (renamed, deleted, foreign)', async () => {
     const id = await create();
     const graph = validGraph(datasetId);
-    const apiMeta = {
-      type: 'api_tool',
-      provider: { id: 'p', name: 'Pets', label: 'Pets', icon: ICON, description: 'd' },
-      tool: { id: 't', name: 'getPet', label: 'getPet', description: 'd', params: {} },
+    const apiTool = async (acc: TestAccount, name: string) => {
+      const res = await post<{ id: string }>(acc, '/api-tools', {
+        name,
+        icon: ICON,
+        openapi_schema: JSON.stringify({
+          server: 'http://127.0.0.1:9/api',
+          description: 'Pet lookups',
+          paths: {
+            '/pets': {
+              get: { description: 'A pet', operationId: 'getPet', parameters: [] },
+            },
+          },
+        }),
+        headers: [],
+      });
+      expect(res.code).toBe('success');
+      return res.data.id;
     };
-    graph.nodes.push({
+    const mine = await apiTool(a, 'Pets');
+    const theirs = await apiTool(b, 'Their pets');
+    const savedMeta = {
+      type: 'api_tool',
+      provider: { id: 'p', name: 'Old name', label: 'Old name', icon: ICON, description: 'd' },
+      tool: { id: 'getPet', name: 'getPet', label: 'getPet', description: 'd', params: {} },
+    };
+    const apiNode = (n: number, providerId: string, toolId = 'getPet') => ({
       ...graph.nodes[2],
-      id: '77777777-7777-4777-8777-777777777777',
-      title: 'API',
+      id: `7777777${n}-7777-4777-8777-777777777777`,
+      title: `API ${n}`,
       tool_type: 'api_tool',
-      provider_id: '88888888-8888-4888-8888-888888888888',
-      tool_id: 'getPet',
-      meta: apiMeta,
+      provider_id: providerId,
+      tool_id: toolId,
+      meta: savedMeta,
     });
+    graph.nodes.push(
+      apiNode(1, mine),
+      apiNode(2, theirs),
+      apiNode(3, mine, 'nope'),
+      apiNode(4, '88888888-8888-4888-8888-888888888888'),
+    );
     graph.nodes[2].meta = { stale: true };
     graph.nodes[2].params = { format: 'x' };
     await post(a, `/workflows/${id}/draft-graph`, graph);
@@ -460,7 +486,27 @@ describe('Workflows (e2e)', () => {
     const icon = await t.http().get(new URL(meta.provider.icon).pathname);
     expect(icon.status).toBe(200);
     expect(icon.headers['content-type']).toMatch(/^image\//);
-    expect(data.nodes[6].meta).toEqual(apiMeta);
+    const [tool] = await t.app
+      .get(DataSource)
+      .query<Array<{ id: string; description: string }>>(
+        'SELECT id, description FROM api_tools WHERE provider_id = $1',
+        [mine],
+      );
+    expect(data.nodes[6].meta).toEqual({
+      type: 'api_tool',
+      provider: { id: mine, name: 'Pets', label: 'Pets', icon: ICON, description: 'Pet lookups' },
+      tool: {
+        id: tool.id,
+        name: 'getPet',
+        label: 'getPet',
+        description: tool.description,
+        params: {},
+      },
+    });
+    // Another account's provider, an unknown tool, a deleted provider: unset.
+    for (const n of data.nodes.slice(7)) {
+      expect(n.meta).toMatchObject({ type: 'api_tool', provider: { id: '' }, tool: { id: '' } });
+    }
   });
 
   it('adds the fields the console reads unguarded when a node comes without them', async () => {

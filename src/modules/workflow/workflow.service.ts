@@ -15,6 +15,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { DatasetService } from 'src/modules/dataset/services/dataset.service';
 import { Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { ApiToolService } from 'src/modules/tool/api-tool/api-tool.service';
 import { BuiltinCatalog } from 'src/modules/tool/builtin/builtin-catalog.service';
 import { datasetIdsOf, normalizeDraft, viewNode, type ViewContext } from './graph/draft-graph';
 import { GraphValidator } from './graph/graph-validator.service';
@@ -61,6 +62,7 @@ export class WorkflowService {
     private readonly validator: GraphValidator,
     private readonly datasets: DatasetService,
     private readonly builtin: BuiltinCatalog,
+    private readonly apiTools: ApiToolService,
     private readonly config: AppConfig,
   ) {}
 
@@ -322,7 +324,14 @@ export class WorkflowService {
     origin: string,
   ): Promise<DraftGraphViewDto> {
     const ids = datasetIdsOf(graph).filter(isUuid);
-    const owned = await this.datasets.entities(accountId, ids);
+    const apiRefs = (graph.nodes ?? [])
+      .filter((n) => n.node_type === 'tool' && n.tool_type === 'api_tool')
+      .map(apiToolRef);
+    const [owned, apiTools] = await Promise.all([
+      this.datasets.entities(accountId, ids),
+      this.apiTools.describeTools(accountId, apiRefs),
+    ]);
+    const apiMeta = new Map(apiRefs.map((r, i) => [refKey(r), apiTools[i]]));
     const ctx: ViewContext = {
       datasets: new Map(
         owned.map((d) => [
@@ -331,6 +340,17 @@ export class WorkflowService {
         ]),
       ),
       builtinMeta: (n) => this.builtinMeta(n, origin),
+      // §3.3: the provider's uuid, its name as label, the ApiTool's uuid as the tool id.
+      apiMeta: (n) => {
+        const d = apiMeta.get(refKey(apiToolRef(n)));
+        return d
+          ? {
+              type: 'api_tool',
+              provider: { ...d.provider, label: d.provider.name },
+              tool: { ...d.tool, label: d.tool.name, params: {} },
+            }
+          : null;
+      },
     };
     return {
       nodes: (graph.nodes ?? []).map((n) => viewNode(n, ctx)),
@@ -389,3 +409,13 @@ export class WorkflowService {
     };
   }
 }
+
+/** An API tool node's tool: provider uuid and tool name (operationId), as the console stores them. */
+function apiToolRef(n: Record<string, unknown>): { provider_id: string; tool_name: string } {
+  return {
+    provider_id: typeof n.provider_id === 'string' ? n.provider_id : '',
+    tool_name: typeof n.tool_id === 'string' ? n.tool_id : '',
+  };
+}
+
+const refKey = (r: { provider_id: string; tool_name: string }) => `${r.provider_id}/${r.tool_name}`;

@@ -124,17 +124,19 @@ function withDefaults(src: Obj): Obj {
   return n;
 }
 
-/** What reads look up outside the graph: the account's datasets, builtin tool metas. */
+/** What reads look up outside the graph: the account's datasets and tools. */
 export interface ViewContext {
   datasets: Map<string, { id: string; name: string; icon: string; description: string }>;
   /** The expanded meta of a builtin tool node; null when its tool does not exist. */
   builtinMeta(node: Obj): Obj | null;
+  /** The expanded meta of an API tool node of the account; null when its tool does not exist. */
+  apiMeta(node: Obj): Obj | null;
 }
 
 /**
  * What a read adds to a stored node: the LLM config under both names, the datasets of a
- * retrieval node and the meta of a builtin tool node (recomputed, CONSOLE-SHAPES §3.3); API and
- * MCP tool metas are kept as the console saved them.
+ * retrieval node and the meta of a builtin or API tool node (recomputed, CONSOLE-SHAPES §3.3:
+ * a renamed provider shows its new name, a deleted one shows as unset).
  */
 export function viewNode(node: Obj, ctx: ViewContext): Obj {
   const n: Obj = { ...node };
@@ -146,6 +148,7 @@ export function viewNode(node: Obj, ctx: ViewContext): Obj {
   }
   if (type === 'tool') {
     if (n.tool_type === 'builtin_tool') n.meta = ctx.builtinMeta(n) ?? emptyToolMeta();
+    else if (n.tool_type === 'api_tool') n.meta = ctx.apiMeta(n) ?? emptyToolMeta();
     else if (!n.tool_type || !isObj(n.meta)) n.meta = emptyToolMeta();
   }
   if (type === 'dataset_retrieval') {
