@@ -149,16 +149,47 @@ describe('splitText', () => {
     for (const s of segments) expect(s.content).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/);
   });
 
-  it('refuses separators shaped for catastrophic backtracking, and overlong ones', () => {
-    for (const bad of ['(a+)+', '(\\s*)*$', '(x|y+){2,}']) {
-      expect(() => compileSeparators([bad])).toThrow(
-        `The separator "${bad}" repeats a repeated group, which can take too long`,
+  it('runs separators shaped for catastrophic backtracking in linear time (RE2)', async () => {
+    const text = 'a'.repeat(5000) + '\n' + 'b'.repeat(3000);
+    for (const bad of [
+      '(a+)+',
+      '(\\s*)*$',
+      '(x|y+){2,}',
+      '.*.*.*x',
+      '(a|a)*b',
+      '((a+))+b',
+      '(.*a){12}',
+    ]) {
+      // A backtracking engine takes from seconds to hours on each of these.
+      const segments = await splitText(
+        text,
+        rule({ separators: [bad], chunk_size: 1000, chunk_overlap: 0 }),
       );
+      const letters = (s: string) => s.replace(/\s/g, '');
+      expect(letters(segments.map((s) => s.content).join(''))).toBe(letters(text));
     }
     expect(() => compileSeparators(['x'.repeat(101)])).toThrow(/longer than 100 characters/);
-    // The default rule and plain groups pass.
     expect(compileSeparators(DEFAULT_PROCESS_RULE.segment.separators)).toHaveLength(8);
-    expect(compileSeparators(['(\\+)+', '(a|b)+', '\\d{2,}'])).toHaveLength(3);
+  });
+
+  it('cuts before each match of a quantified separator, matches not overlapping (as re.split)', () => {
+    const [digits, spaces, maybe] = compileSeparators(['\\d+', '\\s*', 'ab?']);
+    expect(digits.split('a1b22c333d')).toEqual(['a', '1b', '22c', '333d']);
+    expect(digits.test('abc')).toBe(false);
+    expect(digits.test('ab3')).toBe(true);
+    expect(spaces.split('x y')).toEqual(['x', ' ', 'y']);
+    expect(maybe.split('aab😀ab')).toEqual(['a', 'ab😀', 'ab']);
+    // The flat (V8) path gives the same pieces for a flat pattern.
+    const [flat] = compileSeparators(['。|！']);
+    expect(flat.split('一。二！三')).toEqual(['一', '。二', '！三']);
+  });
+
+  it('refuses lookaround and backreferences with a clear message', () => {
+    for (const bad of ['(?=x)', '(a)\\1']) {
+      expect(() => compileSeparators([bad])).toThrow(
+        `The separator "${bad}" uses lookaround or backreferences, which separators do not support`,
+      );
+    }
   });
 
   it('refuses a separator that is not a regex', async () => {

@@ -4,12 +4,13 @@ import { lazyRequire } from '@app/common';
 const textSplitters = lazyRequire<typeof import('@langchain/textsplitters')>(
   '@langchain/textsplitters',
 );
+const re2js = lazyRequire<typeof import('re2js')>('re2js');
 import type { SegmentRule, TextSegment } from './pipeline.types';
 import { countTokens } from './token-counter';
 
 export { countTokens } from './token-counter';
 
-/** A separator of a segment rule that is not a valid regular expression, or a risky one. */
+/** A separator of a segment rule that is not a regular expression we can run, or too long. */
 export class InvalidSeparatorError extends Error {
   constructor(
     readonly separator: string,
@@ -20,28 +21,94 @@ export class InvalidSeparatorError extends Error {
   }
 }
 
-// A repeated group that itself repeats ("(a+)+", "(\\s*)*", "(x|y+){2,}"): the shape of
-// catastrophic backtracking, which would stall the worker on one document. JS regexes cannot be
-// interrupted, so such separators are refused up front.
-const NESTED_REPEAT = /\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*(?:[+*]|\{\d+,\d*\})/;
 const MAX_SEPARATOR_LENGTH = 100;
 
+/** A compiled separator: whether it occurs in a text, and the text cut before each occurrence. */
+export interface Separator {
+  test(text: string): boolean;
+  split(text: string): string[];
+}
+
 /**
- * Compiles the rule's separators as the original does (Python `re`, is_separator_regex=True), so
- * the integrator can reject a bad rule up front (throws InvalidSeparatorError). No `u` flag: the default rule's `\!` is an
- * identity escape that Unicode mode refuses.
+ * True for a pattern without groups or quantifiers (the default rule's `。|！|？`, `\.\s|\!\s`):
+ * a backtracking engine tries each branch once per position, so V8's fast RegExp is safe for it.
  */
-export function compileSeparators(separators: string[]): RegExp[] {
+function isFlat(pattern: string): boolean {
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\') i++;
+    else if (c === '[') {
+      // A class: `]` right after `[` or `[^` is a literal.
+      i += pattern[i + 1] === '^' ? 2 : 1;
+      if (pattern[i] === ']') i++;
+      while (i < pattern.length && pattern[i] !== ']') i += pattern[i] === '\\' ? 2 : 1;
+    } else if ('()*+?{'.includes(c)) return false;
+  }
+  return true;
+}
+
+/** A flat pattern on V8's RegExp; a lookahead keeps each separator at the start of its piece. */
+function flatSeparator(s: string): Separator {
+  const search = new RegExp(s);
+  const cut = new RegExp(`(?=${s})`, 'g');
+  return {
+    test: (text) => search.test(text),
+    split: (text) => {
+      cut.lastIndex = 0;
+      return text.split(cut);
+    },
+  };
+}
+
+/**
+ * Any other pattern runs on RE2 (re2js), in time linear in the text: a user's `.*.*.*x` or
+ * `(a|a)*b` would otherwise backtrack for hours on one document, and a JS regex cannot be
+ * interrupted. Pieces start at each match, matches do not overlap (Python's re.split, as the
+ * original). RE2 has no lookaround or backreferences.
+ */
+function re2Separator(s: string): Separator {
+  let re: import('re2js').RE2JS;
+  try {
+    re = re2js().RE2JS.compile(s);
+  } catch (e) {
+    const why = /unsupported Perl syntax|invalid escape/.test(String(e))
+      ? 'uses lookaround or backreferences, which separators do not support'
+      : undefined;
+    throw new InvalidSeparatorError(s, why);
+  }
+  return {
+    test: (text) => re.matcher(text).find(),
+    split: (text) => {
+      const pieces: string[] = [];
+      const m = re.matcher(text);
+      let from = 0;
+      while (m.find()) {
+        const at = m.start();
+        if (at > from) {
+          pieces.push(text.slice(from, at));
+          from = at;
+        }
+      }
+      if (from < text.length || !pieces.length) pieces.push(text.slice(from));
+      return pieces;
+    },
+  };
+}
+
+/**
+ * Compiles the rule's separators as regexes, as the original does (Python `re`,
+ * is_separator_regex=True), so the integrator can reject a bad rule up front (throws
+ * InvalidSeparatorError). No `u` flag: the default rule's `\!` is an identity escape that Unicode
+ * mode refuses.
+ */
+export function compileSeparators(separators: string[]): Separator[] {
   return separators.map((s) => {
     if (s.length > MAX_SEPARATOR_LENGTH) {
       throw new InvalidSeparatorError(s, `is longer than ${MAX_SEPARATOR_LENGTH} characters`);
     }
-    if (NESTED_REPEAT.test(s)) {
-      throw new InvalidSeparatorError(s, 'repeats a repeated group, which can take too long');
-    }
+    if (!isFlat(s)) return re2Separator(s);
     try {
-      // A lookahead keeps each separator at the start of the piece after it (keep_separator).
-      return new RegExp(`(?=${s})`, 'g');
+      return flatSeparator(s);
     } catch {
       throw new InvalidSeparatorError(s);
     }
@@ -57,7 +124,7 @@ export function compileSeparators(separators: string[]): RegExp[] {
 type RegexSplitter = { splitText(text: string): Promise<string[]> };
 type RegexSplitterClass = new (
   rule: SegmentRule,
-  patterns: Map<string, RegExp>,
+  patterns: Map<string, Separator>,
   length: (s: string) => number,
 ) => RegexSplitter;
 
@@ -67,9 +134,13 @@ let splitterClass: RegexSplitterClass | undefined;
 function regexSeparatorSplitter(): RegexSplitterClass {
   if (splitterClass) return splitterClass;
   class RegexSeparatorSplitter extends textSplitters().RecursiveCharacterTextSplitter {
-    private readonly patterns: Map<string, RegExp>;
+    private readonly patterns: Map<string, Separator>;
 
-    constructor(rule: SegmentRule, patterns: Map<string, RegExp>, length: (s: string) => number) {
+    constructor(
+      rule: SegmentRule,
+      patterns: Map<string, Separator>,
+      length: (s: string) => number,
+    ) {
       super({
         chunkSize: rule.chunk_size,
         chunkOverlap: rule.chunk_overlap,
@@ -83,9 +154,7 @@ function regexSeparatorSplitter(): RegexSplitterClass {
     protected override splitOnSeparator(text: string, separator: string): string[] {
       // "" splits into characters; by code point so a surrogate pair is never cut in half.
       if (separator === '') return Array.from(text);
-      const pattern = this.patterns.get(separator) as RegExp;
-      pattern.lastIndex = 0;
-      return text.split(pattern).filter((s) => s !== '');
+      return (this.patterns.get(separator) as Separator).split(text).filter((s) => s !== '');
     }
 
     override async splitText(text: string): Promise<string[]> {
@@ -104,7 +173,7 @@ function regexSeparatorSplitter(): RegexSplitterClass {
           break;
         }
         // As Python's re.search: a match anywhere, even at the start, selects the separator.
-        if (new RegExp(s).test(text)) {
+        if ((this.patterns.get(s) as Separator).test(text)) {
           separator = s;
           rest = separators.slice(i + 1);
           break;
