@@ -695,6 +695,23 @@ describe('Datasets, documents and segments', () => {
       });
       expect(manyKeywords.message).toBe('keywords may have at most 10 entries');
 
+      // While the document indexes again (a retry or restart rebuilds its segments from the
+      // file), its segments are neither edited, added nor deleted: the change would be undone.
+      await sql(`UPDATE documents SET status = 'indexing' WHERE id = $1`, [doc.id]);
+      const busyEdit = await post(a, `${base}/${added.data.id}`, { content: 'Lost edit' });
+      expect(busyEdit).toMatchObject({
+        code: 'fail',
+        message: 'Segments can be edited once their document finished indexing',
+      });
+      expect((await post(a, `${base}/${added.data.id}/delete`)).message).toBe(
+        'Segments can be deleted once their document finished indexing',
+      );
+      expect((await post(a, base, { content: 'Lost addition' })).code).toBe('fail');
+      await sql(`UPDATE documents SET status = 'completed' WHERE id = $1`, [doc.id]);
+      expect((await get(a, `${base}/${added.data.id}`)).data.content).toBe(
+        'Completely different words now',
+      );
+
       expect((await post(a, `${base}/${first.id}/enabled`, { enabled: false })).code).toBe(
         'success',
       );

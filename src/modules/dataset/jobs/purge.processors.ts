@@ -33,20 +33,22 @@ export class PurgeDatasetProcessor implements JobProcessor<'dataset.purge-datase
 
   async process(ctx: JobContext<'dataset.purge-dataset'>): Promise<Record<string, number>> {
     const id = ctx.payload.dataset_id;
-    const segments = await deleteInBatches(
-      this.dataSource,
-      'DELETE FROM segments WHERE id IN (SELECT id FROM segments WHERE dataset_id = $1 LIMIT $2)',
-      [id],
-      ctx.signal,
-    );
-    await ctx.progress(60);
     const docs = await this.dataSource.query<Array<{ upload_file_id: string }>>(
       'SELECT DISTINCT upload_file_id FROM documents WHERE dataset_id = $1',
       [id],
     );
+    // Documents first: an indexing job writes its segments under its document's row lock and
+    // writes none once the row is gone, so no segment can appear after the sweep below.
     const documents = await deleteInBatches(
       this.dataSource,
       'DELETE FROM documents WHERE id IN (SELECT id FROM documents WHERE dataset_id = $1 LIMIT $2)',
+      [id],
+      ctx.signal,
+    );
+    await ctx.progress(40);
+    const segments = await deleteInBatches(
+      this.dataSource,
+      'DELETE FROM segments WHERE id IN (SELECT id FROM segments WHERE dataset_id = $1 LIMIT $2)',
       [id],
       ctx.signal,
     );

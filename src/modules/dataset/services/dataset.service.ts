@@ -98,35 +98,61 @@ export class DatasetService {
     return this.saveUnique(row);
   }
 
+  /**
+   * Under the dataset's row lock (document creation takes it too), so a document added meanwhile
+   * cannot slip in under an old embedding model; writes only the columns the body sets, so it
+   * never puts back a stale value (the `embedding_dims` the first indexing records).
+   */
   async update(accountId: string, id: string, body: UpdateDatasetDto): Promise<DatasetEntity> {
-    const row = await this.entity(accountId, id);
-    const mode = body.indexing_mode ?? row.indexing_mode;
-    const wanted =
-      mode === 'economy'
-        ? null
-        : body.embedding_model || mode !== row.indexing_mode
-          ? this.embeddingModel(body.embedding_model)
-          : { provider: row.embedding_provider, model: row.embedding_model };
-    const changesIndex =
-      mode !== row.indexing_mode ||
-      (wanted !== null &&
-        (wanted.provider !== row.embedding_provider || wanted.model !== row.embedding_model));
-    if (changesIndex && (await this.documents.countBy({ dataset_id: row.id })) > 0) {
-      throw new ValidateError({
-        indexing_mode: [
-          'The indexing mode and embedding model cannot change once the dataset has documents; create a new dataset instead',
-        ],
+    await this.entity(accountId, id);
+    try {
+      return await this.datasets.manager.transaction(async (m) => {
+        const row = await m
+          .createQueryBuilder(DatasetEntity, 'd')
+          .setLock('pessimistic_write')
+          .where('d.id = :id AND d.account_id = :accountId', { id, accountId })
+          .getOne();
+        if (!row) throw new NotFoundError('The dataset does not exist');
+        const mode = body.indexing_mode ?? row.indexing_mode;
+        const wanted =
+          mode === 'economy'
+            ? null
+            : body.embedding_model || mode !== row.indexing_mode
+              ? this.embeddingModel(body.embedding_model)
+              : { provider: row.embedding_provider, model: row.embedding_model };
+        const changesIndex =
+          mode !== row.indexing_mode ||
+          (wanted !== null &&
+            (wanted.provider !== row.embedding_provider || wanted.model !== row.embedding_model));
+        if (changesIndex && (await m.countBy(DocumentEntity, { dataset_id: row.id })) > 0) {
+          throw new ValidateError({
+            indexing_mode: [
+              'The indexing mode and embedding model cannot change once the dataset has documents; create a new dataset instead',
+            ],
+          });
+        }
+        const changes: Partial<DatasetEntity> = {
+          name: body.name,
+          description: this.describe(body.name, body.description),
+          ...(body.icon !== undefined ? { icon: body.icon } : {}),
+          ...(body.retrieval_config ? { retrieval_config: { ...body.retrieval_config } } : {}),
+          ...(changesIndex
+            ? {
+                indexing_mode: mode,
+                embedding_provider: wanted?.provider ?? '',
+                embedding_model: wanted?.model ?? '',
+                embedding_dims: null,
+              }
+            : {}),
+        };
+        await m.update(DatasetEntity, { id: row.id }, changes);
+        return (await m.findOneBy(DatasetEntity, { id: row.id }))!;
       });
+    } catch (err) {
+      if (isUniqueViolation(err))
+        throw new ValidateError({ name: [`A dataset named "${body.name}" already exists`] });
+      throw err;
     }
-    row.name = body.name;
-    if (body.icon !== undefined) row.icon = body.icon;
-    row.description = this.describe(body.name, body.description);
-    row.indexing_mode = mode;
-    row.embedding_provider = wanted?.provider ?? '';
-    row.embedding_model = wanted?.model ?? '';
-    if (changesIndex) row.embedding_dims = null;
-    if (body.retrieval_config) row.retrieval_config = { ...body.retrieval_config };
-    return this.saveUnique(row);
   }
 
   /**

@@ -148,11 +148,13 @@ export class DocumentService implements OnModuleInit {
     const batch = newBatch();
     const created = await this.tx.run(async (m) => {
       // Serializes concurrent additions to one dataset so positions stay unique and dense.
-      await m
+      const locked = await m
         .createQueryBuilder(DatasetEntity, 'd')
         .setLock('pessimistic_write')
         .where('d.id = :id', { id: dataset.id })
         .getOne();
+      // Deleted meanwhile: its purge would never see documents added now.
+      if (!locked) throw new NotFoundError('The dataset does not exist');
       const { max } = (await m
         .createQueryBuilder(DocumentEntity, 'doc')
         .select('COALESCE(MAX(doc.position), 0)', 'max')

@@ -17,6 +17,7 @@ import type {
   SegmentDetailDto,
   SegmentDto,
 } from '../dto/segment.dto';
+import type { DocumentEntity } from '../entities/document.entity';
 import { SegmentEntity } from '../entities/segment.entity';
 import { extractKeywords } from '../indexing/keywords';
 import { countTokens } from '../indexing/splitter';
@@ -76,7 +77,10 @@ export class SegmentService {
     const dataset = await this.datasets.entity(accountId, datasetId);
     const row = await this.segments.manager.transaction(async (m) => {
       // Positions are per document; the document row lock serializes concurrent additions.
-      await m.query('SELECT id FROM documents WHERE id = $1 FOR UPDATE', [doc.id]);
+      const locked = await m.query<unknown[]>('SELECT id FROM documents WHERE id = $1 FOR UPDATE', [
+        doc.id,
+      ]);
+      if (!locked.length) throw new NotFoundError('The document does not exist');
       const [{ max }] = await m.query<Array<{ max: number }>>(
         'SELECT COALESCE(MAX(position), 0) AS max FROM segments WHERE document_id = $1',
         [doc.id],
@@ -108,7 +112,10 @@ export class SegmentService {
     id: string,
     body: SegmentBodyDto,
   ): Promise<SegmentDetailDto> {
-    const seg = await this.entity(accountId, datasetId, documentId, id);
+    const { doc, seg } = await this.entityOf(accountId, datasetId, documentId, id);
+    // A re-run of the document's indexing (retry, restart) rebuilds its segments from the file.
+    if (doc.status !== 'completed')
+      throw new FailException('Segments can be edited once their document finished indexing');
     if (seg.status !== 'completed')
       throw new FailException('Only a segment that finished indexing can be edited');
     const { content, tokens, keywords } = this.prepare(body);
@@ -147,7 +154,9 @@ export class SegmentService {
     documentId: string,
     id: string,
   ): Promise<void> {
-    const seg = await this.entity(accountId, datasetId, documentId, id);
+    const { doc, seg } = await this.entityOf(accountId, datasetId, documentId, id);
+    if (doc.status !== 'completed' && doc.status !== 'error')
+      throw new FailException('Segments can be deleted once their document finished indexing');
     if (seg.status !== 'completed' && seg.status !== 'error')
       throw new FailException('A segment can be deleted once it finished indexing or failed');
     await this.segments.delete({ id: seg.id, account_id: accountId });
@@ -160,14 +169,23 @@ export class SegmentService {
     documentId: string,
     id: string,
   ): Promise<SegmentEntity> {
-    await this.documents.entity(accountId, datasetId, documentId);
-    const row = await this.segments.findOneBy({
+    return (await this.entityOf(accountId, datasetId, documentId, id)).seg;
+  }
+
+  private async entityOf(
+    accountId: string,
+    datasetId: string,
+    documentId: string,
+    id: string,
+  ): Promise<{ doc: DocumentEntity; seg: SegmentEntity }> {
+    const doc = await this.documents.entity(accountId, datasetId, documentId);
+    const seg = await this.segments.findOneBy({
       id,
       document_id: documentId,
       account_id: accountId,
     });
-    if (!row) throw new NotFoundError('The segment does not exist');
-    return row;
+    if (!seg) throw new NotFoundError('The segment does not exist');
+    return { doc, seg };
   }
 
   private prepare(body: SegmentBodyDto): { content: string; tokens: number; keywords: string[] } {
