@@ -68,8 +68,9 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
     assignRequestId(req, res);
     next();
   });
-  // Behind a reverse proxy, req.ip (login throttling, last_login_ip) comes from X-Forwarded-For.
-  if (config.env.TRUST_PROXY) express.set('trust proxy', true);
+  // Behind a reverse proxy, req.ip (throttles, login locks, last_login_ip) comes from
+  // X-Forwarded-For, read only as far back as the trusted proxies (a hop count or their addresses).
+  if (config.env.TRUST_PROXY !== false) express.set('trust proxy', config.env.TRUST_PROXY);
 
   app.use(
     helmet({

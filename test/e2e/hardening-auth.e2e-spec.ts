@@ -188,6 +188,19 @@ describe('hardening: login lockout under concurrency (LOGIN_MAX_FAILURES=5)', ()
     expect((await login(user.email, user.password)).code).toBe('success');
   });
 
+  it('takes the client IP from the trusted proxy, not from hops the client wrote itself', async () => {
+    const user = await createAccount(t);
+    // TRUST_PROXY=true is one proxy: the entry it appended, not the client's forged first one.
+    const res = await login(user.email, user.password, '6.6.6.6, 10.9.8.7');
+    expect(res.code).toBe('success');
+    const [row] = await t.app
+      .get(DataSource)
+      .query<Array<{ last_login_ip: string }>>('SELECT last_login_ip FROM accounts WHERE id = $1', [
+        user.id,
+      ]);
+    expect(row.last_login_ip).toBe('10.9.8.7');
+  });
+
   it('gives a successful sign-in its attempt back: an IP signing in often is not locked', async () => {
     const ip = nextIp();
     const user = await createAccount(t);

@@ -62,6 +62,24 @@ describe('env schema', () => {
     expect(parseEnv({ DATABASE_URL: '', REDIS_URL: '' }).DATABASE_URL).toBeUndefined();
   });
 
+  it('trusts a proxy by hop count or address, never every hop', () => {
+    const trust = (v?: string) => parseEnv(v === undefined ? {} : { TRUST_PROXY: v }).TRUST_PROXY;
+    expect(trust()).toBe(false);
+    expect(trust('false')).toBe(false);
+    expect(trust('true')).toBe(1);
+    expect(trust('1')).toBe(1);
+    expect(trust('2')).toBe(2);
+    expect(trust('10.0.0.0/8, loopback,fd00::/8,192.168.1.7')).toEqual([
+      '10.0.0.0/8',
+      'loopback',
+      'fd00::/8',
+      '192.168.1.7',
+    ]);
+    for (const bad of ['11', '10.0.0.0/33', 'proxy.example.com', '10.0.0.0/8/1', 'all']) {
+      expect(() => trust(bad)).toThrow(/TRUST_PROXY: /);
+    }
+  });
+
   it('stops with one message naming every bad variable', () => {
     let message = '';
     try {

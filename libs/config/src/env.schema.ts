@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { parseEnv as parseEnvFile } from 'node:util';
 import { z } from 'zod';
 
@@ -16,6 +17,50 @@ const csv = z
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** An IP address, or a CIDR subnet (`10.0.0.0/8`, `fd00::/8`). */
+function isAddressOrSubnet(v: string): boolean {
+  const [ip, bits, ...rest] = v.split('/');
+  const family = isIP(ip);
+  if (!family || rest.length) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * Which proxies may set the client address (X-Forwarded-For, -Proto), as Express's `trust proxy`:
+ * false; true (= 1, the one proxy in front of us); a hop count; or the proxies' addresses,
+ * subnets or names (loopback, linklocal, uniquelocal). Never "every hop": then a client picks its
+ * own IP by sending X-Forwarded-For, and every per-IP limit is void.
+ */
+const trustProxy = z
+  .string()
+  .default('false')
+  .transform((raw, ctx): false | number | string[] => {
+    const v = raw.trim().toLowerCase();
+    if (['', 'false', '0', 'no'].includes(v)) return false;
+    if (v === 'true' || v === 'yes') return 1;
+    if (/^\d+$/.test(v)) {
+      if (Number(v) <= 10) return Number(v);
+      ctx.addIssue({ code: 'custom', message: 'a hop count must be between 0 and 10' });
+      return z.NEVER;
+    }
+    const list = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const bad = list.filter((s) => !PROXY_NAMES.has(s) && !isAddressOrSubnet(s));
+    if (bad.length) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be true, false, a hop count, or proxy addresses, subnets or loopback/linklocal/uniquelocal (not: ${bad.join(', ')})`,
+      });
+      return z.NEVER;
+    }
+    return list;
+  });
 
 /** Unset and empty both mean "not configured". */
 const optionalString = z
@@ -125,7 +170,7 @@ export const envSchema = z
     INIT_PASSWORD: optionalString,
     LOGIN_MAX_FAILURES: int(5, 1, 100),
     LOGIN_LOCK_MINUTES: int(15, 1, 24 * 60),
-    TRUST_PROXY: bool.default(false),
+    TRUST_PROXY: trustProxy,
     GITHUB_CLIENT_ID: z.string().default(''),
     GITHUB_CLIENT_SECRET: z.string().default(''),
     GITHUB_REDIRECT_URI: z.string().default('http://localhost:5173/auth/authorize/github'),
