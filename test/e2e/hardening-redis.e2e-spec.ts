@@ -193,6 +193,47 @@ describe('Database outage: probes answer within 1 s and recover alone (scale mod
   });
 });
 
+describe('Database frozen mid-request: the request fails in bounded time (scale mode)', () => {
+  const STATEMENT_MS = 1_000;
+  let proxy: TcpProxy;
+  let t: TestApp;
+  let acc: TestAccount;
+
+  beforeAll(async () => {
+    const db = await proxiedDatabase();
+    proxy = db.proxy;
+    t = await createTestApp({
+      redis: true,
+      env: { DATABASE_URL: db.url, DATABASE_STATEMENT_TIMEOUT_MS: String(STATEMENT_MS) },
+    });
+    acc = await createAccount(t);
+  }, 60_000);
+  afterAll(async () => {
+    proxy?.thaw();
+    await t?.close();
+    await proxy?.cut();
+  }, 30_000);
+
+  it('ends a statement past DATABASE_STATEMENT_TIMEOUT_MS on the server', async () => {
+    const ds = t.app.get(DataSource);
+    expect(
+      (await ds.query<Array<{ statement_timeout: string }>>('SHOW statement_timeout'))[0],
+    ).toEqual({ statement_timeout: '1s' });
+    await expect(ds.query('SELECT pg_sleep(3)')).rejects.toThrow(/statement timeout/);
+  });
+
+  it('answers a request whose query gets no answer with an error, not never', async () => {
+    proxy.freeze();
+    const { res, ms } = await timed(t.http().get('/datasets').set(acc.auth));
+    expect(res.body.code).not.toBe('success');
+    // The client's own wait: statement_timeout + 5 s (plus slack for a busy machine).
+    expect(ms).toBeLessThan(STATEMENT_MS + 5_000 + 3_000);
+    proxy.thaw();
+    expect((await readyBy(t, Date.now() + 15_000)).status).toBe(200);
+    expect((await t.http().get('/datasets').set(acc.auth)).body.code).toBe('success');
+  }, 30_000);
+});
+
 const GRACE_MS = 2_000;
 
 /** `node dist/main.js` in scale mode against `redis`, ready to serve (api) or to process (worker). */

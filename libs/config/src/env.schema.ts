@@ -130,6 +130,9 @@ export const envSchema = z
       .transform((v) => v || undefined)
       .pipe(z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }).optional()),
     DATABASE_POOL_MAX: int(10, 1, 200),
+    // Longest a statement may run (or wait for a lock) on PostgreSQL; 0 = no limit. Migrations run
+    // without it.
+    DATABASE_STATEMENT_TIMEOUT_MS: int(60_000, 0, 3_600_000),
     DATABASE_RUN_MIGRATIONS: bool.default(true),
     REDIS_URL: z
       .string()

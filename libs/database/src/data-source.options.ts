@@ -10,11 +10,22 @@ export const PROJECT_ROOT = path.resolve(__dirname, '..', '..', '..');
 export const ENTITY_GLOBS = [path.join(PROJECT_ROOT, '{src,libs}', '**', '*.entity.{ts,js}')];
 export const MIGRATION_GLOBS = [path.join(PROJECT_ROOT, 'migrations', '*.{ts,js}')];
 
+/** How much longer than statement_timeout the client waits for an answer (network, queueing). */
+const QUERY_TIMEOUT_MARGIN_MS = 5_000;
+/** A transaction left open this long (a leaked query runner) is ended by the server. */
+const IDLE_IN_TRANSACTION_MS = 300_000;
+
 export interface DataSourceInput {
   /** postgres:// URL (scale mode); absent means the PGlite instance below. */
   url?: string;
   pglite?: PGlite;
   poolMax?: number;
+  /**
+   * PostgreSQL `statement_timeout` (a statement or its lock wait ends with an error), plus 5 s
+   * as the client's own wait for any answer (an unreachable server), and a 5 minute
+   * `idle_in_transaction_session_timeout`. Absent or 0: no limits (CLIs, migrations).
+   */
+  statementTimeoutMs?: number;
   /** Explicit entity classes (the Nest app registers them per module); globs otherwise. */
   entities?: DataSourceOptions['entities'];
   logging?: boolean;
@@ -42,6 +53,16 @@ export function buildDataSourceOptions(input: DataSourceInput): DataSourceOption
         max: input.poolMax ?? 10,
         connectionTimeoutMillis: 10_000,
         application_name: 'llmops',
+        // A server that vanished (no FIN, no RST) is noticed instead of waited on for ever.
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
+        ...(input.statementTimeoutMs
+          ? {
+              statement_timeout: input.statementTimeoutMs,
+              query_timeout: input.statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS,
+              idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
+            }
+          : {}),
       },
     };
   }

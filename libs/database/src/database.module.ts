@@ -24,6 +24,7 @@ const BOOT_CONFIG = Symbol('llmops.database.config');
         ...buildDataSourceOptions({
           url: config.env.DATABASE_URL ?? 'postgres://embedded/pglite', // replaced below for PGlite
           poolMax: config.env.DATABASE_POOL_MAX,
+          statementTimeoutMs: config.env.DATABASE_STATEMENT_TIMEOUT_MS,
           entities: [],
         }),
         autoLoadEntities: true,
@@ -54,7 +55,8 @@ async function createDataSource(options: DataSourceOptions): Promise<DataSource>
   try {
     await dataSource.initialize();
     if (config.hasRole('api') && config.env.DATABASE_RUN_MIGRATIONS) {
-      await runMigrations(dataSource, { useLock: !config.usesPglite });
+      if (config.usesPglite) await runMigrations(dataSource, { useLock: false });
+      else await withoutTimeouts(finalOptions, (ds) => runMigrations(ds, { useLock: true }));
     }
   } catch (err) {
     if (dataSource.isInitialized) await dataSource.destroy().catch(() => undefined);
@@ -72,4 +74,27 @@ async function createDataSource(options: DataSourceOptions): Promise<DataSource>
   }
   logger.log(`Connected to ${config.usesPglite ? 'PGlite (embedded)' : 'PostgreSQL'}`);
   return dataSource;
+}
+
+/**
+ * Runs `work` on a short-lived pool without the statement and query timeouts: a migration (an
+ * index build over a large table) or the wait for another replica's migration lock may take
+ * longer than any request should.
+ */
+async function withoutTimeouts<T>(
+  options: DataSourceOptions,
+  work: (ds: DataSource) => Promise<T>,
+): Promise<T> {
+  const extra: Record<string, unknown> = { ...(options.extra as object), max: 2 };
+  delete extra.statement_timeout;
+  delete extra.query_timeout;
+  delete extra.idle_in_transaction_session_timeout;
+  // Migrations are SQL: the entities' metadata is not needed.
+  const ds = new DataSource({ ...options, entities: [], extra });
+  await ds.initialize();
+  try {
+    return await work(ds);
+  } finally {
+    await ds.destroy();
+  }
 }
