@@ -1,4 +1,5 @@
 import { createTestApp, TestApp } from '@test/support/app-factory';
+import { JobQueue } from '@app/queue';
 import { createAccount, TestAccount } from '@test/support/auth';
 import { createHash, randomUUID } from 'node:crypto';
 import { readdirSync } from 'node:fs';
@@ -225,5 +226,82 @@ describe('Uploads (/upload-files)', () => {
       (await t.http().post('/upload-files/file').attach('file', Buffer.from('x'), 'x.txt')).body
         .code,
     ).toBe('unauthorized');
+  });
+});
+
+describe('Upload quota and clean-up of unattached uploads', () => {
+  const QUOTA = 3000;
+  let t: TestApp;
+  let a: TestAccount;
+  let b: TestAccount;
+
+  beforeAll(async () => {
+    t = await createTestApp({ env: { UPLOAD_QUOTA_BYTES: String(QUOTA) } });
+    [a, b] = await Promise.all([createAccount(t), createAccount(t)]);
+  });
+  afterAll(() => t.close());
+
+  const upload = (who: TestAccount, bytes: number, name = 'n.txt') =>
+    t
+      .http()
+      .post('/upload-files/file')
+      .set(who.auth)
+      .attach('file', Buffer.from('x'.repeat(bytes)), name);
+  const sql = <T>(q: string, params: unknown[] = []) => t.app.get(DataSource).query<T>(q, params);
+  const storedFiles = (accountId: string): string[] => {
+    try {
+      return readdirSync(path.join(t.config.storageDir, 'files', 'uploads', accountId)).filter(
+        (f) => !f.startsWith('.'),
+      );
+    } catch {
+      return [];
+    }
+  };
+
+  it("holds each account's total under UPLOAD_QUOTA_BYTES, also under concurrent uploads", async () => {
+    // Ten concurrent uploads of 700 bytes: four fit in 3000, the rest are refused and kept nowhere.
+    const results = await Promise.all(Array.from({ length: 10 }, () => upload(a, 700)));
+    const ok = results.filter((r) => r.body.code === 'success');
+    expect(ok).toHaveLength(4);
+    for (const r of results.filter((x) => x.body.code !== 'success')) {
+      expect(r.body).toMatchObject({ code: 'validate_error' });
+      expect(r.body.message).toMatch(
+        /^Your uploads would use 3\.\d KB of the 2\.9 KB allowed: delete documents or datasets/,
+      );
+    }
+    expect(storedFiles(a.id)).toHaveLength(4);
+    // Another account has its own room.
+    expect((await upload(b, 2900)).body.code).toBe('success');
+  });
+
+  it('deletes document uploads no document uses once a day old, keeping used ones and images', async () => {
+    const c = await createAccount(t);
+    const [old, used, fresh] = await Promise.all(
+      [0, 1, 2].map(async (i) => (await upload(c, 10, `f${i}.txt`)).body.data.id as string),
+    );
+    const ds = await t.http().post('/datasets').set(c.auth).send({
+      name: 'Docs',
+      description: 'Docs',
+      indexing_mode: 'economy',
+    });
+    const docs = await t
+      .http()
+      .post(`/datasets/${ds.body.data.id}/documents`)
+      .set(c.auth)
+      .send({ upload_file_ids: [used], process_type: 'automatic' });
+    expect(docs.body.code).toBe('success');
+    await sql(
+      `UPDATE upload_files SET created_at = now() - interval '25 hours' WHERE id = ANY($1)`,
+      [[old, used]],
+    );
+    const jobs = t.app.get(JobQueue);
+    const job = await jobs.enqueue('dataset.clean-uploads', { older_than_hours: 24 });
+    expect(await jobs.waitFor(job.id)).toMatchObject({ status: 'completed', result: { files: 1 } });
+    const left = await sql<Array<{ id: string }>>(
+      'SELECT id FROM upload_files WHERE account_id = $1 ORDER BY id',
+      [c.id],
+    );
+    expect(left.map((r) => r.id).sort()).toEqual([used, fresh].sort());
+    expect(storedFiles(c.id)).toHaveLength(2);
   });
 });

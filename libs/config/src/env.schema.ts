@@ -241,6 +241,8 @@ export const envSchema = z
     DATASET_MAX_DOCUMENT_CHARS: int(20_000_000, 1000, 1_000_000_000),
     DATASET_INDEX_CHUNK: int(512, 1, 10_000),
     UPLOAD_MAX_BYTES: int(15 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    // What one account's uploads may occupy in total; 0 = no limit.
+    UPLOAD_QUOTA_BYTES: int(10 * 1024 ** 3, 0, 1024 ** 5),
     PUBLIC_BASE_URL: optionalString.pipe(
       z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
     ),

@@ -33,6 +33,8 @@ export interface JobPayloads {
   'dataset.index-document': { document_id: string };
   /** Removes what a deleted dataset left: documents, segments (and vectors), query log. */
   'dataset.purge-dataset': { dataset_id: string };
+  /** Deletes document uploads that no document uses, older than `older_than_hours`. */
+  'dataset.clean-uploads': { older_than_hours: number };
   /** Removes a deleted document's segments and, when nothing else uses it, its upload. */
   'dataset.purge-document': { document_id: string; upload_file_id: string };
   /** Runs (or resumes, from its stored node results) one workflow_runs row. */

@@ -11,7 +11,11 @@ import { DatasetEntity } from './entities/dataset.entity';
 import { DocumentEntity } from './entities/document.entity';
 import { SegmentEntity } from './entities/segment.entity';
 import { IndexDocumentProcessor } from './jobs/index-document.processor';
-import { PurgeDatasetProcessor, PurgeDocumentProcessor } from './jobs/purge.processors';
+import {
+  CleanUploadsProcessor,
+  PurgeDatasetProcessor,
+  PurgeDocumentProcessor,
+} from './jobs/purge.processors';
 import { RetrievalController } from './retrieval/retrieval.controller';
 import { RetrievalRepository } from './retrieval/retrieval.repository';
 import { RetrievalService } from './retrieval/retrieval.service';
@@ -72,6 +76,7 @@ import { UploadStorageEngine } from './uploads/upload-storage.engine';
     IndexDocumentProcessor,
     PurgeDatasetProcessor,
     PurgeDocumentProcessor,
+    CleanUploadsProcessor,
     RetrievalRepository,
     RetrievalService,
   ],

@@ -31,4 +31,16 @@ export class MaintenanceScheduler {
     );
     this.logger.log(`clean-partial-downloads scheduled (${job.id})`);
   }
+
+  /** Document uploads never added to a dataset (or left by a deleted document), a day old. */
+  @Cron(CronExpression.EVERY_DAY_AT_5AM, { name: 'clean-uploads' })
+  async cleanUploads(): Promise<void> {
+    const day = new Date().toISOString().slice(0, 10);
+    const job = await this.jobs.enqueue(
+      'dataset.clean-uploads',
+      { older_than_hours: 24 },
+      { key: `clean-uploads:${day}` },
+    );
+    this.logger.log(`clean-uploads scheduled (${job.id})`);
+  }
 }

@@ -1,10 +1,12 @@
-import { JobContext, JobProcessor, Processor } from '@app/queue';
+import { JobContext, JobProcessor, Processor, UnrecoverableJobError } from '@app/queue';
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { UploadFileService } from '../uploads/upload-file.service';
 
 /** Rows per DELETE: keeps each statement (and PGlite's single connection) short. */
 const BATCH = 5000;
+/** Uploads per DELETE of the clean-up: each one also removes a file. */
+const CLEAN_BATCH = 500;
 
 async function deleteInBatches(
   dataSource: DataSource,
@@ -84,5 +86,30 @@ export class PurgeDocumentProcessor implements JobProcessor<'dataset.purge-docum
     const files = (await this.uploads.deleteIfUnused(ctx.payload.upload_file_id)) ? 1 : 0;
     await ctx.progress(100);
     return { segments, files };
+  }
+}
+
+/**
+ * Document uploads nobody added to a dataset (or whose document is gone), older than
+ * `older_than_hours`: they count against the account's quota and would stay for ever.
+ */
+@Injectable()
+@Processor('dataset.clean-uploads')
+export class CleanUploadsProcessor implements JobProcessor<'dataset.clean-uploads'> {
+  constructor(private readonly uploads: UploadFileService) {}
+
+  async process(ctx: JobContext<'dataset.clean-uploads'>): Promise<{ files: number }> {
+    const hours = ctx.payload.older_than_hours;
+    if (!(hours >= 0)) throw new UnrecoverableJobError('older_than_hours must be at least 0');
+    const before = new Date(Date.now() - hours * 3_600_000);
+    let files = 0;
+    for (;;) {
+      ctx.signal.throwIfAborted();
+      const n = await this.uploads.deleteUnattached(before, CLEAN_BATCH);
+      files += n;
+      if (n < CLEAN_BATCH) break;
+    }
+    await ctx.progress(100);
+    return { files };
   }
 }

@@ -23,6 +23,19 @@ import {
 
 const RULES = RULES_BY_KIND;
 
+/** "812 bytes", "3.4 KB", "9.9 GB": a size in the unit that reads best. */
+function sizeText(bytes: number): string {
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  if (bytes < 1024) return `${bytes} bytes`;
+  let n = bytes / 1024;
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${n.toFixed(1)} ${units[i]}`;
+}
+
 /** file-type is ESM-only; loaded once, on the first upload. */
 let sniffer: Promise<typeof import('file-type')> | undefined;
 async function sniff(head: Uint8Array): Promise<string | undefined> {
@@ -64,19 +77,72 @@ export class UploadFileService {
       throw err;
     }
     const rule = RULES[kind][ext];
-    return this.repo.save(
-      this.repo.create({
-        account_id: accountId,
-        name,
-        key: file.key,
-        size: file.size,
-        extension: ext,
-        mime_type: rule.mime,
-        hash: file.sha256,
-        kind,
-        public_token: kind === 'image' ? randomBytes(32).toString('base64url') : null,
-      }),
+    const row = this.repo.create({
+      account_id: accountId,
+      name,
+      key: file.key,
+      size: file.size,
+      extension: ext,
+      mime_type: rule.mime,
+      hash: file.sha256,
+      kind,
+      public_token: kind === 'image' ? randomBytes(32).toString('base64url') : null,
+    });
+    try {
+      return await this.repo.manager.transaction(async (m) => {
+        const quota = this.config.env.UPLOAD_QUOTA_BYTES;
+        if (quota > 0) {
+          // Per account, one upload at a time: concurrent uploads cannot all fit the last room.
+          await m.query(`SELECT pg_advisory_xact_lock(hashtext('upload-quota:' || $1))`, [
+            accountId,
+          ]);
+          const [{ used }] = await m.query<Array<{ used: string }>>(
+            'SELECT COALESCE(SUM(size), 0) AS used FROM upload_files WHERE account_id = $1',
+            [accountId],
+          );
+          if (Number(used) + file.size > quota) {
+            throw new ValidateError({
+              file: [
+                `Your uploads would use ${sizeText(Number(used) + file.size)} of the ${sizeText(quota)} allowed: delete documents or datasets you no longer need`,
+              ],
+            });
+          }
+        }
+        return m.save(row);
+      });
+    } catch (err) {
+      await this.storage.delete(file.key);
+      throw err;
+    }
+  }
+
+  /**
+   * Deletes up to `limit` document uploads created before `before` that no document uses (row
+   * and bytes); returns how many. Images stay: avatars and icons use them by URL.
+   */
+  async deleteUnattached(before: Date, limit: number): Promise<number> {
+    const rows = await this.repo.query<[Array<{ key: string }>, number] | Array<{ key: string }>>(
+      `DELETE FROM upload_files f
+        WHERE f.id IN (
+          SELECT u.id FROM upload_files u
+           WHERE u.kind = 'document' AND u.created_at < $1
+             AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.upload_file_id = u.id)
+           LIMIT $2)
+          AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.upload_file_id = f.id)
+        RETURNING f.key`,
+      [before, limit],
     );
+    return this.removeFiles(rows);
+  }
+
+  /** The bytes of rows a DELETE … RETURNING key removed; how many. */
+  private async removeFiles(
+    rows: [Array<{ key: string }>, number] | Array<{ key: string }>,
+  ): Promise<number> {
+    // TypeORM's postgres driver answers [rows, count] for DELETE … RETURNING.
+    const deleted = (Array.isArray(rows[0]) ? rows[0] : rows) as Array<{ key: string }>;
+    for (const r of deleted) await this.storage.delete(r.key);
+    return deleted.length;
   }
 
   /** The account's upload; not_found for a missing one or another account's. */
@@ -112,10 +178,7 @@ export class UploadFileService {
         RETURNING f.key`,
       [id],
     );
-    // TypeORM's postgres driver answers [rows, count] for DELETE … RETURNING.
-    const deleted = (Array.isArray(rows[0]) ? rows[0] : rows) as Array<{ key: string }>;
-    for (const r of deleted) await this.storage.delete(r.key);
-    return deleted.length > 0;
+    return (await this.removeFiles(rows)) > 0;
   }
 
   /** The whole file (bounded by UPLOAD_MAX_BYTES when it was stored), for the parsers. */
