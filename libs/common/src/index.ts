@@ -21,3 +21,4 @@ export * from './deadline';
 export * from './expiring-map';
 export * from './lazy-require';
 export * from './route-memo';
+export * from './worker-pool';

@@ -1,3 +1,4 @@
+import { requestWorker, WorkerPool, type WorkerOutcome } from '@app/common';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
@@ -33,17 +34,23 @@ export class TemplateError extends Error {}
  * is user input with loops and string operations: on the main thread `range(100000)` twice nested
  * blocked every request for minutes, and doubling a string 25 times took about a gigabyte. Here a
  * render that outlives its time limit has its worker terminated, a worker's heap is capped and
- * the output is bounded. Idle workers are kept (unref'd) for
- * the next render; a worker that was stopped or failed is replaced on demand.
+ * the output is bounded. The workers are a WorkerPool: idle ones kept (unref'd) for the next
+ * render, one that was stopped or failed replaced on demand.
  */
 export class TemplateRenderer {
-  private readonly idle: Worker[] = [];
-  private live = 0;
+  private readonly pool: WorkerPool;
   private seq = 0;
-  /** Renders waiting for a worker: called to try again when one frees up. */
-  private readonly waiters: Array<() => void> = [];
 
-  constructor(private readonly limits: TemplateLimits = TEMPLATE_LIMITS) {}
+  constructor(private readonly limits: TemplateLimits = TEMPLATE_LIMITS) {
+    this.pool = new WorkerPool({
+      maxWorkers: limits.maxWorkers,
+      keepIdle: limits.maxWorkers,
+      spawn: () => Promise.resolve(this.spawn()),
+      abortedError: (signal) =>
+        signal.reason instanceof Error ? signal.reason : new TemplateError('aborted'),
+      closedError: () => new TemplateError('the template renderer is closed'),
+    });
+  }
 
   async render(
     source: string,
@@ -51,98 +58,55 @@ export class TemplateRenderer {
     opts: { signal?: AbortSignal; timeoutMs?: number } = {},
   ): Promise<string> {
     const limitMs = Math.min(this.limits.timeoutMs, opts.timeoutMs ?? Infinity);
-    const worker = await this.acquire(opts.signal);
-    return new Promise<string>((resolve, reject) => {
-      const id = ++this.seq;
-      let settled = false;
-      const finish = (discard: boolean, outcome: () => void) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        worker.off('message', onMessage);
-        worker.off('error', onError);
-        worker.off('exit', onExit);
-        opts.signal?.removeEventListener('abort', onAbort);
-        if (discard) this.discard(worker);
-        else this.release(worker);
-        outcome();
-      };
-      const fail = (message: string) => () => reject(new TemplateError(message));
-      const onMessage = (m: { id: number; ok: boolean; output?: string; message?: string }) => {
-        if (m.id !== id) return;
-        finish(false, m.ok ? () => resolve(m.output ?? '') : fail(m.message ?? 'failed'));
-      };
-      const onError = (err: Error & { code?: string }) =>
-        finish(
-          true,
-          fail(
-            err.code === 'ERR_WORKER_OUT_OF_MEMORY'
-              ? `the template used more than ${this.limits.memoryMb} MB of memory`
-              : `the template could not be rendered: ${err.message}`,
-          ),
-        );
-      const onExit = () => finish(true, fail('the template could not be rendered'));
-      const onAbort = () =>
-        finish(true, () =>
-          reject(
-            opts.signal?.reason instanceof Error
-              ? opts.signal.reason
-              : new TemplateError('aborted'),
-          ),
-        );
-      const timer = setTimeout(
-        () => finish(true, fail(`the template took longer than ${limitMs} ms to render`)),
-        limitMs,
+    const worker = await this.pool.acquire(opts.signal);
+    const id = ++this.seq;
+    let outcome: WorkerOutcome<RenderReply>;
+    try {
+      outcome = await requestWorker(
+        worker,
+        { id, source, vars },
+        {
+          isReply: (m): m is RenderReply => (m as RenderReply | null)?.id === id,
+          timeoutMs: limitMs,
+          signal: opts.signal,
+        },
       );
-      worker.on('message', onMessage);
-      worker.on('error', onError);
-      worker.on('exit', onExit);
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-      try {
-        worker.postMessage({ id, source, vars });
-      } catch (err) {
-        // Values that cannot be cloned (functions): the caller's mistake, the worker is fine.
-        finish(false, fail(`the template's variables cannot be passed: ${(err as Error).message}`));
-      }
-    });
-  }
-
-  /** Stops every worker (idle ones; busy ones end with their render). */
-  async close(): Promise<void> {
-    const idle = this.idle.splice(0);
-    this.live -= idle.length;
-    await Promise.all(idle.map((w) => w.terminate()));
-  }
-
-  private async acquire(signal?: AbortSignal): Promise<Worker> {
-    for (;;) {
-      signal?.throwIfAborted();
-      const idle = this.idle.pop();
-      if (idle) {
-        idle.ref();
-        return idle;
-      }
-      if (this.live < this.limits.maxWorkers) return this.spawn();
-      // Woken to try again (a worker went idle or away); never handed one, so none is lost.
-      await new Promise<void>((resolve, reject) => {
-        const wake = () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        };
-        const onAbort = () => {
-          const at = this.waiters.indexOf(wake);
-          if (at >= 0) this.waiters.splice(at, 1);
-          reject(signal?.reason instanceof Error ? signal.reason : new TemplateError('aborted'));
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-        this.waiters.push(wake);
-      });
+    } catch (err) {
+      // Values that cannot be cloned (functions): the caller's mistake, the worker is fine.
+      this.pool.release(worker);
+      throw new TemplateError(
+        `the template's variables cannot be passed: ${(err as Error).message}`,
+      );
+    }
+    this.pool.release(worker, outcome.kind !== 'reply');
+    switch (outcome.kind) {
+      case 'reply':
+        if (outcome.reply.ok) return outcome.reply.output ?? '';
+        throw new TemplateError(outcome.reply.message ?? 'failed');
+      case 'error':
+        throw new TemplateError(
+          outcome.error.code === 'ERR_WORKER_OUT_OF_MEMORY'
+            ? `the template used more than ${this.limits.memoryMb} MB of memory`
+            : `the template could not be rendered: ${outcome.error.message}`,
+        );
+      case 'exit':
+        throw new TemplateError('the template could not be rendered');
+      case 'aborted':
+        throw opts.signal?.reason instanceof Error
+          ? opts.signal.reason
+          : new TemplateError('aborted');
+      case 'timeout':
+        throw new TemplateError(`the template took longer than ${limitMs} ms to render`);
     }
   }
 
+  /** Stops every worker; renders still running end as failed. */
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
   private spawn(): Worker {
-    this.live += 1;
-    const worker = new Worker(WORKER_FILE, {
+    return new Worker(WORKER_FILE, {
       workerData: { maxOutputChars: this.limits.maxOutputChars },
       resourceLimits: {
         maxOldGenerationSizeMb: this.limits.memoryMb,
@@ -150,23 +114,14 @@ export class TemplateRenderer {
         stackSizeMb: 4,
       },
     });
-    // Until it is put to work: a late error must not crash the process.
-    worker.on('error', () => undefined);
-    return worker;
   }
+}
 
-  private release(worker: Worker): void {
-    // An idle worker must not keep the process alive.
-    worker.unref();
-    this.idle.push(worker);
-    this.waiters.shift()?.();
-  }
-
-  private discard(worker: Worker): void {
-    this.live -= 1;
-    void worker.terminate().catch(() => undefined);
-    this.waiters.shift()?.();
-  }
+interface RenderReply {
+  id: number;
+  ok: boolean;
+  output?: string;
+  message?: string;
 }
 
 /** The process's renderer (workflow executors share it). */

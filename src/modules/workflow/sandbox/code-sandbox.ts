@@ -2,6 +2,7 @@ import { Inject, Injectable, OnModuleDestroy, Optional } from '@nestjs/common';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { requestWorker, WorkerPool } from '@app/common';
 
 export interface SandboxRunOptions {
   /** Wall-clock limit of one run (CPU loops, timers and the async main included). */
@@ -88,11 +89,6 @@ const DISCARD: ReadonlySet<SandboxErrorKind> = new Set([
   'crashed',
 ]);
 
-interface Slot {
-  worker: Worker;
-  retired: boolean;
-}
-
 interface WorkerReply {
   id: number;
   ok: boolean;
@@ -113,15 +109,18 @@ interface WorkerReply {
 export class CodeSandbox implements OnModuleDestroy {
   private readonly options: CodeSandboxOptions;
   private wasmModule?: Promise<WebAssembly.Module>;
-  private readonly idle: Slot[] = [];
-  private readonly slots = new Set<Slot>();
-  private readonly waiters: Array<(slot: Slot | Error) => void> = [];
-  private live = 0;
+  private readonly pool: WorkerPool;
   private nextId = 1;
-  private closed = false;
 
   constructor(@Optional() @Inject(CODE_SANDBOX_OPTIONS) options?: Partial<CodeSandboxOptions>) {
     this.options = { ...DEFAULTS, ...options };
+    this.pool = new WorkerPool({
+      maxWorkers: this.options.maxWorkers,
+      keepIdle: this.options.warmWorkers,
+      spawn: () => this.spawn(),
+      abortedError: () => new CodeSandboxError('aborted', 'code run was aborted'),
+      closedError: () => new CodeSandboxError('aborted', 'code sandbox is shutting down'),
+    });
   }
 
   async run(
@@ -131,14 +130,13 @@ export class CodeSandbox implements OnModuleDestroy {
   ): Promise<SandboxRunResult> {
     const started = performance.now();
     const paramsJson = this.checkInput(code, params, opts);
-    if (opts.signal?.aborted) throw new CodeSandboxError('aborted', 'code run was aborted');
-    const slot = await this.acquire(opts.signal);
-    // Aborted while a worker was starting: the listener below would never fire.
+    const worker = await this.pool.acquire(opts.signal);
+    // Aborted while a worker was starting: the worker is fine, the run is not wanted.
     if (opts.signal?.aborted) {
-      this.release(slot, false);
+      this.pool.release(worker);
       throw new CodeSandboxError('aborted', 'code run was aborted');
     }
-    const reply = await this.execute(slot, code, paramsJson, opts);
+    const reply = await this.execute(worker, code, paramsJson, opts);
     if (!reply.ok) {
       const kind = reply.kind ?? 'crashed';
       throw new CodeSandboxError(kind, this.message(kind, reply.message, opts), reply.logs);
@@ -152,28 +150,17 @@ export class CodeSandbox implements OnModuleDestroy {
 
   /** Starts the warm workers now instead of on the first run. */
   async warmUp(): Promise<void> {
-    const slots: Slot[] = [];
-    while (
-      this.live < this.options.warmWorkers &&
-      this.idle.length + slots.length < this.options.warmWorkers
-    ) {
-      slots.push(await this.spawn());
-    }
-    for (const slot of slots) this.release(slot, false);
+    await this.pool.warmUp();
   }
 
   async onModuleDestroy(): Promise<void> {
-    this.closed = true;
-    for (const wake of this.waiters.splice(0))
-      wake(new CodeSandboxError('aborted', 'code sandbox is shutting down'));
-    this.idle.splice(0);
     // Busy workers too: their runs end as aborted through the workers' exit.
-    await Promise.all([...this.slots].map((s) => s.worker.terminate()));
+    await this.pool.close();
   }
 
   /** Workers alive now (idle and busy); for tests and metrics. */
   get workerCount(): number {
-    return this.live;
+    return this.pool.size;
   }
 
   private checkInput(
@@ -232,135 +219,64 @@ export class CodeSandbox implements OnModuleDestroy {
     }
   }
 
-  private execute(
-    slot: Slot,
+  private async execute(
+    worker: Worker,
     code: string,
     params: string,
     opts: SandboxRunOptions,
   ): Promise<WorkerReply> {
     const id = this.nextId++;
-    const { worker } = slot;
-    worker.ref();
-    return new Promise<WorkerReply>((resolve) => {
-      let done = false;
-      const finish = (reply: WorkerReply, discard: boolean) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        worker.off('message', onMessage);
-        worker.off('error', onError);
-        worker.off('exit', onExit);
-        opts.signal?.removeEventListener('abort', onAbort);
-        this.release(slot, discard);
-        resolve(reply);
-      };
-      const failWith = (kind: SandboxErrorKind, message = '') =>
-        finish({ id, ok: false, kind, message, logs: [] }, true);
-      const onMessage = (reply: WorkerReply) => {
-        if (reply.id !== id) return;
+    const outcome = await requestWorker(
+      worker,
+      { id, code, params, timeoutMs: opts.timeoutMs, memoryBytes: opts.memoryBytes },
+      {
+        isReply: (m): m is WorkerReply => (m as WorkerReply | null)?.id === id,
+        // After timeoutMs the worker's own interrupt should answer; killGraceMs later it is killed.
+        timeoutMs: opts.timeoutMs + this.options.killGraceMs,
+        signal: opts.signal,
+      },
+    );
+    const failed = (kind: SandboxErrorKind, message = ''): WorkerReply => {
+      this.pool.release(worker, true);
+      return { id, ok: false, kind, message, logs: [] };
+    };
+    // A worker terminated by shutdown (even one still starting up) ends its run as aborted.
+    const closing = this.pool.closed;
+    switch (outcome.kind) {
+      case 'reply': {
+        const reply = outcome.reply;
         if (reply.ok && (reply.result?.length ?? 0) > this.options.maxResultChars) {
-          finish(
-            {
-              ...reply,
-              ok: false,
-              kind: 'result',
-              message: `the result is larger than ${this.options.maxResultChars} characters of JSON`,
-            },
-            false,
-          );
-          return;
+          this.pool.release(worker);
+          return {
+            ...reply,
+            ok: false,
+            kind: 'result',
+            message: `the result is larger than ${this.options.maxResultChars} characters of JSON`,
+          };
         }
-        finish(reply, !reply.ok && DISCARD.has(reply.kind ?? 'crashed'));
-      };
-      // ERR_WORKER_OUT_OF_MEMORY: the worker's V8 heap limit, i.e. host-side copies were too big.
-      // A worker terminated by shutdown (even one still starting up) ends its run as aborted.
-      const onError = (err: Error & { code?: string }) =>
-        this.closed
-          ? failWith('aborted', 'code sandbox is shutting down')
-          : failWith(err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'memory' : 'crashed', err.message);
-      const onExit = (exitCode: number) =>
-        this.closed
-          ? failWith('aborted')
-          : failWith('crashed', `worker exited with code ${exitCode}`);
-      const onAbort = () => failWith('aborted');
-      const timer = setTimeout(
-        () => failWith('timeout'),
-        opts.timeoutMs + this.options.killGraceMs,
-      );
-      worker.on('message', onMessage);
-      worker.on('error', onError);
-      worker.on('exit', onExit);
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-      worker.postMessage({
-        id,
-        code,
-        params,
-        timeoutMs: opts.timeoutMs,
-        memoryBytes: opts.memoryBytes,
-      });
-    });
-  }
-
-  private async acquire(signal?: AbortSignal): Promise<Slot> {
-    if (this.closed) throw new CodeSandboxError('aborted', 'code sandbox is shutting down');
-    const idle = this.idle.pop();
-    if (idle) return idle;
-    if (this.live < this.options.maxWorkers) return this.spawn();
-    const got = await new Promise<Slot | Error>((resolve) => {
-      let settled = false;
-      const wake = (slot: Slot | Error) => {
-        if (settled) {
-          // The waiter gave up while a worker was being started for it: the next one gets it.
-          if (!(slot instanceof Error)) this.release(slot, false);
-          return;
-        }
-        settled = true;
-        signal?.removeEventListener('abort', onAbort);
-        resolve(slot);
-      };
-      const onAbort = () => {
-        if (settled) return;
-        settled = true;
-        const at = this.waiters.indexOf(wake);
-        if (at >= 0) this.waiters.splice(at, 1);
-        resolve(new CodeSandboxError('aborted', 'code run was aborted'));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiters.push(wake);
-    });
-    if (got instanceof Error) throw got;
-    return got;
-  }
-
-  private release(slot: Slot, discard: boolean): void {
-    if (discard || this.closed) {
-      this.retire(slot);
-      const wake = this.waiters.shift();
-      if (wake) this.spawn().then(wake, wake);
-      return;
+        this.pool.release(worker, !reply.ok && DISCARD.has(reply.kind ?? 'crashed'));
+        return reply;
+      }
+      case 'error':
+        // ERR_WORKER_OUT_OF_MEMORY: the worker's V8 heap limit (host-side copies were too big).
+        if (closing) return failed('aborted', 'code sandbox is shutting down');
+        return failed(
+          outcome.error.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'memory' : 'crashed',
+          outcome.error.message,
+        );
+      case 'exit':
+        return closing
+          ? failed('aborted')
+          : failed('crashed', `worker exited with code ${outcome.code}`);
+      case 'aborted':
+        return failed('aborted');
+      case 'timeout':
+        return failed('timeout');
     }
-    const wake = this.waiters.shift();
-    if (wake) return wake(slot);
-    if (this.idle.length < this.options.warmWorkers) {
-      // An idle worker must not keep the process alive.
-      slot.worker.unref();
-      this.idle.push(slot);
-      return;
-    }
-    this.retire(slot);
   }
 
-  private retire(slot: Slot): void {
-    if (slot.retired) return;
-    slot.retired = true;
-    this.slots.delete(slot);
-    this.live--;
-    void slot.worker.terminate();
-  }
-
-  private async spawn(): Promise<Slot> {
-    this.live++;
-    let slot: Slot | undefined;
+  /** A worker with the QuickJS module loaded, once it says it is ready. */
+  private async spawn(): Promise<Worker> {
     try {
       this.wasmModule ??= loadQuickJsWasm();
       const wasmModule = await this.wasmModule;
@@ -381,17 +297,6 @@ export class CodeSandbox implements OnModuleDestroy {
           stackSizeMb: o.workerStackMb,
         },
       });
-      slot = { worker, retired: false };
-      const own = slot;
-      this.slots.add(own);
-      // Permanent handlers: an 'error' without a listener would crash the server, and a worker
-      // that dies while idle must leave the pool.
-      worker.on('error', () => undefined);
-      worker.once('exit', () => {
-        const at = this.idle.indexOf(own);
-        if (at >= 0) this.idle.splice(at, 1);
-        this.retire(own);
-      });
       await new Promise<void>((resolve, reject) => {
         const onMessage = (m: { ready?: boolean }) => {
           if (!m.ready) return;
@@ -400,6 +305,7 @@ export class CodeSandbox implements OnModuleDestroy {
         };
         const onError = (err: Error) => {
           cleanup();
+          void worker.terminate();
           reject(err);
         };
         const onExit = (c: number) =>
@@ -413,10 +319,8 @@ export class CodeSandbox implements OnModuleDestroy {
         worker.on('error', onError);
         worker.on('exit', onExit);
       });
-      return slot;
+      return worker;
     } catch (err) {
-      if (slot) this.retire(slot);
-      else this.live--;
       throw new CodeSandboxError(
         'crashed',
         `code sandbox failed to start: ${(err as Error).message}`,
