@@ -154,14 +154,20 @@ async function proxiedDatabase(): Promise<{ proxy: TcpProxy; url: string }> {
   return { proxy, url: url.toString() };
 }
 
-describe('Database outage: probes answer within 1 s and recover alone (scale mode)', () => {
+describe('Database outage: probes answer within 1 s, requests fail in bounded time, all recover alone (scale mode)', () => {
+  const STATEMENT_MS = 1_000;
   let proxy: TcpProxy;
   let t: TestApp;
+  let acc: TestAccount;
 
   beforeAll(async () => {
     const db = await proxiedDatabase();
     proxy = db.proxy;
-    t = await createTestApp({ redis: true, env: { DATABASE_URL: db.url } });
+    t = await createTestApp({
+      redis: true,
+      env: { DATABASE_URL: db.url, DATABASE_STATEMENT_TIMEOUT_MS: String(STATEMENT_MS) },
+    });
+    acc = await createAccount(t);
   }, 60_000);
   afterAll(async () => {
     proxy?.thaw();
@@ -191,28 +197,6 @@ describe('Database outage: probes answer within 1 s and recover alone (scale mod
       expect((await readyBy(t, Date.now() + 15_000)).status).toBe(200);
     }, 20_000);
   });
-});
-
-describe('Database frozen mid-request: the request fails in bounded time (scale mode)', () => {
-  const STATEMENT_MS = 1_000;
-  let proxy: TcpProxy;
-  let t: TestApp;
-  let acc: TestAccount;
-
-  beforeAll(async () => {
-    const db = await proxiedDatabase();
-    proxy = db.proxy;
-    t = await createTestApp({
-      redis: true,
-      env: { DATABASE_URL: db.url, DATABASE_STATEMENT_TIMEOUT_MS: String(STATEMENT_MS) },
-    });
-    acc = await createAccount(t);
-  }, 60_000);
-  afterAll(async () => {
-    proxy?.thaw();
-    await t?.close();
-    await proxy?.cut();
-  }, 30_000);
 
   it('ends a statement past DATABASE_STATEMENT_TIMEOUT_MS on the server', async () => {
     const ds = t.app.get(DataSource);
