@@ -14,6 +14,10 @@ export const LARGE_BODY_ROUTES: readonly string[] = [
   '/api-tools/:provider_id',
   // A draft graph with many nodes, prompts and code.
   '/workflows/:workflow_id/draft-graph',
+  // OpenAI clients batch up to 2048 texts (LangChain sends 1000 at a time), and send whole chat
+  // histories: both are checked against their own limits once parsed.
+  '/v1/embeddings',
+  '/v1/chat/completions',
 ];
 
 export interface BodyParserOptions {

@@ -82,10 +82,34 @@ describe('Service API /v1 (e2e, OpenAI SDK)', () => {
       res.data[0].embedding.forEach((x, i) => expect(x).toBeCloseTo(want[i], 6));
     });
 
+    it('embeds token arrays as their cl100k_base text (LangChain OpenAIEmbeddings sends them)', async () => {
+      const sdkClient = sdk(aliceKey);
+      const tokens = await sdkClient.embeddings.create({
+        model: 'text-embedding-3-small',
+        input: [[9906, 1917], [9906]],
+        encoding_format: 'float',
+      });
+      const texts = await sdkClient.embeddings.create({
+        model: 'text-embedding-3-small',
+        input: ['Hello world', 'Hello'],
+        encoding_format: 'float',
+      });
+      expect(tokens.data.map((d) => d.embedding)).toEqual(texts.data.map((d) => d.embedding));
+      // One token array alone is one input.
+      const one = await sdkClient.embeddings.create({
+        model: 'text-embedding-3-small',
+        input: [9906, 1917],
+        encoding_format: 'float',
+      });
+      expect(one.data).toHaveLength(1);
+      expect(one.data[0].embedding).toEqual(texts.data[0].embedding);
+    });
+
     it.each([
       [{ model: 'text-embedding-3-small' }, 'input is required'],
       [{ model: 'text-embedding-3-small', input: [] }, 'input must not be empty'],
-      [{ model: 'text-embedding-3-small', input: [[1, 2, 3]] }, 'token arrays are not accepted'],
+      [{ model: 'text-embedding-3-small', input: [[1, 999_999]] }, 'not a cl100k_base token'],
+      [{ model: 'text-embedding-3-small', input: [{ text: 'x' }] }, 'must be a string or a token'],
       [{ model: 'text-embedding-3-small', input: [''] }, 'input[0] must not be empty'],
       [{ model: 'text-embedding-3-small', input: ['x'.repeat(32_769)] }, 'longer than 32768'],
       [{ model: 'text-embedding-3-small', input: 'x', dimensions: 8 }, 'dimensions is not'],
@@ -103,12 +127,45 @@ describe('Service API /v1 (e2e, OpenAI SDK)', () => {
         .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(OpenAI.APIError);
       const e = err as InstanceType<typeof OpenAI.APIError>;
-      expect(e.status).toBe(message.includes('chat model') ? 404 : 400);
+      const unknownModel = /chat model|not an embedding model of any/.test(message);
+      expect(e.status).toBe(unknownModel ? 404 : 400);
       expect(e.message).toContain(message);
       expect((e.error as Json).type).toMatch(/invalid_request_error|not_found_error/);
       if (e.status === 400)
         expect((e.error as Json).param).toMatch(/^(model|input|encoding_format|dimensions)$/);
       expect(fake.requests).toHaveLength(0);
+    });
+
+    it("answers a provider's refusal as 502 or 429, never as the caller's bad request", async () => {
+      fake.enqueue(
+        { type: 'error', status: 401, message: 'Incorrect API key provided: sk-alic*****6789' },
+        { endpoint: 'embeddings' },
+      );
+      const denied = await sdk(aliceKey)
+        .embeddings.create({ model: 'text-embedding-3-small', input: 'x' })
+        .catch((e: unknown) => e);
+      expect(denied).toBeInstanceOf(OpenAI.APIError);
+      expect((denied as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
+      expect((denied as Error).message).toMatch(/refused this account's credentials \(HTTP 401\)/);
+      expect((denied as Error).message).not.toMatch(/sk-/);
+      fake.reset();
+      // Every attempt of the runtime's retries rate-limited: 429, which the SDKs retry later.
+      fake.enqueue(
+        Array.from({ length: 5 }, () => ({
+          type: 'error' as const,
+          status: 429,
+          message: 'Rate limit reached',
+          retry_after: 0,
+        })),
+        { endpoint: 'embeddings' },
+      );
+      const limited = await sdk(aliceKey)
+        .embeddings.create({ model: 'text-embedding-3-small', input: 'x' })
+        .catch((e: unknown) => e);
+      expect(limited).toBeInstanceOf(OpenAI.RateLimitError);
+      expect((limited as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({
+        type: 'rate_limit_error',
+      });
     });
 
     it('refuses a request without a key, or with a console token, as 401', async () => {
@@ -127,6 +184,7 @@ describe('Service API /v1 (e2e, OpenAI SDK)', () => {
     it('refuses NUL characters and over-long strings before any model call', async () => {
       const nul = 'a\u0000b';
       const long = 'x'.repeat(1024 * 1024 + 1);
+      const huge = Array.from({ length: 11 }, () => 'x'.repeat(1000 * 1000));
       const withNul = await t
         .http()
         .post('/v1/embeddings')
@@ -135,12 +193,21 @@ describe('Service API /v1 (e2e, OpenAI SDK)', () => {
       expect(withNul.status).toBe(400);
       expect(withNul.body.error).toMatchObject({ type: 'invalid_request_error' });
       expect(withNul.body.error.message).toMatch(/NUL/);
-      // Past the body limit: 413, still an OpenAI error object.
-      const tooBig = await t
+      // A string past JSON_MAX_STRING_LENGTH: 400 before any model call.
+      const overlong = await t
         .http()
         .post('/v1/embeddings')
         .set(bearer(aliceKey))
         .send({ model: 'text-embedding-3-small', input: long });
+      expect(overlong.status).toBe(400);
+      expect(overlong.body.error).toMatchObject({ type: 'invalid_request_error' });
+      // Past the large body limit (10 MB; /v1 bodies may be big batches): 413, still an OpenAI
+      // error object.
+      const tooBig = await t
+        .http()
+        .post('/v1/embeddings')
+        .set(bearer(aliceKey))
+        .send({ model: 'text-embedding-3-small', input: huge });
       expect(tooBig.status).toBe(413);
       expect(tooBig.body.error).toMatchObject({ type: 'invalid_request_error' });
       const chat = await t
@@ -197,6 +264,19 @@ describe('Service API /v1 (e2e, OpenAI SDK)', () => {
       });
       expect(models.map((m) => m.id)).not.toContain(draftOnly.data.id);
       expect((await sdk(bobKey).models.list()).data).toEqual([]);
+      // One model: a published app of the key's account; 404 for a draft, another account's.
+      expect(await sdk(aliceKey).models.retrieve(appId)).toMatchObject(
+        models.find((m) => m.id === appId)!,
+      );
+      for (const [key, id] of [
+        [aliceKey, draftOnly.data.id as string],
+        [bobKey, appId],
+      ]) {
+        const missing = await sdk(key)
+          .models.retrieve(id)
+          .catch((e: unknown) => e);
+        expect(missing).toBeInstanceOf(OpenAI.NotFoundError);
+      }
     });
   });
 });

@@ -1,4 +1,5 @@
 import { FakeOpenAI } from '@test/fakes/fake-openai';
+import { eventually } from '@test/support/eventually';
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createApp } from '@test/support/apps';
 import { createAccount, TestAccount } from '@test/support/auth';
@@ -482,10 +483,52 @@ describe('Service API chat (e2e)', () => {
       expect((err as Error).message).toMatch(/upstream exploded|failed/);
       expect(seen).toEqual(['']);
       openai.enqueue({ type: 'error', status: 400, message: 'upstream exploded' });
-      const blocking = await sdk(aliceKey)
-        .chat.completions.create({ model: appId, messages: [{ role: 'user', content: 'hi' }] })
+      const calls = openai.requestsTo('chat').length;
+      // With the SDK's own retries on: a failed turn is not run again (x-should-retry: false).
+      const blocking = await new OpenAI({
+        apiKey: aliceKey,
+        baseURL: `${t.url}/v1`,
+        maxRetries: 2,
+      }).chat.completions
+        .create({ model: appId, messages: [{ role: 'user', content: 'hi' }] })
         .catch((e: unknown) => e);
       expect(blocking).toBeInstanceOf(OpenAI.InternalServerError);
+      expect(openai.requestsTo('chat').length).toBe(calls + 1);
+    });
+
+    it('stops the turn when the client goes away, blocking or streaming', async () => {
+      const status = async () =>
+        (
+          await db.query<Array<{ status: string }>>(
+            `SELECT status FROM messages WHERE app_id = $1 ORDER BY created_at DESC LIMIT 1`,
+            [appId],
+          )
+        )[0]?.status;
+      for (const stream of [false, true]) {
+        openai.enqueue({
+          type: 'delay_first_token',
+          ms: 4000,
+          then: { type: 'text', text: 'late' },
+        });
+        const ctl = new AbortController();
+        const started = Date.now();
+        const call = sdk(aliceKey).chat.completions.create(
+          { model: appId, messages: [{ role: 'user', content: 'wait' }], stream },
+          { signal: ctl.signal },
+        );
+        const seen = (async () => {
+          const res = await call;
+          if (stream) for await (const _ of res as AsyncIterable<unknown>) void _;
+        })().catch((e: unknown) => e);
+        await new Promise((r) => setTimeout(r, 400));
+        ctl.abort();
+        // The SDK raises the abort of a blocking call; a stream it ends quietly.
+        const got = await seen;
+        if (!stream) expect(got).toBeInstanceOf(Error);
+        // Stored as stopped long before the model would have answered.
+        expect(await eventually(status, (s) => s === 'stop', 3000)).toBe('stop');
+        expect(Date.now() - started).toBeLessThan(3500);
+      }
     });
 
     it('lists the published apps as models', async () => {

@@ -154,7 +154,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
       const message = messageOf(response, exception.message);
       return { code, message, data: {}, status: status === 400 ? 422 : status };
     }
-    // Errors raised by Express middleware (body parser) carry `status`/`type`.
+    // Errors raised by Express middleware (body parser, through http-errors) carry `status` and
+    // `expose: true`; an SDK's error with a `status` (a provider's 401 or 429) is not the
+    // client's bad request and goes to `unknown`.
     const e = exception as {
       status?: number;
       statusCode?: number;
@@ -163,7 +165,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
       message?: string;
     };
     const status = e?.status ?? e?.statusCode;
-    if (typeof status === 'number' && status >= 400 && status < 500 && e.expose !== false) {
+    if (typeof status === 'number' && status >= 400 && status < 500 && e.expose === true) {
       if (status === 413) return TOO_LARGE;
       const message =
         e.type === 'entity.parse.failed'

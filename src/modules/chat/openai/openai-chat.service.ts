@@ -1,6 +1,7 @@
 import { isUuid, NotFoundError, safeError, ValidateError } from '@app/common';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { AgentTasks } from '../agent/agent-tasks.service';
 import type { Round } from '../agent/chat-memory';
 import { ServiceChatService, type ServiceTurn } from '../service-api/service-chat.service';
 
@@ -56,7 +57,10 @@ interface Usage {
 export class OpenAiChatService {
   private readonly logger = new Logger('OpenAiChat');
 
-  constructor(private readonly chats: ServiceChatService) {}
+  constructor(
+    private readonly chats: ServiceChatService,
+    private readonly tasks: AgentTasks,
+  ) {}
 
   /** Checks the body (OpenAI's 400 with `param`); the app is checked by `prepare`. */
   check(body: unknown): ChatCompletionRequest {
@@ -141,9 +145,13 @@ export class OpenAiChatService {
   /** The whole answer as a `chat.completion`. */
   async complete(t: ServiceTurn, r: ChatCompletionRequest, res: Response): Promise<void> {
     setIdHeaders(res, t);
-    const c = await this.chats.collect(t);
+    const stopWatching = this.stopOnDisconnect(t, res);
+    const c = await this.chats.collect(t).finally(stopWatching);
     const closing = c.frames.at(-1)?.data;
     if (c.result.status === 'error' || c.result.status === 'timeout') {
+      // A turn is not idempotent (tools ran, tokens were spent): the SDKs must not run it again,
+      // as they otherwise do for any 5xx.
+      res.setHeader('x-should-retry', 'false');
       throw upstreamError(c.result.status, closing?.observation);
     }
     res.status(200).json({
@@ -204,6 +212,7 @@ export class OpenAiChatService {
     }, 10_000);
     keepAlive.unref();
     chunk({ role: 'assistant', content: '' }, null);
+    const stopWatching = this.stopOnDisconnect(t, res);
     try {
       const c = await this.chats.collect(t, (event, data) => {
         if (event === 'agent_message' && data.thought) chunk({ content: data.thought }, null);
@@ -234,9 +243,26 @@ export class OpenAiChatService {
         error: { message: 'The answer failed', type: 'server_error', param: null, code: null },
       });
     } finally {
+      stopWatching();
       clearInterval(keepAlive);
       if (!res.writableEnded) res.end();
     }
+  }
+
+  /**
+   * A client that goes away (a `break` out of the stream, an SDK timeout before its retry) stops
+   * the turn, as leaving an OpenAI stream does: nobody reads the rest, and a retry would run
+   * beside it. What was answered is stored with status `stop`. Returns the unwatch function.
+   */
+  private stopOnDisconnect(t: ServiceTurn, res: Response): () => void {
+    const onClose = () => {
+      if (res.writableFinished) return;
+      void this.tasks
+        .stop(t.turn.spec.taskOwner ?? t.turn.spec.accountId, t.turn.taskId)
+        .catch((err: unknown) => this.logger.warn({ err: safeError(err) }, 'Stop failed'));
+    };
+    res.on('close', onClose);
+    return () => res.off('close', onClose);
   }
 }
 

@@ -1,5 +1,5 @@
 import { ApiKeyAuth, CurrentAccount, RawResponse } from '@app/common';
-import { Body, Controller, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { OpenAiChatService, OpenAiErrorResponse } from './openai-chat.service';
@@ -8,6 +8,7 @@ import {
   ChatCompletionResDto,
   EmbeddingsReqDto,
   EmbeddingsResDto,
+  ModelItemDto,
   ModelListDto,
 } from './openai-compat.dto';
 import { OpenAiCompatService } from './openai-compat.service';
@@ -34,7 +35,7 @@ export class OpenAiCompatController {
       'Non-streaming: a `chat.completion` with `usage` (the tokens of every model call of the turn). ' +
       '`stream: true`: `chat.completion.chunk` SSE frames (`data: {...}`): the role chunk first, one content delta per answer delta (tool and dataset steps are not content), a chunk with finish_reason `stop`, a usage chunk (`choices: []`) with `stream_options.include_usage`, then `data: [DONE]`; a run that fails or times out after the stream opened ends with `data: {"error": {...}}` (the SDKs raise it) and no [DONE]. ' +
       'History: the earlier user/assistant messages are the turn’s memory; system/developer/tool messages are not sent. Each call is a new service_api conversation of an end user (`user` = an end user id of this app to reuse one, else a new end user); the ids are answered in the X-End-User-Id, X-Conversation-Id and X-Message-Id headers. ' +
-      'Errors are OpenAI error objects with real statuses: 400 (param named) for a bad body, 401 without a valid key, 404 `model_not_found` for an app that is not a published app of the key’s account, 429, 500.',
+      'Errors are OpenAI error objects with real statuses: 400 (param named) for a bad body, 401 without a valid key, 404 `model_not_found` for an app that is not a published app of the key’s account, 429, 500 (504 on timeout) with `x-should-retry: false` (a turn is not run twice). A client that disconnects stops the turn (stored with status `stop`).',
   })
   @ApiBody({ type: ChatCompletionReqDto })
   @ApiOkResponse({ type: ChatCompletionResDto })
@@ -67,12 +68,22 @@ export class OpenAiCompatController {
     return this.service.models(accountId);
   }
 
+  @Get('models/:model')
+  @ApiOperation({
+    operationId: 'v1RetrieveModel',
+    summary: 'One published app of the key’s account as an OpenAI model; 404 otherwise',
+  })
+  @ApiOkResponse({ type: ModelItemDto })
+  model(@CurrentAccount() accountId: string, @Param('model') model: string): Promise<ModelItemDto> {
+    return this.service.model(accountId, model);
+  }
+
   @Post('embeddings')
   @HttpCode(200)
   @ApiOperation({
     operationId: 'v1CreateEmbeddings',
     summary:
-      'Embeddings through the configured providers with the key account’s credentials (OpenAI’s request and answer; errors are OpenAI error objects)',
+      'Embeddings through the configured providers with the key account’s credentials (OpenAI’s request and answer: texts or cl100k_base token arrays, float or base64; errors are OpenAI error objects, a provider’s refusal 502 or 429)',
   })
   @ApiBody({ type: EmbeddingsReqDto })
   @ApiOkResponse({ type: EmbeddingsResDto })
