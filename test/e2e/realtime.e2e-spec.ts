@@ -297,6 +297,30 @@ describe('Realtime (socket.io)', () => {
       expect(second.connected).toBe(false);
     });
 
+    it('takes an admin who became a member out of the rooms only admins may follow', async () => {
+      t.app.get(RealtimeSubscriptions).register<{ item_id?: unknown }>({
+        subscribe: 'subscribe_admin_fixture',
+        room: (p) => (typeof p?.item_id === 'string' ? `admin-fixture:${p.item_id}` : null),
+        authorize: async (accountId, p, role) =>
+          role === 'admin' || owners.get(p.item_id as string) === accountId,
+      });
+      const admin = randomUUID();
+      const socket = await sockets.connect(t.url, await t.token(admin, 'admin'));
+      for (const id of [item, 'admins-only']) {
+        await expect(
+          emitWithAck<Ack>(socket, 'subscribe_admin_fixture', { item_id: id }),
+        ).resolves.toMatchObject({ ok: true });
+      }
+      await t.token(admin, 'member');
+      await t.app.get(RealtimeGateway).sweep();
+      const after = collect(socket, 'deployment_log');
+      emitter.toRoom(`admin-fixture:${item}`, 'deployment_log', { n: 1 });
+      emitter.toRoom('admin-fixture:admins-only', 'deployment_log', { n: 2 });
+      await fence(socket, admin);
+      expect(after).toEqual([]);
+      expect(socket.connected).toBe(true);
+    });
+
     it('stops delivery after unsubscribe', async () => {
       const socket = await sockets.connect(t.url, await t.token(owner));
       await expect(

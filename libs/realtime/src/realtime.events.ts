@@ -51,6 +51,8 @@ export interface SocketData {
   role?: string;
   /** The console session the handshake's token belongs to (re-checked while connected). */
   sessionId?: string;
+  /** Resource rooms joined, with the subscribe event and body that were authorized. */
+  rooms?: Map<string, { event: string; body: Record<string, unknown> }>;
 }
 
 export const accountRoom = (accountId: string): string => `account:${accountId}`;

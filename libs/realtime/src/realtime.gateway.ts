@@ -97,8 +97,26 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnAp
       client.disconnect(true);
       return false;
     }
+    const before = client.data.role;
     client.data.role = principal.role;
+    if (before !== principal.role) await this.reauthorize(client);
     return true;
+  }
+
+  /**
+   * After a role change, each resource room is authorized again with the new role: an admin
+   * made a member leaves the rooms of other accounts' resources it could follow as an admin.
+   */
+  private async reauthorize(client: AppSocket): Promise<void> {
+    for (const [room, { event, body }] of client.data.rooms ?? []) {
+      const spec = this.subscriptions.forSubscribe(event);
+      const allowed = spec
+        ? await spec.authorize(client.data.accountId, body, client.data.role).catch(() => true)
+        : false;
+      if (allowed) continue;
+      client.data.rooms?.delete(room);
+      await client.leave(room);
+    }
   }
 
   private async authenticate(client: AppSocket): Promise<void> {
@@ -154,6 +172,7 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnAp
       return;
     }
     if (unsub) {
+      client.data.rooms?.delete(room);
       await client.leave(room);
       ack?.({ ok: true });
       return;
@@ -174,6 +193,7 @@ export class RealtimeGateway implements OnGatewayInit, OnGatewayConnection, OnAp
       return;
     }
     await client.join(room);
+    (client.data.rooms ??= new Map()).set(room, { event, body });
     ack?.({ ok: true, room });
     const snap = await spec.snapshot?.(client.data.accountId, body);
     if (snap) client.emit(snap.event, snap.data);
