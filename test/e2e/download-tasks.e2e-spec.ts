@@ -143,6 +143,10 @@ describe('Download tasks (e2e)', () => {
     const storage = await get('/downloads/storage');
     expect(storage.data.used_bytes).toBeGreaterThanOrEqual(300_007);
     expect(storage.data.free_bytes).toBeGreaterThan(0);
+    expect(storage.data.models_dir).toBe(t.config.modelsDir);
+    // A member sees the figures, not where the models live on the server.
+    const seen = await get('/downloads/storage', member);
+    expect(seen.data).toEqual({ ...storage.data, models_dir: '' });
 
     // Delete removes the snapshot and its blobs.
     expect(await post(`/downloads/${res.data.id}/delete`, {})).toMatchObject({

@@ -138,7 +138,7 @@ export class DownloadQueueDto {
 }
 
 export class DownloadStorageDto {
-  @ApiProperty({ description: 'MODELS_DIR' }) models_dir: string;
+  @ApiProperty({ description: 'MODELS_DIR (empty for members)' }) models_dir: string;
   @ApiProperty({ description: 'Bytes of files under MODELS_DIR (links not followed)' })
   used_bytes: number;
   @ApiProperty({ description: 'Bytes free on its file system' }) free_bytes: number;

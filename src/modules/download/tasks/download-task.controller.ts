@@ -63,11 +63,12 @@ export class DownloadTaskController {
   @Get('storage')
   @ApiOperation({
     operationId: 'getDownloadStorage',
-    summary: 'Disk used under MODELS_DIR and the free space of its file system',
+    summary:
+      'Disk used under MODELS_DIR and the free space of its file system (read at most every 5 s; the path itself only for admins)',
   })
   @ApiEnvelope(DownloadStorageDto)
-  storage(): Promise<DownloadStorageDto> {
-    return this.downloads.storage();
+  storage(@CurrentPrincipal() principal: AuthPrincipal): Promise<DownloadStorageDto> {
+    return this.downloads.storage(principal);
   }
 
   @Get(':id')

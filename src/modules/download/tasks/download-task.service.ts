@@ -72,6 +72,8 @@ const DB_WRITE_MS = 1000;
 const SLOT_STALE_MS = 30_000;
 const SLOT_HEARTBEAT_MS = 5_000;
 const SLOT_POLL_MS = 1_000;
+/** How long one walk of MODELS_DIR answers GET /downloads/storage. */
+const STORAGE_READ_MS = 5_000;
 
 /** A counting semaphore for whole tasks (DOWNLOAD_MAX_TASKS), abortable while waiting. */
 class TaskSlots {
@@ -134,6 +136,7 @@ export class DownloadTaskService implements OnModuleInit {
   private readonly limiter: ConnectionLimiter;
   private readonly slots: TaskSlots;
   private readonly live = new Map<string, LiveTask>();
+  private storageRead?: { at: number; read: Promise<DownloadStorageDto> };
   private readonly settings: ReturnType<typeof downloaderSettings>;
 
   constructor(
@@ -204,7 +207,22 @@ export class DownloadTaskService implements OnModuleInit {
     };
   }
 
-  async storage(): Promise<DownloadStorageDto> {
+  /**
+   * Disk use of MODELS_DIR. The walk of the tree is shared by the requests of a few seconds (a
+   * page polling it must not walk a large model store each time); the path is an admin's to see.
+   */
+  async storage(principal: AuthPrincipal): Promise<DownloadStorageDto> {
+    const now = Date.now();
+    if (!this.storageRead || now - this.storageRead.at > STORAGE_READ_MS) {
+      const read = this.readStorage();
+      this.storageRead = { at: now, read };
+      read.catch(() => (this.storageRead = undefined));
+    }
+    const found = await this.storageRead.read;
+    return { ...found, models_dir: principal.role === 'admin' ? found.models_dir : '' };
+  }
+
+  private async readStorage(): Promise<DownloadStorageDto> {
     const dir = this.settings.modelsDir;
     await fsp.mkdir(dir, { recursive: true });
     const st = await fsp.statfs(dir);
