@@ -405,6 +405,37 @@ describe('Service API chat (e2e)', () => {
       expect(stranger.response.headers.get('x-end-user-id')).not.toBe(endUser);
     });
 
+    it("sends the last user message's image_url parts to a model that takes images", async () => {
+      answer(['A red bicycle.']);
+      const url = 'https://images.example.test/bike.png';
+      const res = await sdk(aliceKey).chat.completions.create({
+        model: appId,
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'What is in the picture?' },
+              { type: 'image_url', image_url: { url } },
+            ],
+          },
+        ],
+      });
+      expect(res.choices[0].message.content).toBe('A red bicycle.');
+      const sent = openai.requestsTo('chat').at(-1)!.body.messages as Json[];
+      expect(sent.at(-1)).toMatchObject({
+        role: 'user',
+        content: [
+          { type: 'text', text: 'What is in the picture?' },
+          { type: 'image_url', image_url: { url } },
+        ],
+      });
+      const [row] = await db.query<Array<{ image_urls: string[] }>>(
+        'SELECT image_urls FROM messages WHERE id = $1',
+        [res.id.replace(/^chatcmpl-/, '')],
+      );
+      expect(row.image_urls).toEqual([url]);
+    });
+
     it('answers 404 model_not_found for another account’s app, an unpublished app or an unknown id; 401 without a key', async () => {
       const draft = await newApp(alice);
       for (const [key, model] of [
@@ -446,7 +477,44 @@ describe('Service API chat (e2e)', () => {
           messages: [{ role: 'user', content: [{ type: 'image_url', image_url: {} }] }],
         },
         'messages',
-        'text part',
+        'image_url.url must be an http(s) URL',
+      ],
+      [
+        {
+          model: 'M',
+          messages: [
+            {
+              role: 'user',
+              content: [
+                { type: 'text', text: 'what is it' },
+                { type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } },
+              ],
+            },
+          ],
+        },
+        'messages',
+        'data: URLs are not accepted',
+      ],
+      [
+        {
+          model: 'M',
+          messages: [
+            {
+              role: 'user',
+              content: [{ type: 'image_url', image_url: { url: 'https://x/a.png' } }],
+            },
+          ],
+        },
+        'messages',
+        'the last user message must have text',
+      ],
+      [
+        {
+          model: 'M',
+          messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }],
+        },
+        'messages',
+        'or an image_url part',
       ],
       [
         { model: 'M', messages: [{ role: 'assistant', content: 'hi' }] },

@@ -13,6 +13,9 @@ export const CHAT_COMPLETION_LIMITS = {
   /** Every message's text together. */
   maxTotalChars: 400_000,
   maxUserChars: 256,
+  /** Images of the last user message (`image_url` parts), as the other chat surfaces take. */
+  maxImages: 5,
+  maxImageUrlChars: 2048,
 };
 
 const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
@@ -24,6 +27,8 @@ export interface ChatCompletionRequest {
   stream: boolean;
   includeUsage: boolean;
   user?: string;
+  /** http(s) URLs of the last user message's `image_url` parts. */
+  imageUrls: string[];
 }
 
 /** An OpenAI error object (`{error: {...}}`) with its HTTP status. */
@@ -81,9 +86,9 @@ export class OpenAiChatService {
       const msg = m as Record<string, unknown>;
       if (typeof msg.role !== 'string' || !ROLES.has(msg.role))
         fail('messages', `messages[${i}].role must be one of ${[...ROLES].join(', ')}`);
-      const text = contentText(msg.content, msg.role === 'assistant', i, fail);
+      const { text, images } = contentOf(msg.content, msg.role as string, i, fail);
       total += text.length;
-      return { role: msg.role as string, text };
+      return { role: msg.role as string, text, images };
     });
     if (total > CHAT_COMPLETION_LIMITS.maxTotalChars)
       fail(
@@ -93,7 +98,12 @@ export class OpenAiChatService {
     const last = parsed[parsed.length - 1];
     if (last.role !== 'user') fail('messages', 'the last message must be a user message');
     const query = last.text.trim();
-    if (!query) fail('messages', 'the last user message must not be empty');
+    if (!query) fail('messages', 'the last user message must have text');
+    if (last.images.length > CHAT_COMPLETION_LIMITS.maxImages)
+      fail(
+        'messages',
+        `the last user message holds more than ${CHAT_COMPLETION_LIMITS.maxImages} images`,
+      );
     if (query.length > CHAT_COMPLETION_LIMITS.maxQueryChars)
       fail(
         'messages',
@@ -119,6 +129,7 @@ export class OpenAiChatService {
       history: rounds(parsed.slice(0, -1)),
       stream: b.stream === true,
       includeUsage: includeUsage === true,
+      imageUrls: last.images,
       ...(typeof b.user === 'string' && b.user ? { user: b.user } : {}),
     };
   }
@@ -134,6 +145,7 @@ export class OpenAiChatService {
         newEndUserIfUnknown: true,
         query: r.query,
         history: r.history,
+        imageUrls: r.imageUrls,
         usageSource: 'app.service_api',
       });
     } catch (err) {
@@ -266,25 +278,48 @@ export class OpenAiChatService {
   }
 }
 
-/** The text of a message's content: a string, or text parts (assistant content may be null). */
-function contentText(
+/**
+ * The text of a message's content (a string, or text parts; assistant content may be null), and
+ * the http(s) URLs of a user message's `image_url` parts (only the last message's are used: the
+ * turn's memory is text).
+ */
+function contentOf(
   content: unknown,
-  nullable: boolean,
+  role: string,
   i: number,
   fail: (field: string, message: string) => never,
-): string {
-  if (typeof content === 'string') return content;
-  if ((content === null || content === undefined) && nullable) return '';
+): { text: string; images: string[] } {
+  if (typeof content === 'string') return { text: content, images: [] };
+  if ((content === null || content === undefined) && role === 'assistant')
+    return { text: '', images: [] };
   if (!Array.isArray(content))
-    return fail('messages', `messages[${i}].content must be a string or an array of text parts`);
-  return content
-    .map((p: unknown, j) => {
-      const part = p as { type?: unknown; text?: unknown } | null;
-      if (!part || part.type !== 'text' || typeof part.text !== 'string')
-        fail('messages', `messages[${i}].content[${j}] must be a text part ({type: "text", text})`);
-      return (part as { text: string }).text;
-    })
-    .join('');
+    return fail('messages', `messages[${i}].content must be a string or an array of parts`);
+  const texts: string[] = [];
+  const images: string[] = [];
+  content.forEach((p: unknown, j) => {
+    const part = p as { type?: unknown; text?: unknown; image_url?: unknown } | null;
+    if (part?.type === 'text' && typeof part.text === 'string') return void texts.push(part.text);
+    if (part?.type === 'image_url' && role === 'user') {
+      const url = (part.image_url as { url?: unknown } | null)?.url;
+      if (typeof url !== 'string' || !isHttpUrl(url))
+        fail(
+          'messages',
+          `messages[${i}].content[${j}].image_url.url must be an http(s) URL of at most ${CHAT_COMPLETION_LIMITS.maxImageUrlChars} characters (data: URLs are not accepted)`,
+        );
+      return void images.push(url);
+    }
+    fail(
+      'messages',
+      `messages[${i}].content[${j}] must be a text part ({type: "text", text})${role === 'user' ? ' or an image_url part' : ''}`,
+    );
+  });
+  return { text: texts.join(''), images };
+}
+
+function isHttpUrl(v: string): boolean {
+  if (v.length > CHAT_COMPLETION_LIMITS.maxImageUrlChars || !URL.canParse(v)) return false;
+  const { protocol } = new URL(v);
+  return protocol === 'http:' || protocol === 'https:';
 }
 
 /** Earlier user/assistant messages as rounds (a user message and the assistant's answer to it). */

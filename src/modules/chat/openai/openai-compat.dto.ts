@@ -68,13 +68,20 @@ export class ChatCompletionMessageDto {
         type: 'array',
         items: {
           type: 'object',
-          properties: { type: { enum: ['text'] }, text: { type: 'string' } },
+          properties: {
+            type: { enum: ['text', 'image_url'] },
+            text: { type: 'string' },
+            image_url: { type: 'object', properties: { url: { type: 'string' } } },
+          },
         },
       },
     ],
-    description: 'A string or text parts (images and audio are not accepted)',
+    description:
+      'A string or text parts; a user message may add image_url parts (http(s) URLs, no data: URLs): those of the last message (at most 5) go to models with the image_input feature. Audio is not accepted.',
   })
-  content: string | Array<{ type: 'text'; text: string }>;
+  content:
+    | string
+    | Array<{ type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } }>;
 }
 
 export class ChatCompletionStreamOptionsDto {

@@ -28,6 +28,8 @@ export interface ServiceTurnRequest {
   query: string;
   /** The caller's own history (the OpenAI-compatible API) instead of the stored rounds. */
   history?: Round[];
+  /** Images of the query (http(s) URLs), for models with the image_input feature. */
+  imageUrls?: string[];
   /** Recorded with each model call's usage. */
   usageSource: string;
   /** An `endUserId` that is not an end user of the app makes a new one (instead of not_found). */
@@ -99,7 +101,7 @@ export class ServiceChatService {
       conversation,
       newConversation: !r.conversationId,
       query: r.query,
-      imageUrls: [],
+      imageUrls: r.imageUrls ?? [],
       model: config.model_config,
       usageSource: r.usageSource,
       presetPrompt: config.preset_prompt,
