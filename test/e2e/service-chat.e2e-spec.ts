@@ -419,6 +419,9 @@ describe('Service API chat (e2e)', () => {
             ],
           },
         ],
+        // Accepted and left to the app.
+        tool_choice: 'auto',
+        response_format: { type: 'text' },
       });
       expect(res.choices[0].message.content).toBe('A red bicycle.');
       const sent = openai.requestsTo('chat').at(-1)!.body.messages as Json[];
@@ -527,6 +530,29 @@ describe('Service API chat (e2e)', () => {
         'longer than',
       ],
       [{ model: 'M', messages: [{ role: 'user', content: 'hi' }], n: 2 }, 'n', 'n must be 1'],
+      [
+        { model: 'M', messages: [{ role: 'user', content: 'hi' }], tool_choice: 'required' },
+        'tool_choice',
+        'cannot require a tool',
+      ],
+      [
+        {
+          model: 'M',
+          messages: [{ role: 'user', content: 'hi' }],
+          tool_choice: { type: 'function', function: { name: 'x' } },
+        },
+        'tool_choice',
+        'cannot require a tool',
+      ],
+      [
+        {
+          model: 'M',
+          messages: [{ role: 'user', content: 'hi' }],
+          response_format: { type: 'json_schema', json_schema: { name: 'x', schema: {} } },
+        },
+        'response_format',
+        'response_format json_schema is not supported',
+      ],
     ])('answers 400 with param for a bad body (%#)', async (body, param, message) => {
       const json = JSON.parse(JSON.stringify(body).replace('"M"', `"${appId}"`)) as Json;
       const res = await t.http().post('/v1/chat/completions').set(bearer(aliceKey)).send(json);

@@ -118,6 +118,20 @@ export class OpenAiChatService {
     if (includeUsage !== undefined && typeof includeUsage !== 'boolean')
       fail('stream_options', 'stream_options.include_usage must be a boolean');
     if (b.n !== undefined && b.n !== null && b.n !== 1) fail('n', 'n must be 1');
+    // The app answers in its own way: a client that requires a tool call or a JSON shape would
+    // get plain text and fail later; it is told now. `auto`/`none` and plain tools are ignored.
+    const choice = b.tool_choice;
+    if (choice === 'required' || (choice && typeof choice === 'object'))
+      fail(
+        'tool_choice',
+        'tool_choice cannot require a tool: the app decides its own tool calls (use "auto" or leave it out)',
+      );
+    const format = (b.response_format as { type?: unknown } | null | undefined)?.type;
+    if (format !== undefined && format !== null && format !== 'text')
+      fail(
+        'response_format',
+        `response_format ${typeof format === 'string' ? format : JSON.stringify(format)} is not supported: the app answers in text (its prompt may ask for JSON)`,
+      );
     if (b.user !== undefined && b.user !== null) {
       if (typeof b.user !== 'string') fail('user', 'user must be a string');
       if ((b.user as string).length > CHAT_COMPLETION_LIMITS.maxUserChars)
