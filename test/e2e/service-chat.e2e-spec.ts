@@ -283,6 +283,24 @@ describe('Service API chat (e2e)', () => {
     });
   });
 
+  it('leaves no end user or conversation behind when the turn cannot start (no credentials)', async () => {
+    // Anthropic has no server key here: the model cannot be built.
+    const broken = await newApp(alice, {
+      model_config: { provider: 'anthropic', model: 'claude-3-5-haiku-latest', parameters: {} },
+    });
+    expect((await consolePost(alice, `/apps/${broken}/publish`)).code).toBe('success');
+    const res = await openapiChat(aliceKey, { app_id: broken, query: 'x', stream: false });
+    expect(res.body.code).toBe('fail');
+    const v1 = await sdk(aliceKey)
+      .chat.completions.create({ model: broken, messages: [{ role: 'user', content: 'x' }] })
+      .catch((e: unknown) => e);
+    expect(v1).toBeInstanceOf(OpenAI.APIError);
+    for (const table of ['end_users', 'conversations']) {
+      const rows = await db.query<Json[]>(`SELECT id FROM ${table} WHERE app_id = $1`, [broken]);
+      expect(rows).toEqual([]);
+    }
+  });
+
   describe('/v1/chat/completions (OpenAI SDK)', () => {
     it('streams chunks: role first, content deltas, finish stop, usage, [DONE]', async () => {
       answer(['Ahoy', ', ', 'matey'], { prompt_tokens: 30, completion_tokens: 7 });

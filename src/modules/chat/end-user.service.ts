@@ -15,6 +15,15 @@ export class EndUserService {
     return insertRow(this.users, { account_id: accountId, app_id: appId });
   }
 
+  /** Removes an end user made for a turn that could not start, if nothing refers to it. */
+  async discardUnused(id: string): Promise<void> {
+    await this.users.query(
+      `DELETE FROM end_users e
+        WHERE e.id = $1 AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.created_by = e.id)`,
+      [id],
+    );
+  }
+
   /** The end user if it belongs to this app of this account, else null. */
   async ofApp(accountId: string, appId: string, endUserId: string): Promise<EndUserEntity | null> {
     if (!isUuid(endUserId)) return null;

@@ -77,10 +77,28 @@ export class ServiceChatService {
     const app = await this.apps.publishedForRun(accountId, r.appId);
     const { config } = app;
     // The end user and the app's tools are independent: looked up together.
-    const [endUserId, tools] = await Promise.all([
-      this.endUserFor(accountId, app.appId, r),
+    const [known, tools] = await Promise.all([
+      this.knownEndUser(accountId, app.appId, r),
       this.toolFactory.forApp(accountId, app.appId, config),
     ]);
+    const endUserId = known ?? (await this.endUsers.create(accountId, app.appId)).id;
+    try {
+      return await this.prepareTurn(accountId, r, app, tools, endUserId);
+    } catch (err) {
+      // A turn that cannot start leaves no end user behind that it made for itself.
+      if (!known) await this.endUsers.discardUnused(endUserId);
+      throw err;
+    }
+  }
+
+  private async prepareTurn(
+    accountId: string,
+    r: ServiceTurnRequest,
+    app: Awaited<ReturnType<AppService['publishedForRun']>>,
+    tools: Awaited<ReturnType<AgentToolFactory['forApp']>>,
+    endUserId: string,
+  ): Promise<ServiceTurn> {
+    const { config } = app;
     const conversation = r.conversationId
       ? await this.conversations.ofEndUser(
           accountId,
@@ -114,18 +132,20 @@ export class ServiceChatService {
     return { turn, endUserId, appName: app.name };
   }
 
-  /** The given end user of the app (not_found, or a new one with `newEndUserIfUnknown`), or a new one. */
-  private async endUserFor(
+  /**
+   * The given end user of the app; null when none is given, or an unknown one with
+   * `newEndUserIfUnknown` (a new one is made then); not_found otherwise.
+   */
+  private async knownEndUser(
     accountId: string,
     appId: string,
     r: ServiceTurnRequest,
-  ): Promise<string> {
-    if (r.endUserId) {
-      const user = await this.endUsers.ofApp(accountId, appId, r.endUserId);
-      if (user) return user.id;
-      if (!r.newEndUserIfUnknown) throw new NotFoundError(END_USER_NOT_FOUND);
-    }
-    return (await this.endUsers.create(accountId, appId)).id;
+  ): Promise<string | null> {
+    if (!r.endUserId) return null;
+    const user = await this.endUsers.ofApp(accountId, appId, r.endUserId);
+    if (user) return user.id;
+    if (!r.newEndUserIfUnknown) throw new NotFoundError(END_USER_NOT_FOUND);
+    return null;
   }
 
   /** The agent frames as SSE (CONSOLE-SHAPES §5), `end_user_id` on every frame (pings too). */
