@@ -278,6 +278,44 @@ describe('Agent chat (e2e)', () => {
     });
   });
 
+  it('sends uploaded images to the model inline (a provider cannot reach a private deployment), other URLs as they are', async () => {
+    const acc = await createAccount(t);
+    const appId = await newApp(acc);
+    // A 1x1 transparent PNG, uploaded as the console does.
+    const png = Buffer.from(
+      'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==',
+      'base64',
+    );
+    const up = await t
+      .http()
+      .post('/upload-files/image')
+      .set(acc.auth)
+      .attach('file', png, 'dot.png');
+    const uploaded = up.body.data.image_url as string;
+    expect(uploaded).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/upload-files\/images\//);
+    const external = 'https://images.example.test/cat.jpg';
+    openai.enqueue({ type: 'text', text: 'A dot and a cat.' });
+    const res = await chat(acc, appId, 'What do you see?', { image_urls: [uploaded, external] });
+    expect(events(res.frames).at(-1)).toBe('agent_end');
+    const sent = openai.requestsTo('chat').at(-1)!.body.messages as Json[];
+    expect(sent.at(-1)).toEqual({
+      role: 'user',
+      content: [
+        { type: 'text', text: 'What do you see?' },
+        {
+          type: 'image_url',
+          image_url: { url: `data:image/png;base64,${png.toString('base64')}` },
+        },
+        { type: 'image_url', image_url: { url: external } },
+      ],
+    });
+    // The message keeps the URLs the user sent.
+    const [row] = await db.query<Json[]>(`SELECT image_urls FROM messages WHERE id = $1`, [
+      res.frames[0].data.message_id,
+    ]);
+    expect(row.image_urls).toEqual([uploaded, external]);
+  });
+
   it('calls a tool: agent_thought with the calls, agent_action with the tool’s real output, then the answer; usage summed over the calls', async () => {
     const acc = await createAccount(t);
     const appId = await newApp(acc, { tools: [TIME_TOOL] });

@@ -121,7 +121,7 @@ export class AgentRunner {
   private messages(input: AgentRunInput, systemPrompt: string): BaseMessage[] {
     const { SystemMessage, HumanMessage, AIMessage } = messagesPackage();
     const images = input.chat.catalog.features.includes('image_input')
-      ? input.imageUrls.filter((u) => /^https?:\/\//i.test(u))
+      ? input.imageUrls.filter((u) => /^(?:https?:\/\/|data:image\/)/i.test(u))
       : [];
     return [
       new SystemMessage(systemPrompt),

@@ -19,6 +19,7 @@ import { AgentTasks, TurnAbort } from './agent-tasks.service';
 import type { AgentEvent, AgentTool } from './agent.types';
 import { fitRounds, messageTokens, promptBudget, type Round } from './chat-memory';
 import { type AgentFrame, TurnRecorder } from './turn-recorder';
+import { UploadFileService } from 'src/modules/dataset/uploads/upload-file.service';
 
 /** Everything one turn needs, whatever the surface (debugger, web app, service API, assistant). */
 export interface TurnSpec {
@@ -111,6 +112,7 @@ export class ChatTurnService implements BeforeApplicationShutdown {
     private readonly runner: AgentRunner,
     private readonly tasks: AgentTasks,
     private readonly conversations: ConversationService,
+    private readonly uploads: UploadFileService,
   ) {}
 
   async prepare(spec: TurnSpec): Promise<PreparedTurn> {
@@ -280,7 +282,11 @@ export class ChatTurnService implements BeforeApplicationShutdown {
         systemPrompt,
         history: fitRounds(rounds, budget),
         query: spec.query,
-        imageUrls: spec.imageUrls,
+        imageUrls: chat.catalog.features.includes('image_input')
+          ? await Promise.all(
+              spec.imageUrls.map(async (u) => (await this.uploads.imageDataUrl(u)) ?? u),
+            )
+          : [],
         tools: spec.tools,
         maxIterations: this.config.env.AGENT_MAX_ITERATIONS,
         signal,

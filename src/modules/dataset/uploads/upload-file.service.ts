@@ -22,6 +22,8 @@ import {
 } from './upload-rules';
 
 const RULES = RULES_BY_KIND;
+/** Largest image sent inline to a model (base64 grows it by a third). */
+const INLINE_IMAGE_MAX_BYTES = 8 * 1024 * 1024;
 
 /** "812 bytes", "3.4 KB", "9.9 GB": a size in the unit that reads best. */
 function sizeText(bytes: number): string {
@@ -199,6 +201,24 @@ export class UploadFileService {
       : null;
     if (!file) throw new NotFoundError('The image does not exist');
     return { file, body: await this.storage.read(file.key) };
+  }
+
+  /**
+   * An image of ours (`…/upload-files/images/<token>.<ext>`, whatever host the URL names) as a
+   * `data:` URL, for a model: a provider cannot fetch a URL of a deployment it cannot reach (a
+   * laptop, a private network). Null for any other URL, an SVG (no model reads one) or an image
+   * past INLINE_IMAGE_MAX_BYTES: those go as URLs.
+   */
+  async imageDataUrl(url: string): Promise<string | null> {
+    if (!URL.canParse(url)) return null;
+    const m = /\/upload-files\/images\/([A-Za-z0-9_-]{43})\.[a-z0-9]{1,8}$/i.exec(
+      new URL(url).pathname,
+    );
+    if (!m) return null;
+    const file = await this.repo.findOneBy({ public_token: m[1], kind: 'image' });
+    if (!file || file.mime_type === 'image/svg+xml' || file.size > INLINE_IMAGE_MAX_BYTES)
+      return null;
+    return `data:${file.mime_type};base64,${(await this.bytes(file)).toString('base64')}`;
   }
 
   /** Absolute, because the console runs on another origin and puts it in <img src>. */
