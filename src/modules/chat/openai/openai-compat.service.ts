@@ -60,7 +60,7 @@ export class OpenAiCompatService {
     };
   }
 
-  /** One published app as a model; 404 `model_not_found` otherwise (OpenAI's answer). */
+  /** One published app of the account as a model; 404 otherwise (OpenAI's answer). */
   async model(accountId: string, id: string): Promise<ModelItemDto> {
     const found = (await this.models(accountId)).data.find((m) => m.id === id);
     if (!found) throw new NotFoundError(`The model \`${id}\` does not exist`);

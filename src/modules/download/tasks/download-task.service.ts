@@ -216,7 +216,9 @@ export class DownloadTaskService implements OnModuleInit {
     if (!this.storageRead || now - this.storageRead.at > STORAGE_READ_MS) {
       const read = this.readStorage();
       this.storageRead = { at: now, read };
-      read.catch(() => (this.storageRead = undefined));
+      read.catch(() => {
+        if (this.storageRead?.read === read) this.storageRead = undefined;
+      });
     }
     const found = await this.storageRead.read;
     return { ...found, models_dir: principal.role === 'admin' ? found.models_dir : '' };
