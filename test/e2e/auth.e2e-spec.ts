@@ -8,7 +8,7 @@ import {
   templateDatabaseName,
   workerId,
 } from '@test/support/test-env';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { PASSWORD_MESSAGE } from 'src/modules/auth/dto/auth.dto';
 import { AccountService } from 'src/modules/auth/services/account.service';
@@ -265,6 +265,42 @@ describe('accounts and password sign-in', () => {
       // Other accounts are not affected (the IPs were all different).
       const other = await createAccount(t);
       expect((await login(other.email, other.password)).code).toBe('success');
+    });
+
+    it('counts an IPv6 client by its /64, as the route throttles do', async () => {
+      // Three guesses from three addresses of one /64 lock that /64 (not the emails: each differs).
+      for (let i = 1; i <= 3; i++)
+        expect(
+          await login(
+            `nobody-${i}-${randomUUID()}@example.com`,
+            'wrong-passw0rd',
+            `2001:db8:7::${i}`,
+          ),
+        ).toEqual(BAD_CREDENTIALS);
+      const user = await createAccount(t);
+      expect((await login(user.email, user.password, '2001:db8:7::99')).message).toMatch(
+        /^Too many failed sign-in attempts/,
+      );
+      expect((await login(user.email, user.password, '2001:db8:8::1')).code).toBe('success');
+    });
+
+    it('counts wrong current passwords of POST /account/password as failed sign-ins', async () => {
+      const user = await createAccount(t, { password: 'right-passw0rd' });
+      for (let i = 0; i < 3; i++)
+        expect(
+          (
+            await post(user.access_token, '/account/password', {
+              password: 'new-passw0rd',
+              old_password: `guess-${i}-passw0rd`,
+            })
+          ).message,
+        ).toBe('The current password is incorrect');
+      // The fourth guess, even the right one, waits out the lock.
+      const locked = await post(user.access_token, '/account/password', {
+        password: 'new-passw0rd',
+        old_password: 'right-passw0rd',
+      });
+      expect(locked.message).toMatch(/^Too many failed sign-in attempts/);
     });
 
     it('forgets the failures of an email after a successful login', async () => {

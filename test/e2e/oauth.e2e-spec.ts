@@ -410,3 +410,70 @@ describe('GitHub OAuth sign-in with OAUTH_REQUIRE_STATE=true', () => {
     expect(res.code).toBe('success');
   });
 });
+
+describe('GitHub OAuth sign-in with REGISTRATION_ENABLED=false', () => {
+  let fake: FakeGithub;
+  let t: TestApp;
+  const admin = `boss-${randomBytes(4).toString('hex')}@example.com`;
+  beforeAll(async () => {
+    fake = await FakeGithub.start();
+    t = await createTestApp({
+      env: { ...fake.appEnv(), REGISTRATION_ENABLED: 'false', ADMIN_EMAILS: admin },
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+    await fake.close();
+  });
+
+  it('creates no account for a new GitHub user, but signs in an existing one and an ADMIN_EMAILS one', async () => {
+    const stranger = ghUser();
+    const refused = await consoleCall(
+      t
+        .http()
+        .post('/oauth/authorize/github')
+        .send({ code: fake.addUser(stranger) }),
+    );
+    expect(refused).toMatchObject({
+      code: 'forbidden',
+      message: 'Registration is disabled on this server; ask an administrator for an account',
+    });
+    const count = async (email: string) =>
+      Number(
+        (
+          await t.app
+            .get(DataSource)
+            .query<Array<{ n: string }>>('SELECT count(*) AS n FROM accounts WHERE email = $1', [
+              email.toLowerCase(),
+            ])
+        )[0].n,
+      );
+    expect(await count(stranger.emails[0].email)).toBe(0);
+
+    const existing = await createAccount(t);
+    const known = ghUser({ emails: [{ email: existing.email, primary: true, verified: true }] });
+    expect(
+      (
+        await consoleCall(
+          t
+            .http()
+            .post('/oauth/authorize/github')
+            .send({ code: fake.addUser(known) }),
+        )
+      ).code,
+    ).toBe('success');
+
+    const boss = ghUser({ emails: [{ email: admin, primary: true, verified: true }] });
+    expect(
+      (
+        await consoleCall(
+          t
+            .http()
+            .post('/oauth/authorize/github')
+            .send({ code: fake.addUser(boss) }),
+        )
+      ).code,
+    ).toBe('success');
+    expect(await count(admin)).toBe(1);
+  });
+});

@@ -72,11 +72,14 @@ export class AuthService {
     oldPassword?: string,
   ): Promise<void> {
     const account = await this.accounts.getById(accountId);
-    if (
-      oldPassword !== undefined &&
-      !(await this.passwords.verify(account.password_hash, oldPassword))
-    ) {
-      throw new FailException('The current password is incorrect');
+    if (oldPassword !== undefined) {
+      // Guesses of the current password count as failed sign-ins of the account's email: a
+      // stolen token cannot recover the password (for use elsewhere) by trying without limit.
+      const [emailSubject] = this.throttle.subjects(account.email, '');
+      await this.throttle.reserve([emailSubject]);
+      if (!(await this.passwords.verify(account.password_hash, oldPassword)))
+        throw new FailException('The current password is incorrect');
+      await this.throttle.clear(emailSubject);
     }
     await this.accounts.update(accountId, { password_hash: await this.passwords.hash(password) });
     await this.sessions.revokeOthers(accountId, sessionId, 'password_changed');
@@ -115,6 +118,17 @@ export class AuthService {
         await this.sessions.revokeOthers(byEmail.id, undefined, 'oauth_linked');
         await this.apiKeys.disableAll(byEmail.id);
         byEmail.password_hash = null;
+      }
+      // A new account: GitHub sign-up is registration, closed with it (an ADMIN_EMAILS address
+      // may still come in, so a closed server can get its admin).
+      if (
+        !byEmail &&
+        !this.config.env.REGISTRATION_ENABLED &&
+        !this.config.env.ADMIN_EMAILS.includes(identity.email.toLowerCase())
+      ) {
+        throw new ForbiddenError(
+          'Registration is disabled on this server; ask an administrator for an account',
+        );
       }
       account =
         byEmail ??

@@ -1,6 +1,7 @@
 import { FailException } from '@app/common';
 import { AppConfig } from '@app/config';
 import { HttpStatus, Injectable } from '@nestjs/common';
+import { normalizeIp } from '@nestjs/throttler';
 import { InjectRepository } from '@nestjs/typeorm';
 import { DataSource, LessThan, Repository } from 'typeorm';
 import { LoginFailureEntity } from '../entities/login-failure.entity';
@@ -20,8 +21,14 @@ export class LoginThrottleService {
     @InjectRepository(LoginFailureEntity) private readonly failures: Repository<LoginFailureEntity>,
   ) {}
 
+  /** The email, and the IP (an IPv6 address by its /64, as the route throttles count it). */
   subjects(email: string, ip: string): string[] {
-    return [`email:${email.trim().toLowerCase()}`, `ip:${ip || 'unknown'}`];
+    return [`email:${email.trim().toLowerCase()}`, `ip:${ip ? normalizeIp(ip, 64) : 'unknown'}`];
+  }
+
+  /** Forgets a subject's failures (a proven password). */
+  async clear(subject: string): Promise<void> {
+    await this.failures.delete({ subject });
   }
 
   /**
@@ -72,7 +79,7 @@ export class LoginThrottleService {
    */
   async release(email: string, ip: string): Promise<void> {
     const [emailSubject, ipSubject] = this.subjects(email, ip);
-    await this.failures.delete({ subject: emailSubject });
+    await this.clear(emailSubject);
     await this.dataSource.query(
       `UPDATE auth_login_failures SET failures = greatest(failures - 1, 0), updated_at = now()
        WHERE subject = $1 AND (locked_until IS NULL OR locked_until <= now())`,
