@@ -426,14 +426,17 @@ describe('GitHub OAuth sign-in with REGISTRATION_ENABLED=false', () => {
     await fake.close();
   });
 
-  it('creates no account for a new GitHub user, but signs in an existing one and an ADMIN_EMAILS one', async () => {
-    const stranger = ghUser();
-    const refused = await consoleCall(
+  const signIn = (user: FakeGithubUser) =>
+    consoleCall(
       t
         .http()
         .post('/oauth/authorize/github')
-        .send({ code: fake.addUser(stranger) }),
+        .send({ code: fake.addUser(user) }),
     );
+
+  it('creates no account for a new GitHub user, but signs in an existing one and an ADMIN_EMAILS one', async () => {
+    const stranger = ghUser();
+    const refused = await signIn(stranger);
     expect(refused).toMatchObject({
       code: 'forbidden',
       message: 'Registration is disabled on this server; ask an administrator for an account',
@@ -452,28 +455,10 @@ describe('GitHub OAuth sign-in with REGISTRATION_ENABLED=false', () => {
 
     const existing = await createAccount(t);
     const known = ghUser({ emails: [{ email: existing.email, primary: true, verified: true }] });
-    expect(
-      (
-        await consoleCall(
-          t
-            .http()
-            .post('/oauth/authorize/github')
-            .send({ code: fake.addUser(known) }),
-        )
-      ).code,
-    ).toBe('success');
+    expect((await signIn(known)).code).toBe('success');
 
     const boss = ghUser({ emails: [{ email: admin, primary: true, verified: true }] });
-    expect(
-      (
-        await consoleCall(
-          t
-            .http()
-            .post('/oauth/authorize/github')
-            .send({ code: fake.addUser(boss) }),
-        )
-      ).code,
-    ).toBe('success');
+    expect((await signIn(boss)).code).toBe('success');
     expect(await count(admin)).toBe(1);
   });
 });
