@@ -153,6 +153,9 @@ describe.each([
       // and on a loaded CI machine it once crossed the 0.5 cores that keep a file on one
       // connection. This case is about the split; the connection's rate still decides it.
       splitBelowCores: Infinity,
+      // Four parts need 1 MB still missing when the probe ends. At 1 MB/s a 1 s probe left that
+      // to chance (a late timer cut three); after 200 ms the probe would have to be 800 ms late.
+      probeMs: 200,
     });
     await expect(d.start()).resolves.toBe('completed');
     await expectComplete(p);
