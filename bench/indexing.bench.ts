@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import OpenAI from 'openai';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
@@ -127,7 +128,13 @@ async function runMode(
     });
     const jobs = app.get(JobQueue);
     const job = await findJob(app);
-    const done = await jobs.waitFor(job, 30 * 60_000);
+    const probe = responsiveness(app.get(DataSource));
+    let done: Awaited<ReturnType<JobQueue['waitFor']>>;
+    try {
+      done = await jobs.waitFor(job, 30 * 60_000);
+    } finally {
+      await probe.stop();
+    }
     const seconds = (performance.now() - t0) / 1000;
     if (done.status !== 'completed') throw new Error(`indexing ${done.status}: ${done.error}`);
     const segments = (done.result as { segments: number }).segments;
@@ -162,10 +169,51 @@ async function runMode(
       `  steps: parse ${phases.parse.toFixed(1)} s, split ${phases.split.toFixed(1)} s, ` +
         `keywords + embeddings + writes ${phases.index.toFixed(1)} s`,
     );
+    // What everyone else sharing the process felt meanwhile (in embedded mode the database runs
+    // on this thread too): the longest the event loop was held, and how long a one-row query
+    // issued every 100 ms took.
+    const r = probe.result();
+    console.log(
+      `  while indexing: event loop held at most ${r.loopMaxMs.toFixed(0)} ms (p99 ${r.loopP99Ms.toFixed(0)} ms); ` +
+        `a small query every 100 ms took p50 ${r.queryP50Ms.toFixed(1)} ms, max ${r.queryMaxMs.toFixed(0)} ms (${r.queries} queries)`,
+    );
   } finally {
     await app?.close();
     rmSync(storage, { recursive: true, force: true });
   }
+}
+
+/** Event-loop delay and the latency of a small query issued every 100 ms, until `stop`. */
+function responsiveness(db: DataSource) {
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  const took: number[] = [];
+  let running = true;
+  const queries = (async () => {
+    while (running) {
+      const t = performance.now();
+      await db.query(`SELECT count(*) FROM accounts`);
+      took.push(performance.now() - t);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      loop.disable();
+      await queries;
+    },
+    result() {
+      const sorted = [...took].sort((a, b) => a - b);
+      return {
+        loopMaxMs: loop.max / 1e6,
+        loopP99Ms: loop.percentile(99) / 1e6,
+        queryP50Ms: sorted[Math.floor(sorted.length / 2)] ?? 0,
+        queryMaxMs: sorted[sorted.length - 1] ?? 0,
+        queries: sorted.length,
+      };
+    },
+  };
 }
 
 /** How long each step of the document's indexing took, from the timestamps on its row. */

@@ -141,6 +141,28 @@ describe('splitText', () => {
     expect(Math.max(...segments.map((s) => s.token_count))).toBeLessThanOrEqual(100);
   });
 
+  it('gives the event loop turns while it splits a large text', async () => {
+    // One process may run the API and the indexing worker: a split of megabytes must not hold
+    // every request until it ends. Timers only run when the loop gets a turn.
+    const text = corpus(1_000_000, 11);
+    // Loading the splitter and the tokenizer's ranks happens once, before this is measured.
+    await splitText(corpus(2000, 3), DEFAULT_PROCESS_RULE.segment);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const started = performance.now();
+    let ms: number;
+    try {
+      await splitText(text, DEFAULT_PROCESS_RULE.segment);
+      ms = performance.now() - started;
+    } finally {
+      clearInterval(timer);
+    }
+    // A turn at least every 20 ms of work (the bound leaves room for a slow timer).
+    expect(ms).toBeGreaterThan(40);
+    expect(ticks).toBeGreaterThanOrEqual(Math.floor(ms / 100));
+    expect(ticks).toBeGreaterThan(0);
+  });
+
   it('never cuts a character outside the BMP in half', async () => {
     const text = '👍🏽'.repeat(500);
     const segments = await splitText(text, rule({ chunk_size: 100, chunk_overlap: 0 }));

@@ -1,4 +1,5 @@
 import { lazyRequire } from '@app/common';
+import { setImmediate } from 'node:timers/promises';
 
 // LangChain's splitter (and @langchain/core under it) loads with the first document, not at boot.
 const textSplitters = lazyRequire<typeof import('@langchain/textsplitters')>(
@@ -125,7 +126,7 @@ type RegexSplitter = { splitText(text: string): Promise<string[]> };
 type RegexSplitterClass = new (
   rule: SegmentRule,
   patterns: Map<string, Separator>,
-  length: (s: string) => number,
+  length: (s: string) => number | Promise<number>,
 ) => RegexSplitter;
 
 let splitterClass: RegexSplitterClass | undefined;
@@ -139,14 +140,15 @@ function regexSeparatorSplitter(): RegexSplitterClass {
     constructor(
       rule: SegmentRule,
       patterns: Map<string, Separator>,
-      length: (s: string) => number,
+      length: (s: string) => number | Promise<number>,
     ) {
       super({
         chunkSize: rule.chunk_size,
         chunkOverlap: rule.chunk_overlap,
         separators: rule.separators,
         keepSeparator: true,
-        lengthFunction: length,
+        // The splitter awaits every length; ours is a number but now and then a promise (below).
+        lengthFunction: length as (s: string) => Promise<number>,
       });
       this.patterns = patterns;
     }
@@ -216,13 +218,14 @@ export async function splitText(text: string, rule: SegmentRule): Promise<TextSe
   const compiled = compileSeparators(separators);
   const patterns = new Map(separators.map((s, i) => [s, compiled[i]]));
   const memo = new Map<string, number>();
-  const length = (s: string): number => {
+  const breathe = new Breather();
+  const length = (s: string): number | Promise<number> => {
     let n = memo.get(s);
     if (n === undefined) {
       n = countTokens(s);
       memo.set(s, n);
     }
-    return n;
+    return breathe.due() ? breathe.pause(n) : n;
   };
   const Splitter = regexSeparatorSplitter();
   const splitter = new Splitter({ ...rule, separators }, patterns, length);
@@ -231,6 +234,30 @@ export async function splitText(text: string, rule: SegmentRule): Promise<TextSe
   for (const content of chunks) {
     if (content.trim() === '') continue;
     segments.push({ content, token_count: countTokens(content) });
+    if (breathe.due()) await breathe.pause(0);
   }
   return segments;
+}
+
+/** Work between two turns of the event loop while a document is split. */
+const SPLIT_SLICE_MS = 20;
+
+/**
+ * Gives the event loop a turn every SPLIT_SLICE_MS. Splitting megabytes takes seconds and, with
+ * lengths that are plain numbers, every `await` in it resolves without leaving the microtask
+ * queue: the process (the API too, when one process runs both roles) would answer nothing
+ * meanwhile.
+ */
+class Breather {
+  private since = performance.now();
+
+  due(): boolean {
+    return performance.now() - this.since >= SPLIT_SLICE_MS;
+  }
+
+  async pause<T>(value: T): Promise<T> {
+    await setImmediate();
+    this.since = performance.now();
+    return value;
+  }
 }

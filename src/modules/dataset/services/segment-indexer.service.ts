@@ -32,11 +32,33 @@ interface PreparedChunk {
 /**
  * Chunk writes running at once, each its own statement (and connection): vector and full-text
  * index inserts are most of a write and one statement uses one core. A crash redoes at most this
- * many chunks. In bench/indexing, two took 20 % less time than one.
+ * many chunks. In bench/indexing, two took 20 % less time than one. PGlite has one connection
+ * and one thread: there one chunk is written at a time (the next is still prepared meanwhile).
  */
 const WRITES_IN_FLIGHT = 2;
 /** Segments keyworded and segmented for full text between two turns of the event loop. */
 const PREPARE_SLICE = 32;
+/**
+ * On PGlite the database runs on this thread: a statement holds every request of the process
+ * until it ends (512 rows of 1536-dimensional vectors took about 15 s). There a chunk is written
+ * in statements sized, from the ones before, to take about this long, with a turn of the event
+ * loop between them.
+ */
+const PGLITE_STATEMENT_MS = 50;
+/** Rows in the first paced statement, before one has been timed. */
+const PGLITE_FIRST_ROWS = 8;
+
+/** How many rows the next paced statement writes, learned from the last one's time. */
+class WritePace {
+  rows = PGLITE_FIRST_ROWS;
+
+  learn(rows: number, ms: number): void {
+    const fit = Math.floor((PGLITE_STATEMENT_MS * rows) / Math.max(ms, 1));
+    // At most double the rows just timed: one fast statement (a cache, short rows) must not make
+    // the next one long.
+    this.rows = Math.max(1, Math.min(fit, rows * 2));
+  }
+}
 
 /** The vectors' dimensions do not match the dataset's: indexing would mix spaces. */
 export class EmbeddingDimensionsError extends FailException {}
@@ -83,13 +105,14 @@ export class SegmentIndexer {
     let done = 0;
     let reported = Promise.resolve();
     const writing: Array<Promise<void>> = [];
+    const pace = this.config.usesPglite ? new WritePace() : null;
     try {
       for (let i = 0; i < rows.length; i += size) {
         opts.signal?.throwIfAborted();
         const chunk = rows.slice(i, i + size);
         const prepared = await this.prepare(dataset, chunk, opts);
-        if (writing.length >= WRITES_IN_FLIGHT) await writing.shift();
-        const write = this.write(prepared).then(() => {
+        if (writing.length >= (pace ? 1 : WRITES_IN_FLIGHT)) await writing.shift();
+        const write = this.write(prepared, pace).then(() => {
           done += chunk.length;
           const now = done;
           // One report at a time, in order: progress never goes back.
@@ -148,8 +171,25 @@ export class SegmentIndexer {
     return { ids, keywords, tsvectors, terms, vectors, dims };
   }
 
-  /** One statement: the chunk's keywords, full-text vector, embedding and `completed` status. */
-  private async write(c: PreparedChunk): Promise<void> {
+  /**
+   * The chunk's keywords, full-text vectors, embeddings and `completed` status: one statement on
+   * PostgreSQL; on PGlite (`pace`) statements of about PGLITE_STATEMENT_MS each, so that other
+   * requests get the database, and the thread, in between.
+   */
+  private async write(c: PreparedChunk, pace: WritePace | null): Promise<void> {
+    if (pace === null) return this.writeRows(c);
+    for (let at = 0; at < c.ids.length;) {
+      if (at > 0) await setImmediate();
+      const n = Math.min(pace.rows, c.ids.length - at);
+      const t0 = performance.now();
+      await this.writeRows(slice(c, at, at + n));
+      pace.learn(n, performance.now() - t0);
+      at += n;
+    }
+  }
+
+  /** One statement for the rows of `c`. */
+  private async writeRows(c: PreparedChunk): Promise<void> {
     const oid = c.vectors ? await this.binaryVectorOid() : null;
     const embeddings =
       c.vectors === null
@@ -210,4 +250,16 @@ export class SegmentIndexer {
       `The embedding model returned ${dims}-dimensional vectors, but this dataset holds ${dataset.embedding_dims}-dimensional ones; use the model the dataset was indexed with`,
     );
   }
+}
+
+/** Rows [from, to) of a prepared chunk. */
+function slice(c: PreparedChunk, from: number, to: number): PreparedChunk {
+  return {
+    ids: c.ids.slice(from, to),
+    keywords: c.keywords.slice(from, to),
+    tsvectors: c.tsvectors.slice(from, to),
+    terms: c.terms.slice(from, to),
+    vectors: c.vectors?.slice(from, to) ?? null,
+    dims: c.dims,
+  };
 }
