@@ -259,6 +259,34 @@ describe('dataset retrieval', () => {
       expect(res.body.data[0].score).toBeCloseTo(1, 5);
     });
 
+    it('searches the scope exactly when the index scan stops short of k', async () => {
+      const datasetId = await seedDataset(db, alice.id);
+      const documentId = await seedDocument(db, alice.id, datasetId);
+      // Hidden segments nearer to the query than anything visible, and an iterative scan allowed
+      // to look at almost nothing (as when hnsw.max_scan_tuples is spent on other rows).
+      await db.query(
+        `INSERT INTO segments (account_id, dataset_id, document_id, position, content, hash, enabled, status, embedding, embedding_dims)
+         SELECT $1, $2, $3, 1000 + g, 'hidden', 'h', false, 'completed',
+                (SELECT array_agg(x + (random() - 0.5) * 0.1 ORDER BY i) FROM unnest($4::real[]) WITH ORDINALITY AS u(x, i) WHERE g > 0)::vector, 8
+         FROM generate_series(1, 400) g`,
+        [alice.id, datasetId, documentId, fakeEmbedding('needle', 8)],
+      );
+      const visible = await seedSegments(db, alice.id, datasetId, documentId, ENGLISH);
+      await db.query('ANALYZE segments');
+      const scope = { accountId: alice.id, datasetIds: [datasetId], k: 3 };
+      const needle = fakeEmbedding('needle', 8);
+      const hits = await db.transaction(async (m) => {
+        await forceIndexPath(m);
+        await m.query('SET LOCAL hnsw.max_scan_tuples = 1');
+        expect(await repo.explainSemantic(scope, needle, m)).toMatch(
+          /Index Scan using idx_segments_embedding_8/,
+        );
+        return repo.semantic(scope, needle, m);
+      });
+      const exact = byCosine('needle', ENGLISH).slice(0, 3);
+      expect(hits.map((h) => h.id)).toEqual(exact.map((e) => visible.get(e.c)));
+    });
+
     it('keeps scanning the index when filters drop the nearest neighbours (iterative scan)', async () => {
       const datasetId = await seedDataset(db, alice.id);
       const documentId = await seedDocument(db, alice.id, datasetId);

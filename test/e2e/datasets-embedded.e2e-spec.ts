@@ -39,9 +39,8 @@ describe('Datasets in embedded mode (PGlite)', () => {
     const query = db.query.bind(db);
     // A transaction's statements come here with its query runner: passed on as they came.
     const spy = jest.spyOn(db, 'query').mockImplementation((sql, params, runner) => {
-      if (sql.includes('UPDATE segments s') && Array.isArray(params?.[0])) {
-        statements.push((params[0] as unknown[]).length);
-      }
+      const ids: unknown = Array.isArray(params) ? params[0] : undefined;
+      if (sql.includes('UPDATE segments s') && Array.isArray(ids)) statements.push(ids.length);
       return query(sql, params, runner);
     });
     try {

@@ -155,7 +155,10 @@ export class RetrievalRepository {
   /**
    * Nearest segments by cosine distance among those of `vector.length` dimensions. The HNSW scan
    * is iterative (pgvector 0.8): when the filters drop candidates it keeps walking the graph
-   * instead of returning fewer than k.
+   * instead of returning fewer than k. The graph is approximate, though: a scan can stop short
+   * of k (a node no other links to any more, or hnsw.max_scan_tuples spent on other datasets'
+   * rows). Then the scope is searched exactly: fewer than k means the scope has fewer, and the
+   * scope that under-fills is small or mostly filtered out, which an exact pass reads quickly.
    */
   async semantic(
     scope: SearchScope,
@@ -164,9 +167,14 @@ export class RetrievalRepository {
   ): Promise<ScoredId[]> {
     if (!scope.datasetIds.length || !vector.length) return [];
     const { sql, params } = this.semanticSql(scope, vector);
-    const rows = await this.inSearchTransaction(scope, manager, (m) =>
-      m.query<Array<{ id: string; distance: number }>>(sql, params),
-    );
+    const rows = await this.inSearchTransaction(scope, manager, async (m) => {
+      const found = await m.query<Array<{ id: string; distance: number }>>(sql, params);
+      if (found.length >= limit(scope.k)) return found;
+      return m.query<Array<{ id: string; distance: number }>>(
+        this.semanticSql(scope, vector, true).sql,
+        params,
+      );
+    });
     // relaxed_order may return neighbours slightly out of order: sort the k we got.
     return rows
       .map((r) => ({ id: r.id, score: clamp01(1 - Number(r.distance)) }))
@@ -190,13 +198,28 @@ export class RetrievalRepository {
     return rows.map((r) => r['QUERY PLAN']).join('\n');
   }
 
-  private semanticSql(scope: SearchScope, vector: number[]): { sql: string; params: unknown[] } {
+  /** The HNSW search, or (`exact`) the same ranking computed for every row in scope. */
+  private semanticSql(
+    scope: SearchScope,
+    vector: number[],
+    exact = false,
+  ): { sql: string; params: unknown[] } {
     const dims = checkDims(vector.length);
     const type = vectorType(dims);
     const k = limit(scope.k);
     // `embedding_dims = <literal>` and the exact indexed expression let the planner match the
     // partial index of this dimension; other dimensions' rows are never cast.
-    const sql = `
+    const sql = exact
+      ? // OFFSET 0 keeps the ORDER BY out of the subquery: the index cannot serve it.
+        `
+      SELECT id, distance FROM (
+        SELECT s.id, s.embedding::${type} <=> $3::${type} AS distance
+        FROM segments s
+        WHERE s.embedding_dims = ${dims} AND ${VISIBLE}
+        OFFSET 0) x
+      ORDER BY distance, id
+      LIMIT ${k}`
+      : `
       SELECT s.id, s.embedding::${type} <=> $3::${type} AS distance
       FROM segments s
       WHERE s.embedding_dims = ${dims} AND ${VISIBLE}
