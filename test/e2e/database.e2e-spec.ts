@@ -102,6 +102,29 @@ describe('database', () => {
     }
   }, 120_000);
 
+  it('fails a PGlite query that waits too long for the one connection instead of hanging', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'llmops-pglite-wait-'));
+    const pglite = await openPglite(dir);
+    const ds = new DataSource(buildDataSourceOptions({ pglite, pgliteWaitMs: 300 }));
+    try {
+      await ds.initialize();
+      const holder = ds.createQueryRunner();
+      await holder.connect();
+      await holder.startTransaction();
+      const started = Date.now();
+      await expect(ds.query('SELECT 1')).rejects.toThrow(/timeout/i);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      await holder.rollbackTransaction();
+      await holder.release();
+      // The connection serves again once it is free.
+      expect(await ds.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    } finally {
+      if (ds.isInitialized) await ds.destroy();
+      await pglite.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('opens an embedded database created when pgcrypto was still loaded', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'llmops-pglite-old-'));
     try {

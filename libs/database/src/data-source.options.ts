@@ -12,6 +12,8 @@ export const MIGRATION_GLOBS = [path.join(PROJECT_ROOT, 'migrations', '*.{ts,js}
 
 /** How much longer than statement_timeout the client waits for an answer (network, queueing). */
 const QUERY_TIMEOUT_MARGIN_MS = 5_000;
+/** PGlite's one connection: the longest a query waits for it (see `pgliteWaitMs`). */
+const PGLITE_WAIT_MS = 30_000;
 /** A transaction left open this long (a leaked query runner) is ended by the server. */
 const IDLE_IN_TRANSACTION_MS = 300_000;
 
@@ -26,6 +28,11 @@ export interface DataSourceInput {
    * `idle_in_transaction_session_timeout`. Absent or 0: no limits (CLIs, migrations).
    */
   statementTimeoutMs?: number;
+  /**
+   * PGlite only: how long a query waits for the one connection (held by a transaction or a long
+   * statement) before it fails instead of hanging its request. Default 30 s.
+   */
+  pgliteWaitMs?: number;
   /** Explicit entity classes (the Nest app registers them per module); globs otherwise. */
   entities?: DataSourceOptions['entities'];
   logging?: boolean;
@@ -69,5 +76,13 @@ export function buildDataSourceOptions(input: DataSourceInput): DataSourceOption
   if (!input.pglite) throw new Error('buildDataSourceOptions: either url or pglite is required');
   // PGlite is single-connection: node-postgres talks to it through an in-process "socket".
   const cfg = createPgConfig(input.pglite);
-  return { ...common, extra: { ...cfg, connection: cfg.connection, max: 1 } };
+  return {
+    ...common,
+    extra: {
+      ...cfg,
+      connection: cfg.connection,
+      max: 1,
+      connectionTimeoutMillis: input.pgliteWaitMs ?? PGLITE_WAIT_MS,
+    },
+  };
 }
