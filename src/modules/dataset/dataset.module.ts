@@ -23,6 +23,7 @@ import { SegmentController } from './segment.controller';
 import { DatasetService } from './services/dataset.service';
 import { DocumentService } from './services/document.service';
 import { SegmentIndexer } from './services/segment-indexer.service';
+import { DocumentReader } from './indexing/document-reader';
 import { SegmentService } from './services/segment.service';
 import { UploadFileEntity } from './uploads/entities/upload-file.entity';
 import { UploadFileController } from './uploads/upload-file.controller';
@@ -73,6 +74,7 @@ import { UploadStorageEngine } from './uploads/upload-storage.engine';
     DocumentService,
     SegmentService,
     SegmentIndexer,
+    DocumentReader,
     IndexDocumentProcessor,
     PurgeDatasetProcessor,
     PurgeDocumentProcessor,

@@ -8,8 +8,7 @@ import { DataSource, In, Not, Repository } from 'typeorm';
 import { DatasetEntity } from '../entities/dataset.entity';
 import { DocumentEntity, type DocumentStatus } from '../entities/document.entity';
 import { SegmentEntity } from '../entities/segment.entity';
-import { cleanText } from '../indexing/cleaner';
-import { parseDocument } from '../indexing/parsers';
+import { DocumentReader } from '../indexing/document-reader';
 import { DocumentParseError, type TextSegment } from '../indexing/pipeline.types';
 import { splitText } from '../indexing/splitter';
 import { EmbeddingDimensionsError, SegmentIndexer } from '../services/segment-indexer.service';
@@ -48,6 +47,7 @@ export class IndexDocumentProcessor implements JobProcessor<'dataset.index-docum
     @InjectRepository(DatasetEntity) private readonly datasets: Repository<DatasetEntity>,
     private readonly uploads: UploadFileService,
     private readonly indexer: SegmentIndexer,
+    private readonly reader: DocumentReader,
     private readonly realtime: RealtimeEmitter,
     private readonly config: AppConfig,
   ) {}
@@ -85,11 +85,12 @@ export class IndexDocumentProcessor implements JobProcessor<'dataset.index-docum
     if (!file)
       throw new DocumentParseError(`The file of "${doc.name}" no longer exists; upload it again`);
     const bytes = await this.uploads.bytes(file);
-    const raw = await parseDocument(
+    // Parsed and cleaned on a reader thread: seconds of CPU for a large PDF or workbook.
+    const text = await this.reader.read(
       { bytes, extension: file.extension, name: file.name },
+      doc.process_rule,
       { signal, maxChars: this.config.env.DATASET_MAX_DOCUMENT_CHARS },
     );
-    const text = cleanText(raw, doc.process_rule);
     if (!text.trim()) throw new DocumentParseError(`"${doc.name}" contains no text to index`);
     await this.step(doc, 'splitting', PARSED, { parsing_completed_at: new Date() });
     await ctx.progress(PARSED, 'parsed');
