@@ -183,6 +183,25 @@ describe('dataset retrieval', () => {
       .map((c) => ({ c, s: cosine(fakeEmbedding(query, dims), fakeEmbedding(c, dims)) }))
       .sort((a, b) => b.s - a.s);
 
+  /**
+   * A dataset of 400 distinct hidden segments (the subquery is correlated with g, so it runs per
+   * row) nearer to 'needle' than the visible ENGLISH ones: more than ef_search.
+   */
+  async function hiddenNearNeedle(): Promise<{ datasetId: string; visible: Map<string, string> }> {
+    const datasetId = await seedDataset(db, alice.id);
+    const documentId = await seedDocument(db, alice.id, datasetId);
+    await db.query(
+      `INSERT INTO segments (account_id, dataset_id, document_id, position, content, hash, enabled, status, embedding, embedding_dims)
+       SELECT $1, $2, $3, 1000 + g, 'hidden', 'h', false, 'completed',
+              (SELECT array_agg(x + (random() - 0.5) * 0.1 ORDER BY i) FROM unnest($4::real[]) WITH ORDINALITY AS u(x, i) WHERE g > 0)::vector, 8
+       FROM generate_series(1, 400) g`,
+      [alice.id, datasetId, documentId, fakeEmbedding('needle', 8)],
+    );
+    const visible = await seedSegments(db, alice.id, datasetId, documentId, ENGLISH);
+    await db.query('ANALYZE segments');
+    return { datasetId, visible };
+  }
+
   describe('semantic', () => {
     it('returns the nearest segments with the console shape, scores = cosine similarity', async () => {
       const res = await hit(alice, main.datasetId, {
@@ -260,19 +279,9 @@ describe('dataset retrieval', () => {
     });
 
     it('searches the scope exactly when the index scan stops short of k', async () => {
-      const datasetId = await seedDataset(db, alice.id);
-      const documentId = await seedDocument(db, alice.id, datasetId);
-      // Hidden segments nearer to the query than anything visible, and an iterative scan allowed
-      // to look at almost nothing (as when hnsw.max_scan_tuples is spent on other rows).
-      await db.query(
-        `INSERT INTO segments (account_id, dataset_id, document_id, position, content, hash, enabled, status, embedding, embedding_dims)
-         SELECT $1, $2, $3, 1000 + g, 'hidden', 'h', false, 'completed',
-                (SELECT array_agg(x + (random() - 0.5) * 0.1 ORDER BY i) FROM unnest($4::real[]) WITH ORDINALITY AS u(x, i) WHERE g > 0)::vector, 8
-         FROM generate_series(1, 400) g`,
-        [alice.id, datasetId, documentId, fakeEmbedding('needle', 8)],
-      );
-      const visible = await seedSegments(db, alice.id, datasetId, documentId, ENGLISH);
-      await db.query('ANALYZE segments');
+      // Hidden segments nearer than anything visible, and an iterative scan allowed to look at
+      // almost nothing (as when hnsw.max_scan_tuples is spent on other rows).
+      const { datasetId, visible } = await hiddenNearNeedle();
       const scope = { accountId: alice.id, datasetIds: [datasetId], k: 3 };
       const needle = fakeEmbedding('needle', 8);
       const hits = await db.transaction(async (m) => {
@@ -288,19 +297,7 @@ describe('dataset retrieval', () => {
     });
 
     it('keeps scanning the index when filters drop the nearest neighbours (iterative scan)', async () => {
-      const datasetId = await seedDataset(db, alice.id);
-      const documentId = await seedDocument(db, alice.id, datasetId);
-      // 400 distinct hidden segments (the subquery is correlated with g, so it runs per row)
-      // nearer to the query than anything visible: more than ef_search.
-      await db.query(
-        `INSERT INTO segments (account_id, dataset_id, document_id, position, content, hash, enabled, status, embedding, embedding_dims)
-         SELECT $1, $2, $3, 1000 + g, 'hidden', 'h', false, 'completed',
-                (SELECT array_agg(x + (random() - 0.5) * 0.1 ORDER BY i) FROM unnest($4::real[]) WITH ORDINALITY AS u(x, i) WHERE g > 0)::vector, 8
-         FROM generate_series(1, 400) g`,
-        [alice.id, datasetId, documentId, fakeEmbedding('needle', 8)],
-      );
-      const visible = await seedSegments(db, alice.id, datasetId, documentId, ENGLISH);
-      await db.query('ANALYZE segments');
+      const { datasetId, visible } = await hiddenNearNeedle();
       const hits = await db.transaction(async (m) => {
         await forceIndexPath(m);
         expect(
