@@ -91,7 +91,8 @@ describe('DocumentReader (parsing on a worker thread)', () => {
     expect(text).not.toContain('@example.com');
     // On this thread the parse would allow no tick at all until it ended.
     expect(ms).toBeGreaterThan(200);
-    expect(ticks).toBeGreaterThan(ms / 5 / 4);
+    // Every 5 ms while the main thread is idle; a tenth of that leaves room for a loaded machine.
+    expect(ticks).toBeGreaterThan(ms / 5 / 10);
   }, 120_000);
 
   it('stops a read at its time limit, and at an abort, with a fresh thread for the next', async () => {
@@ -100,7 +101,9 @@ describe('DocumentReader (parsing on a worker thread)', () => {
       const input = { bytes: bigDocx(30_000), extension: 'docx', name: 'big.docx' };
       const err = await slow.read(input, CLEAN_ALL).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(DocumentParseError);
-      expect((err as Error).message).toMatch(/"big.docx" took longer than/);
+      expect((err as Error).message).toBe(
+        '"big.docx" took longer than 1 s to read; split it into smaller files',
+      );
 
       const controller = new AbortController();
       const reason = new Error('cancelled by the user');

@@ -113,7 +113,7 @@ export class DocumentReader implements OnModuleDestroy {
         throw abortReason(opts.signal);
       case 'timeout':
         throw new DocumentParseError(
-          `"${input.name}" took longer than ${Math.round(this.limits.timeoutMs / 60_000)} minutes to read; split it into smaller files`,
+          `"${input.name}" took longer than ${duration(this.limits.timeoutMs)} to read; split it into smaller files`,
         );
     }
   }
@@ -135,4 +135,8 @@ export class DocumentReader implements OnModuleDestroy {
 
 function abortReason(signal?: AbortSignal): Error {
   return signal?.reason instanceof Error ? signal.reason : new Error('aborted');
+}
+
+function duration(ms: number): string {
+  return ms >= 60_000 ? `${Math.round(ms / 60_000)} minutes` : `${Math.ceil(ms / 1000)} s`;
 }
