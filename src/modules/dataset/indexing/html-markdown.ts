@@ -1,4 +1,5 @@
-import { lazyRequire } from '@app/common';
+// Not the @app/common barrel: the reader thread loads this file, and the barrel brings Nest.
+import { lazyRequire } from '@app/common/lazy-require';
 import type TurndownService from 'turndown';
 
 const cheerioLib = lazyRequire<typeof import('cheerio')>('cheerio');
