@@ -102,6 +102,31 @@ describe('database', () => {
     }
   }, 120_000);
 
+  it('lets the event loop turn between PGlite statements (a run of queries holds no one up)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'llmops-pglite-turns-'));
+    const pglite = await openPglite(dir);
+    const ds = new DataSource(buildDataSourceOptions({ pglite }));
+    try {
+      await ds.initialize();
+      // PGlite works on this thread and its promises resolve without I/O: without a turn per
+      // statement, no timer ran until the last of these ended.
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 1);
+      try {
+        for (let i = 0; i < 10; i++) {
+          await ds.query('SELECT count(*) FROM generate_series(1, 200000)');
+        }
+      } finally {
+        clearInterval(timer);
+      }
+      expect(ticks).toBeGreaterThanOrEqual(5);
+    } finally {
+      if (ds.isInitialized) await ds.destroy();
+      await pglite.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('fails a PGlite query that waits too long for the one connection instead of hanging', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'llmops-pglite-wait-'));
     const pglite = await openPglite(dir);
