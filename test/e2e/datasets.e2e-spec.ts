@@ -579,6 +579,58 @@ describe('Datasets, documents and segments', () => {
       expect(s).toEqual({ n: s.n, vec: 0, tsv: s.n });
     });
 
+    it.each(['document', 'dataset'])(
+      'stops indexing when its %s is deleted meanwhile: no more embeddings are paid for',
+      async (deleted) => {
+        const ds = await newDataset(a);
+        // Slow embeddings (one request per chunk of 4 segments), so the delete lands mid-way.
+        openai.enqueue(
+          Array.from({ length: 40 }, () => ({ type: 'delay_headers' as const, ms: 150 })),
+          { endpoint: 'embeddings' },
+        );
+        const id = await upload(a, markdown(40), 'deleted-midway.md');
+        const r = await post(a, `/datasets/${ds.id}/documents`, {
+          upload_file_ids: [id],
+          process_type: 'custom',
+          rule: {
+            pre_process_rules: [
+              { id: 'remove_extra_space', enabled: true },
+              { id: 'remove_url_and_email', enabled: true },
+            ],
+            segment: { separators: ['\n\n', '\n'], chunk_size: 100, chunk_overlap: 0 },
+          },
+        });
+        const docId = r.data.documents[0].id as string;
+        const deadline = Date.now() + 10_000;
+        while (openai.requestsTo('embeddings').length < 2 && Date.now() < deadline) {
+          await new Promise((res) => setTimeout(res, 20));
+        }
+        const del = await post(
+          a,
+          deleted === 'document'
+            ? `/datasets/${ds.id}/documents/${docId}/delete`
+            : `/datasets/${ds.id}/delete`,
+        );
+        expect(del.code).toBe('success');
+        const job = async () =>
+          (
+            await sql<{ status: string }>(`SELECT status FROM queue_jobs WHERE key = $1`, [
+              `${docId}:index`,
+            ])
+          )[0]?.status;
+        while (!['cancelled', 'completed', 'failed'].includes((await job()) ?? '')) {
+          if (Date.now() > deadline) throw new Error(`indexing job still ${await job()}`);
+          await new Promise((res) => setTimeout(res, 20));
+        }
+        expect(await job()).toBe('cancelled');
+        const sent = openai.requestsTo('embeddings').length;
+        await new Promise((res) => setTimeout(res, 500));
+        expect(openai.requestsTo('embeddings')).toHaveLength(sent);
+        // 40 paragraphs make far more than the few chunks embedded before the delete.
+        expect(sent).toBeLessThan(8);
+      },
+    );
+
     it('resumes where it stopped: a retry embeds only what the failed attempt left', async () => {
       const ds = await newDataset(a);
       // Small segments (many of them); the third embeddings request fails with a 500, so the

@@ -165,6 +165,15 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
     return this.snapshot(await this.find(id));
   }
 
+  /**
+   * Cancels the active job enqueued with `key` (work made pointless, e.g. indexing a document
+   * just deleted); null when none is queued or running.
+   */
+  async cancelByKey(key: string): Promise<JobSnapshot | null> {
+    const row = await this.jobs.findOne({ where: { key, status: In(ACTIVE_STATUSES) } });
+    return row ? this.cancel(row.id) : null;
+  }
+
   async get(id: string, accountId?: string): Promise<JobSnapshot> {
     return this.snapshot(await this.find(id, accountId));
   }

@@ -4,7 +4,7 @@ import { findOwnedOrFail, isUniqueViolation } from '@app/database';
 import { JobQueue } from '@app/queue';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { In, Not, Repository } from 'typeorm';
 import { ModelCatalog } from 'src/modules/model/catalog/model-catalog.service';
 import type {
   CreateDatasetDto,
@@ -14,6 +14,7 @@ import type {
 } from '../dto/dataset.dto';
 import { DatasetEntity, type RetrievalConfig } from '../entities/dataset.entity';
 import { DocumentEntity } from '../entities/document.entity';
+import { indexJobKey } from '../jobs/job-keys';
 
 export const DEFAULT_RETRIEVAL_CONFIG: RetrievalConfig = {
   retrieval_strategy: 'semantic',
@@ -162,7 +163,13 @@ export class DatasetService {
    */
   async delete(accountId: string, id: string): Promise<void> {
     const row = await this.entity(accountId, id);
+    const indexing = await this.documents.find({
+      select: { id: true },
+      where: { dataset_id: row.id, status: Not(In(['completed', 'error'])) },
+    });
     await this.datasets.delete({ id: row.id, account_id: accountId });
+    // Its documents still indexing stop: no more embeddings are paid for them.
+    for (const d of indexing) await this.jobs.cancelByKey(indexJobKey(d.id));
     await this.jobs.enqueue(
       'dataset.purge-dataset',
       { dataset_id: row.id },

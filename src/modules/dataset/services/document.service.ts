@@ -10,6 +10,7 @@ import {
 } from '@app/common';
 import { TransactionService } from '@app/database';
 import { JobQueue } from '@app/queue';
+import { indexJobKey } from '../jobs/job-keys';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { RealtimeSubscriptions } from '@app/realtime';
 import { InjectRepository } from '@nestjs/typeorm';
@@ -178,7 +179,7 @@ export class DocumentService implements OnModuleInit {
       await this.jobs.enqueue(
         'dataset.index-document',
         { document_id: doc.id },
-        { key: `${doc.id}:index`, accountId, attempts: 3, backoffMs: 2000 },
+        { key: indexJobKey(doc.id), accountId, attempts: 3, backoffMs: 2000 },
       );
     }
     return {
@@ -272,10 +273,14 @@ export class DocumentService implements OnModuleInit {
     await setEnabledFlag(this.documents, d, enabled, 'document');
   }
 
-  /** The row goes at once (no longer listed or retrieved); segments and the file by a job. */
+  /**
+   * The row goes at once (no longer listed or retrieved); segments and the file by a job. Its
+   * indexing, if still queued or running, is cancelled: no more embeddings are paid for it.
+   */
   async delete(accountId: string, datasetId: string, id: string): Promise<void> {
     const d = await this.entity(accountId, datasetId, id);
     await this.documents.delete({ id: d.id, account_id: accountId });
+    await this.jobs.cancelByKey(indexJobKey(d.id));
     await this.jobs.enqueue(
       'dataset.purge-document',
       { document_id: d.id, upload_file_id: d.upload_file_id },
