@@ -29,7 +29,7 @@ describe('DocumentReader (parsing on a worker thread)', () => {
     reader = new DocumentReader();
   });
   afterAll(async () => {
-    await reader.onModuleDestroy();
+    await reader.onApplicationShutdown();
   });
 
   it('gives the text parseDocument and cleanText give on this thread', async () => {
@@ -111,7 +111,7 @@ describe('DocumentReader (parsing on a worker thread)', () => {
       controller.abort(reason);
       await expect(reading).rejects.toBe(reason);
     } finally {
-      await slow.onModuleDestroy();
+      await slow.onApplicationShutdown();
     }
     await expect(
       reader.read({ bytes: Buffer.from('after'), extension: 'txt', name: 'n.txt' }, CLEAN_ALL),

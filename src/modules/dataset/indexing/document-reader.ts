@@ -1,5 +1,5 @@
 import { requestWorker, WorkerPool, type WorkerOutcome } from '@app/common';
-import { Inject, Injectable, Optional, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnApplicationShutdown } from '@nestjs/common';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { DocumentParseError, type ParseInput, type ProcessRule } from './pipeline.types';
@@ -44,7 +44,7 @@ interface ReadReply {
  * Idle threads are kept (unref'd) for the next document.
  */
 @Injectable()
-export class DocumentReader implements OnModuleDestroy {
+export class DocumentReader implements OnApplicationShutdown {
   private readonly pool: WorkerPool;
   private seq = 0;
   private readonly limits: ReaderLimits;
@@ -118,7 +118,12 @@ export class DocumentReader implements OnModuleDestroy {
     }
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /**
+   * Stops every reader thread. Not at module destroy: the job queue aborts running jobs after
+   * that (beforeApplicationShutdown), and a read aborted that way leaves its job to resume, where
+   * a thread terminated under it would have counted as a failed attempt.
+   */
+  async onApplicationShutdown(): Promise<void> {
     await this.pool.close();
   }
 
