@@ -39,7 +39,7 @@ export async function run(): Promise<void> {
   const secondStart = performance.now();
   await cold.run(CODE, PARAMS, LIMITS);
   const secondMs = performance.now() - secondStart;
-  await cold.onModuleDestroy();
+  await cold.onApplicationShutdown();
 
   const sandbox = new CodeSandbox();
   await sandbox.warmUp();
@@ -52,7 +52,7 @@ export async function run(): Promise<void> {
   const parallelStart = performance.now();
   await Promise.all(Array.from({ length: N }, () => sandbox.run(CODE, PARAMS, LIMITS)));
   const perSecond = N / ((performance.now() - parallelStart) / 1000);
-  await sandbox.onModuleDestroy();
+  await sandbox.onApplicationShutdown();
 
   const d = stats(direct);
   const w = stats(warm);

@@ -22,7 +22,7 @@ describe('CodeSandbox', () => {
   });
 
   afterAll(async () => {
-    await sandbox.onModuleDestroy();
+    await sandbox.onApplicationShutdown();
   });
 
   describe('results', () => {
@@ -122,7 +122,7 @@ describe('CodeSandbox', () => {
         }
         expect(one.workerCount).toBe(1);
       } finally {
-        await one.onModuleDestroy();
+        await one.onApplicationShutdown();
       }
     });
 
@@ -385,7 +385,7 @@ describe('CodeSandbox', () => {
         const out = await small.run('function main() { return { ok: true }; }', {}, limits);
         expect(out.result).toEqual({ ok: true });
       } finally {
-        await small.onModuleDestroy();
+        await small.onApplicationShutdown();
       }
     });
 
@@ -536,7 +536,7 @@ describe('CodeSandbox', () => {
         ]);
         expect(outcome).toEqual({ ok: true });
       } finally {
-        await own.onModuleDestroy();
+        await own.onApplicationShutdown();
       }
     });
 
@@ -546,7 +546,7 @@ describe('CodeSandbox', () => {
         own.run('function main() { while (true) {} }', {}, { ...limits, timeoutMs: 10000 }),
       );
       await new Promise((r) => setTimeout(r, 300));
-      await own.onModuleDestroy();
+      await own.onApplicationShutdown();
       expect((await running).kind).toBe('aborted');
       expect(own.workerCount).toBe(0);
     });

@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnModuleDestroy, Optional } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -106,7 +106,7 @@ interface WorkerReply {
  * neither a loop nor a memory bomb reaches the server's event loop or heap.
  */
 @Injectable()
-export class CodeSandbox implements OnModuleDestroy {
+export class CodeSandbox implements OnApplicationShutdown {
   private readonly options: CodeSandboxOptions;
   private wasmModule?: Promise<WebAssembly.Module>;
   private readonly pool: WorkerPool;
@@ -153,8 +153,13 @@ export class CodeSandbox implements OnModuleDestroy {
     await this.pool.warmUp();
   }
 
-  async onModuleDestroy(): Promise<void> {
-    // Busy workers too: their runs end as aborted through the workers' exit.
+  /**
+   * Stops every worker, busy ones too (their runs end as aborted). Not at module destroy: the job
+   * queue aborts running jobs after that (beforeApplicationShutdown), and a workflow run aborted
+   * that way stores nothing and resumes later; a worker stopped under it first failed its node,
+   * and the run was stored as failed.
+   */
+  async onApplicationShutdown(): Promise<void> {
     await this.pool.close();
   }
 
