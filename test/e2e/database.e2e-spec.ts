@@ -16,6 +16,24 @@ import * as path from 'node:path';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 
+/** A fresh PGlite database in a temporary directory, as the embedded service opens it. */
+async function withPglite(
+  work: (ds: DataSource) => Promise<void>,
+  opts: { pgliteWaitMs?: number } = {},
+): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'llmops-pglite-'));
+  const pglite = await openPglite(dir);
+  const ds = new DataSource(buildDataSourceOptions({ pglite, ...opts }));
+  try {
+    await ds.initialize();
+    await work(ds);
+  } finally {
+    if (ds.isInitialized) await ds.destroy();
+    await pglite.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('database', () => {
   let t: TestApp;
   beforeAll(async () => {
@@ -79,11 +97,7 @@ describe('database', () => {
   });
 
   it('runs the same migrations on PGlite with vector and trigram, gen_random_uuid built in', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'llmops-pglite-'));
-    const pglite = await openPglite(dir);
-    const ds = new DataSource(buildDataSourceOptions({ pglite }));
-    try {
-      await ds.initialize();
+    await withPglite(async (ds) => {
       await runMigrations(ds, { useLock: false });
       expect(await pendingSchemaChanges(ds)).toEqual([]);
       const [row] = await ds.query<{ d: number; s: number; u: string }[]>(
@@ -95,19 +109,11 @@ describe('database', () => {
       // Sized for one in-process connection, not Postgres's server default (memory, see pglite.ts).
       const [sb] = await ds.query<{ shared_buffers: string }[]>('SHOW shared_buffers');
       expect(sb.shared_buffers).toBe('16MB');
-    } finally {
-      if (ds.isInitialized) await ds.destroy();
-      await pglite.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   }, 120_000);
 
   it('lets the event loop turn between PGlite statements (a run of queries holds no one up)', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'llmops-pglite-turns-'));
-    const pglite = await openPglite(dir);
-    const ds = new DataSource(buildDataSourceOptions({ pglite }));
-    try {
-      await ds.initialize();
+    await withPglite(async (ds) => {
       // PGlite works on this thread and its promises resolve without I/O: without a turn per
       // statement, no timer ran until the last of these ended.
       let ticks = 0;
@@ -120,34 +126,25 @@ describe('database', () => {
         clearInterval(timer);
       }
       expect(ticks).toBeGreaterThanOrEqual(5);
-    } finally {
-      if (ds.isInitialized) await ds.destroy();
-      await pglite.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   }, 60_000);
 
   it('fails a PGlite query that waits too long for the one connection instead of hanging', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'llmops-pglite-wait-'));
-    const pglite = await openPglite(dir);
-    const ds = new DataSource(buildDataSourceOptions({ pglite, pgliteWaitMs: 300 }));
-    try {
-      await ds.initialize();
-      const holder = ds.createQueryRunner();
-      await holder.connect();
-      await holder.startTransaction();
-      const started = Date.now();
-      await expect(ds.query('SELECT 1')).rejects.toThrow(/timeout/i);
-      expect(Date.now() - started).toBeLessThan(5_000);
-      await holder.rollbackTransaction();
-      await holder.release();
-      // The connection serves again once it is free.
-      expect(await ds.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
-    } finally {
-      if (ds.isInitialized) await ds.destroy();
-      await pglite.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await withPglite(
+      async (ds) => {
+        const holder = ds.createQueryRunner();
+        await holder.connect();
+        await holder.startTransaction();
+        const started = Date.now();
+        await expect(ds.query('SELECT 1')).rejects.toThrow(/timeout/i);
+        expect(Date.now() - started).toBeLessThan(5_000);
+        await holder.rollbackTransaction();
+        await holder.release();
+        // The connection serves again once it is free.
+        expect(await ds.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+      },
+      { pgliteWaitMs: 300 },
+    );
   }, 60_000);
 
   it('opens an embedded database created when pgcrypto was still loaded', async () => {

@@ -29,6 +29,18 @@ function markdown(paragraphs = 12): string {
   return parts.join('\n');
 }
 
+/** Custom rules that cut a markdown() document into many small segments (one per paragraph). */
+const SMALL_SEGMENTS = {
+  process_type: 'custom',
+  rule: {
+    pre_process_rules: [
+      { id: 'remove_extra_space', enabled: true },
+      { id: 'remove_url_and_email', enabled: true },
+    ],
+    segment: { separators: ['\n\n', '\n'], chunk_size: 100, chunk_overlap: 0 },
+  },
+};
+
 describe('Datasets, documents and segments', () => {
   let openai: FakeOpenAI;
   let t: TestApp;
@@ -591,14 +603,7 @@ describe('Datasets, documents and segments', () => {
         const id = await upload(a, markdown(40), 'deleted-midway.md');
         const r = await post(a, `/datasets/${ds.id}/documents`, {
           upload_file_ids: [id],
-          process_type: 'custom',
-          rule: {
-            pre_process_rules: [
-              { id: 'remove_extra_space', enabled: true },
-              { id: 'remove_url_and_email', enabled: true },
-            ],
-            segment: { separators: ['\n\n', '\n'], chunk_size: 100, chunk_overlap: 0 },
-          },
+          ...SMALL_SEGMENTS,
         });
         const docId = r.data.documents[0].id as string;
         const deadline = Date.now() + 10_000;
@@ -642,14 +647,7 @@ describe('Datasets, documents and segments', () => {
       const id = await upload(a, markdown(30), 'long.md');
       const r = await post(a, `/datasets/${ds.id}/documents`, {
         upload_file_ids: [id],
-        process_type: 'custom',
-        rule: {
-          pre_process_rules: [
-            { id: 'remove_extra_space', enabled: true },
-            { id: 'remove_url_and_email', enabled: true },
-          ],
-          segment: { separators: ['\n\n', '\n'], chunk_size: 100, chunk_overlap: 0 },
-        },
+        ...SMALL_SEGMENTS,
       });
       const [row] = await waitForBatch(a, ds.id, r.data.batch);
       expect(row.status).toBe('completed');
