@@ -41,8 +41,8 @@ const PREPARE_SLICE = 32;
 /**
  * On PGlite the database runs on this thread: a statement holds every request of the process
  * until it ends (512 rows of 1536-dimensional vectors took about 15 s). There a chunk is written
- * in statements sized, from the ones before, to take about this long, with a turn of the event
- * loop between them.
+ * in statements sized, from the ones before, to take about this long; openPglite gives the event
+ * loop a turn before each one.
  */
 const PGLITE_STATEMENT_MS = 50;
 /** Rows in the first paced statement, before one has been timed. */
@@ -179,7 +179,6 @@ export class SegmentIndexer {
   private async write(c: PreparedChunk, pace: WritePace | null): Promise<void> {
     if (pace === null) return this.writeRows(c);
     for (let at = 0; at < c.ids.length;) {
-      if (at > 0) await setImmediate();
       const n = Math.min(pace.rows, c.ids.length - at);
       const t0 = performance.now();
       await this.writeRows(slice(c, at, at + n));
