@@ -166,14 +166,11 @@ export class RetrievalRepository {
     manager?: EntityManager,
   ): Promise<ScoredId[]> {
     if (!scope.datasetIds.length || !vector.length) return [];
-    const { sql, params } = this.semanticSql(scope, vector);
+    const { sql, exactSql, params } = this.semanticSql(scope, vector);
     const rows = await this.inSearchTransaction(scope, manager, async (m) => {
       const found = await m.query<Array<{ id: string; distance: number }>>(sql, params);
       if (found.length >= limit(scope.k)) return found;
-      return m.query<Array<{ id: string; distance: number }>>(
-        this.semanticSql(scope, vector, true).sql,
-        params,
-      );
+      return m.query<Array<{ id: string; distance: number }>>(exactSql, params);
     });
     // relaxed_order may return neighbours slightly out of order: sort the k we got.
     return rows
@@ -198,34 +195,34 @@ export class RetrievalRepository {
     return rows.map((r) => r['QUERY PLAN']).join('\n');
   }
 
-  /** The HNSW search, or (`exact`) the same ranking computed for every row in scope. */
+  /**
+   * The HNSW search (`sql`) and the same ranking computed for every row in scope (`exactSql`),
+   * both over `params`.
+   */
   private semanticSql(
     scope: SearchScope,
     vector: number[],
-    exact = false,
-  ): { sql: string; params: unknown[] } {
+  ): { sql: string; exactSql: string; params: unknown[] } {
     const dims = checkDims(vector.length);
     const type = vectorType(dims);
     const k = limit(scope.k);
     // `embedding_dims = <literal>` and the exact indexed expression let the planner match the
     // partial index of this dimension; other dimensions' rows are never cast.
-    const sql = exact
-      ? // OFFSET 0 keeps the ORDER BY out of the subquery: the index cannot serve it.
-        `
-      SELECT id, distance FROM (
-        SELECT s.id, s.embedding::${type} <=> $3::${type} AS distance
-        FROM segments s
-        WHERE s.embedding_dims = ${dims} AND ${VISIBLE}
-        OFFSET 0) x
-      ORDER BY distance, id
-      LIMIT ${k}`
-      : `
+    const scoped = `
       SELECT s.id, s.embedding::${type} <=> $3::${type} AS distance
       FROM segments s
-      WHERE s.embedding_dims = ${dims} AND ${VISIBLE}
+      WHERE s.embedding_dims = ${dims} AND ${VISIBLE}`;
+    return {
+      sql: `${scoped}
       ORDER BY s.embedding::${type} <=> $3::${type}
-      LIMIT ${k}`;
-    return { sql, params: [scope.accountId, scope.datasetIds, toVectorLiteral(vector)] };
+      LIMIT ${k}`,
+      // OFFSET 0 keeps the ORDER BY out of the subquery: the index cannot serve it.
+      exactSql: `SELECT id, distance FROM (${scoped}
+      OFFSET 0) x
+      ORDER BY distance, id
+      LIMIT ${k}`,
+      params: [scope.accountId, scope.datasetIds, toVectorLiteral(vector)],
+    };
   }
 
   /** Runs a vector search with iterative scans and an ef_search of at least k, in a transaction. */
