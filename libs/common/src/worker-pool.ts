@@ -25,6 +25,7 @@ export class WorkerPool {
   private readonly waiters: Array<(w: Worker | Error) => boolean> = [];
   private starting = 0;
   private isClosed = false;
+  private seq = 0;
 
   constructor(private readonly o: WorkerPoolOptions) {}
 
@@ -66,6 +67,33 @@ export class WorkerPool {
     });
     if (got instanceof Error) throw got;
     return got;
+  }
+
+  /**
+   * One request to `worker`, acquired from this pool: `message` goes with a fresh `id`, and the
+   * first message back with that id is the reply. The worker is then given back, kept after a
+   * reply and discarded after anything else (error, exit, abort, timeout). A message that cannot
+   * be posted rejects, the worker given back as it was.
+   */
+  async request<R extends { id: number }>(
+    worker: Worker,
+    message: Record<string, unknown>,
+    opts: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<WorkerOutcome<R>> {
+    const id = ++this.seq;
+    let outcome: WorkerOutcome<R>;
+    try {
+      outcome = await requestWorker(
+        worker,
+        { ...message, id },
+        { ...opts, isReply: (m): m is R => (m as R | null)?.id === id },
+      );
+    } catch (err) {
+      this.release(worker);
+      throw err;
+    }
+    this.release(worker, outcome.kind !== 'reply');
+    return outcome;
   }
 
   /** Gives a worker back: to the next waiter, to the idle set, or (`discard`) to termination. */

@@ -1,4 +1,4 @@
-import { requestWorker, WorkerPool, type WorkerOutcome } from '@app/common';
+import { WorkerPool } from '@app/common';
 import { Inject, Injectable, Optional, type OnApplicationShutdown } from '@nestjs/common';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -46,7 +46,6 @@ interface ReadReply {
 @Injectable()
 export class DocumentReader implements OnApplicationShutdown {
   private readonly pool: WorkerPool;
-  private seq = 0;
   private readonly limits: ReaderLimits;
 
   constructor(@Optional() @Inject(READER_LIMITS_TOKEN) limits?: Partial<ReaderLimits>) {
@@ -71,30 +70,17 @@ export class DocumentReader implements OnApplicationShutdown {
     opts: { signal?: AbortSignal; maxChars?: number } = {},
   ): Promise<string> {
     const worker = await this.pool.acquire(opts.signal);
-    const id = ++this.seq;
-    let outcome: WorkerOutcome<ReadReply>;
-    try {
-      outcome = await requestWorker(
-        worker,
-        {
-          id,
-          bytes: input.bytes,
-          extension: input.extension,
-          name: input.name,
-          rule,
-          options: { maxChars: opts.maxChars },
-        },
-        {
-          isReply: (m): m is ReadReply => (m as ReadReply | null)?.id === id,
-          timeoutMs: this.limits.timeoutMs,
-          signal: opts.signal,
-        },
-      );
-    } catch (err) {
-      this.pool.release(worker);
-      throw err;
-    }
-    this.pool.release(worker, outcome.kind !== 'reply');
+    const outcome = await this.pool.request<ReadReply>(
+      worker,
+      {
+        bytes: input.bytes,
+        extension: input.extension,
+        name: input.name,
+        rule,
+        options: { maxChars: opts.maxChars },
+      },
+      { timeoutMs: this.limits.timeoutMs, signal: opts.signal },
+    );
     switch (outcome.kind) {
       case 'reply':
         if (outcome.reply.ok) return outcome.reply.text ?? '';

@@ -1,4 +1,4 @@
-import { requestWorker, WorkerPool, type WorkerOutcome } from '@app/common';
+import { WorkerPool, type WorkerOutcome } from '@app/common';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
@@ -39,7 +39,6 @@ export class TemplateError extends Error {}
  */
 export class TemplateRenderer {
   private readonly pool: WorkerPool;
-  private seq = 0;
 
   constructor(private readonly limits: TemplateLimits = TEMPLATE_LIMITS) {
     this.pool = new WorkerPool({
@@ -59,26 +58,19 @@ export class TemplateRenderer {
   ): Promise<string> {
     const limitMs = Math.min(this.limits.timeoutMs, opts.timeoutMs ?? Infinity);
     const worker = await this.pool.acquire(opts.signal);
-    const id = ++this.seq;
     let outcome: WorkerOutcome<RenderReply>;
     try {
-      outcome = await requestWorker(
+      outcome = await this.pool.request<RenderReply>(
         worker,
-        { id, source, vars },
-        {
-          isReply: (m): m is RenderReply => (m as RenderReply | null)?.id === id,
-          timeoutMs: limitMs,
-          signal: opts.signal,
-        },
+        { source, vars },
+        { timeoutMs: limitMs, signal: opts.signal },
       );
     } catch (err) {
       // Values that cannot be cloned (functions): the caller's mistake, the worker is fine.
-      this.pool.release(worker);
       throw new TemplateError(
         `the template's variables cannot be passed: ${(err as Error).message}`,
       );
     }
-    this.pool.release(worker, outcome.kind !== 'reply');
     switch (outcome.kind) {
       case 'reply':
         if (outcome.reply.ok) return outcome.reply.output ?? '';
