@@ -147,7 +147,20 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
 
   /** Cancels a queued or running job; running work is aborted through its signal. */
   async cancel(id: string, accountId?: string): Promise<JobSnapshot> {
-    const row = await this.find(id, accountId);
+    return this.cancelRow(await this.find(id, accountId));
+  }
+
+  /**
+   * Cancels the active job enqueued with `key` (work made pointless, e.g. indexing a document
+   * just deleted); null when none is queued or running.
+   */
+  async cancelByKey(key: string): Promise<JobSnapshot | null> {
+    const row = await this.jobs.findOne({ where: { key, status: In(ACTIVE_STATUSES) } });
+    return row ? this.cancelRow(row) : null;
+  }
+
+  private async cancelRow(row: QueueJobEntity): Promise<JobSnapshot> {
+    const { id } = row;
     if (!ACTIVE_STATUSES.includes(row.status)) return this.snapshot(row);
     await this.jobs.update({ id }, { cancel_requested: true });
     // Removes a waiting job, or aborts a running one wherever it runs (which then marks its row).
@@ -163,15 +176,6 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
       if (res.affected) return this.changed(id);
     }
     return this.snapshot(await this.find(id));
-  }
-
-  /**
-   * Cancels the active job enqueued with `key` (work made pointless, e.g. indexing a document
-   * just deleted); null when none is queued or running.
-   */
-  async cancelByKey(key: string): Promise<JobSnapshot | null> {
-    const row = await this.jobs.findOne({ where: { key, status: In(ACTIVE_STATUSES) } });
-    return row ? this.cancel(row.id) : null;
   }
 
   async get(id: string, accountId?: string): Promise<JobSnapshot> {

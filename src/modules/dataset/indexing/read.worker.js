@@ -4,7 +4,7 @@
 // thread held every request of a process that runs the API and the worker together (always so in
 // embedded mode); here the main thread stays free, a reader that outlives its time is stopped,
 // and its heap is capped. Plain CommonJS, copied to dist as a nest-cli asset; under ts-jest and
-// ts-node (`workerData.typescript`) it registers ts-node to load the TypeScript parsers.
+// ts-node (`workerData.typescriptRoot`) it registers ts-node to load the TypeScript parsers.
 const { parentPort, workerData } = require('node:worker_threads');
 
 if (workerData.typescriptRoot) {

@@ -10,7 +10,6 @@ import {
 } from '@app/common';
 import { TransactionService } from '@app/database';
 import { JobQueue } from '@app/queue';
-import { indexJobKey } from '../jobs/job-keys';
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { RealtimeSubscriptions } from '@app/realtime';
 import { InjectRepository } from '@nestjs/typeorm';
@@ -29,6 +28,7 @@ import { DocumentEntity } from '../entities/document.entity';
 import { SegmentEntity } from '../entities/segment.entity';
 import { DEFAULT_PROCESS_RULE, type ProcessRule } from '../indexing/pipeline.types';
 import { compileSeparators, InvalidSeparatorError } from '../indexing/splitter';
+import { indexJobKey } from '../jobs/job-keys';
 import { UploadFileService } from '../uploads/upload-file.service';
 import { DOCUMENT_RULES } from '../uploads/upload-rules';
 import { DatasetService } from './dataset.service';
