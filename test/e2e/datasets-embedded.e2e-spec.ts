@@ -1,6 +1,7 @@
 import { FakeOpenAI } from '@test/fakes/fake-openai';
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount, TestAccount } from '@test/support/auth';
+import { eventually } from '@test/support/eventually';
 import { DataSource } from 'typeorm';
 
 /**
@@ -76,14 +77,15 @@ describe('Datasets in embedded mode (PGlite)', () => {
         });
       expect(created.body.code).toBe('success');
       const docId = created.body.data.documents[0].id as string;
-      const deadline = Date.now() + 90_000;
-      let status = '';
-
-      while (status !== 'completed' && status !== 'error' && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 100));
-        const [row] = await query(`SELECT status, error FROM documents WHERE id = $1`, [docId]);
-        status = (row as { status: string }).status;
-      }
+      const status = await eventually(
+        async () => {
+          const [row] = await query(`SELECT status FROM documents WHERE id = $1`, [docId]);
+          return (row as { status: string }).status;
+        },
+        (s) => s === 'completed' || s === 'error',
+        90_000,
+        100,
+      );
       expect(status).toBe('completed');
 
       const [counts] = await query(

@@ -2,6 +2,7 @@ import { FakeOpenAI } from '@test/fakes/fake-openai';
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount, TestAccount } from '@test/support/auth';
 import { collect, emitWithAck, SocketTracker } from '@test/support/socket-client';
+import { eventually } from '@test/support/eventually';
 import { JobQueue } from '@app/queue';
 import { buildDoc, buildZip, docxEntries, textPdf } from '@test/support/document-fixtures';
 import ExcelJS from 'exceljs';
@@ -606,10 +607,12 @@ describe('Datasets, documents and segments', () => {
           ...SMALL_SEGMENTS,
         });
         const docId = r.data.documents[0].id as string;
-        const deadline = Date.now() + 10_000;
-        while (openai.requestsTo('embeddings').length < 2 && Date.now() < deadline) {
-          await new Promise((res) => setTimeout(res, 20));
-        }
+        await eventually(
+          () => Promise.resolve(openai.requestsTo('embeddings').length),
+          (n) => n >= 2,
+          10_000,
+          20,
+        );
         const del = await post(
           a,
           deleted === 'document'
@@ -623,11 +626,13 @@ describe('Datasets, documents and segments', () => {
               `${docId}:index`,
             ])
           )[0]?.status;
-        while (!['cancelled', 'completed', 'failed'].includes((await job()) ?? '')) {
-          if (Date.now() > deadline) throw new Error(`indexing job still ${await job()}`);
-          await new Promise((res) => setTimeout(res, 20));
-        }
-        expect(await job()).toBe('cancelled');
+        const ended = await eventually(
+          job,
+          (st) => ['cancelled', 'completed', 'failed'].includes(st ?? ''),
+          10_000,
+          20,
+        );
+        expect(ended).toBe('cancelled');
         const sent = openai.requestsTo('embeddings').length;
         await new Promise((res) => setTimeout(res, 500));
         expect(openai.requestsTo('embeddings')).toHaveLength(sent);

@@ -1,6 +1,7 @@
 import { JobQueue } from '@app/queue';
 import { createTestApp } from '@test/support/app-factory';
 import { createAccount } from '@test/support/auth';
+import { eventually } from '@test/support/eventually';
 import {
   codeNode,
   endNode,
@@ -51,16 +52,19 @@ describe('a workflow run interrupted by a graceful shutdown', () => {
       .get(JobQueue)
       .enqueue('workflow.run', { run_id: run.id }, { key: `${run.id}:run`, accountId: a.id });
     // The code node has started.
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      const [row] = await db.query<Array<{ status: string }>>(
-        `SELECT status FROM queue_jobs WHERE id = $1`,
-        [job.id],
-      );
-      if (row.status === 'running') break;
-      if (Date.now() > deadline) throw new Error(`job still ${row.status}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const started = await eventually(
+      async () => {
+        const [row] = await db.query<Array<{ status: string }>>(
+          `SELECT status FROM queue_jobs WHERE id = $1`,
+          [job.id],
+        );
+        return row.status;
+      },
+      (s) => s === 'running',
+      15_000,
+      20,
+    );
+    expect(started).toBe('running');
     await new Promise((r) => setTimeout(r, 500));
     await first.close();
 
