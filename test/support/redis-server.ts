@@ -34,6 +34,11 @@ export class TestRedisServer {
     return server;
   }
 
+  /** A free port and no server on it yet: connections are refused until restart(). */
+  static async notStarted(): Promise<TestRedisServer> {
+    return new TestRedisServer(await freePort());
+  }
+
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }

@@ -74,6 +74,42 @@ export async function publishSoon(
   }
 }
 
+/** Longest the service waits at start for Redis to answer (reconnecting meanwhile). */
+export const REDIS_STARTUP_WAIT_MS = 15_000;
+
+/**
+ * Connects `client` and waits until it is ready, retrying through failed attempts (its
+ * retryStrategy reconnects) for at most `ms`. A single attempt can fail on a busy host: when
+ * the event loop is held past connectTimeout, the socket times out before its connect event is
+ * seen, and ioredis' own connect() rejects for good with "Connection is closed".
+ */
+export async function connectRedis(client: Redis, name: string, ms = REDIS_STARTUP_WAIT_MS) {
+  let lastError: Error | undefined;
+  const onError = (err: Error) => (lastError = err);
+  let onReady!: () => void;
+  const ready = new Promise<void>((resolve) => (onReady = resolve));
+  client.on('error', onError);
+  client.once('ready', onReady);
+  client.connect().catch(() => undefined);
+  try {
+    await withDeadline(
+      ready,
+      ms,
+      () =>
+        new Error(
+          `Redis (${name}) did not answer within ${ms} ms` +
+            (lastError ? `: ${lastError.message}` : ''),
+        ),
+    );
+  } catch (err) {
+    client.disconnect();
+    throw err;
+  } finally {
+    client.off('error', onError);
+    client.off('ready', onReady);
+  }
+}
+
 /** QUIT politely, but never wait on a Redis that does not answer: drop the socket instead. */
 export async function closeRedis(client: Redis | null | undefined): Promise<void> {
   if (!client || client.status === 'end') return;
@@ -110,7 +146,7 @@ class RedisCloser implements OnApplicationShutdown {
           lazyConnect: true,
         });
         logRedisErrors(redis, 'base');
-        await redis.connect();
+        await connectRedis(redis, 'base');
         return redis;
       },
     },
@@ -121,7 +157,7 @@ class RedisCloser implements OnApplicationShutdown {
         if (!base) return null;
         const fast = base.duplicate({ ...FAST_REDIS_OPTIONS, lazyConnect: true });
         logRedisErrors(fast, 'request path');
-        await fast.connect();
+        await connectRedis(fast, 'request path');
         return fast;
       },
     },
