@@ -159,13 +159,32 @@ describe('Web apps (e2e)', () => {
     });
 
     const { appId, token } = await publishedApp(owner);
-    const { cookie } = await newVisitor(token);
+    const { cookie, conversationId: cid } = await newVisitor(token);
+    // A signed-in console user visiting the web app: their conversation is bound to the account.
+    const member = await createAccount(t);
+    openai.enqueue({ type: 'text', chunks: ['Hi member'] });
+    const memberCid = (await chat(token, member, 'Hello')).frames[0].data.conversation_id as string;
+    expect((await anonGet(`/conversations/${cid}/messages`, cookie)).code).toBe('success');
+    expect((await anonGet(`/conversations/${memberCid}/name`, member)).code).toBe('success');
+
     expect((await post(owner, `/apps/${appId}/cancel-publish`)).code).toBe('success');
     expect((await anonGet(`/web-apps/${token}`, null)).code).toBe('not_found');
     expect((await anonGet(`/web-apps/${token}/conversations`, cookie)).code).toBe('not_found');
     const refused = await chat(token, cookie, 'Still there?');
     expect(refused.headers['content-type']).toMatch(/application\/json/);
     expect(JSON.parse(refused.raw).code).toBe('not_found');
+    // Nor may visitors read or change their old conversations through §4.11 while it is down.
+    for (const [c, who] of [
+      [cid, cookie],
+      [memberCid, member],
+    ] as const) {
+      expect((await anonGet(`/conversations/${c}/messages`, who)).code).toBe('not_found');
+      expect((await anonGet(`/conversations/${c}/name`, who)).code).toBe('not_found');
+      expect((await anonPost(`/conversations/${c}/name`, who, { name: 'x' })).code).toBe(
+        'not_found',
+      );
+      expect((await anonPost(`/conversations/${c}/delete`, who)).code).toBe('not_found');
+    }
 
     expect((await post(owner, `/apps/${appId}/publish`)).code).toBe('success');
     const fresh = await tokenOf(owner, appId);
@@ -175,6 +194,11 @@ describe('Web apps (e2e)', () => {
     openai.enqueue({ type: 'text', chunks: ['Back'] });
     const again = await chat(fresh, cookie, 'Back?');
     expect(again.frames.at(-1)!.event).toBe('agent_end');
+    // Re-published: the old conversations are theirs again, untouched.
+    expect((await anonGet(`/conversations/${cid}/messages`, cookie)).code).toBe('success');
+    expect((await anonGet(`/conversations/${memberCid}/name`, member)).data).toMatchObject({
+      name: expect.not.stringMatching(/^x$/),
+    });
     // The same visitor (cookie) on the same app: both conversations are theirs.
     expect(await anonGet(`/web-apps/${fresh}/conversations`, cookie)).toMatchObject({
       data: [{ id: again.frames[0].data.conversation_id }, {}],

@@ -1,4 +1,4 @@
-import { ExpiringMap, NotFoundError, Page, toUnix } from '@app/common';
+import { ExpiringMap, isUuid, NotFoundError, Page, toUnix } from '@app/common';
 import { isUniqueViolation } from '@app/database';
 import { Injectable } from '@nestjs/common';
 import { In } from 'typeorm';
@@ -256,6 +256,19 @@ export class AppService {
       description: app.description ?? '',
       config,
     };
+  }
+
+  /**
+   * Whether the account's app is published, so its web app is live: web-app visitors may use
+   * their conversations (`/conversations/:id/*`) only while it is.
+   */
+  async webAppLive(accountId: string, appId: string): Promise<boolean> {
+    if (!isUuid(appId)) return false;
+    const app = await this.repo.apps.findOne({
+      where: { id: appId, account_id: accountId, status: 'published' },
+      select: { id: true },
+    });
+    return !!app;
   }
 
   // ---- for the service API (/openapi/chat, /v1/chat/completions) ----

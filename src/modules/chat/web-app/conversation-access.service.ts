@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Request } from 'express';
 import { Repository } from 'typeorm';
+import { AppService } from 'src/modules/app/services/app.service';
 import { ConversationEntity } from '../entities/conversation.entity';
 import { WebAppIdentity } from './web-app-identity.service';
 
@@ -13,7 +14,8 @@ const CONVERSATION_NOT_FOUND = 'The conversation does not exist';
  * page calls): a signed-in account on the conversations it talks in itself (account_id =
  * created_by = the account: the assistant agent's, ...), and a web-app visitor on their own
  * web-app conversations: the end user bound to the signed-in account, or the anonymous end user
- * the app's signed cookie names (WebAppIdentity). No credential at all answers unauthorized; a
+ * the app's signed cookie names (WebAppIdentity), while the app is published (a web app works
+ * only then). No credential at all answers unauthorized; a
  * present but invalid access token too; anything else that is not the caller's answers
  * not_found, whether it exists or not.
  */
@@ -21,6 +23,7 @@ const CONVERSATION_NOT_FOUND = 'The conversation does not exist';
 export class ConversationAccess {
   constructor(
     private readonly identity: WebAppIdentity,
+    private readonly apps: AppService,
     @InjectRepository(ConversationEntity)
     private readonly conversations: Repository<ConversationEntity>,
   ) {}
@@ -40,7 +43,8 @@ export class ConversationAccess {
         req,
         { appId: row.app_id, accountId: row.account_id },
         row.created_by,
-      ))
+      )) &&
+      (await this.apps.webAppLive(row.account_id, row.app_id))
     )
       return row;
     throw new NotFoundError(CONVERSATION_NOT_FOUND);
