@@ -13,44 +13,44 @@ describe('connectRedis', () => {
     client = server = undefined;
   });
 
-  const newClient = (url: string) =>
-    new Redis(url, {
+  /** A client of a Redis not started yet (retrying every 50 ms), counting its attempts. */
+  const clientOfNothing = async () => {
+    server = await TestRedisServer.notStarted();
+    const c = new Redis(server.url, {
       lazyConnect: true,
       connectTimeout: 1_000,
       maxRetriesPerRequest: 1,
       retryStrategy: () => 50,
     });
+    client = c;
+    c.on('error', () => undefined);
+    const counted = { attempts: 0 };
+    c.on('connecting', () => counted.attempts++);
+    return { c, counted, server };
+  };
 
   it('rides out failed first attempts and resolves once Redis answers', async () => {
-    server = await TestRedisServer.notStarted();
-    client = newClient(server.url);
-    client.on('error', () => undefined);
-    let attempts = 0;
-    client.on('connecting', () => attempts++);
-    const connected = connectRedis(client, 'test', 10_000);
+    const { c, counted, server: redis } = await clientOfNothing();
+    const connected = connectRedis(c, 'test', 10_000);
     // ioredis' own connect() gives up on the first refused attempt; this one must not.
     await new Promise((r) => setTimeout(r, 300));
-    await server.restart();
+    await redis.restart();
     await connected;
-    expect(attempts).toBeGreaterThan(1);
-    expect(client.status).toBe('ready');
-    expect(await client.ping()).toBe('PONG');
+    expect(counted.attempts).toBeGreaterThan(1);
+    expect(c.status).toBe('ready');
+    expect(await c.ping()).toBe('PONG');
   });
 
   it('gives up after its deadline with the last error, and stops reconnecting', async () => {
-    server = await TestRedisServer.notStarted();
-    client = newClient(server.url);
-    client.on('error', () => undefined);
-    let attempts = 0;
-    client.on('connecting', () => attempts++);
+    const { c, counted } = await clientOfNothing();
     const started = Date.now();
-    await expect(connectRedis(client, 'test', 400)).rejects.toThrow(
+    await expect(connectRedis(c, 'test', 400)).rejects.toThrow(
       /^Redis \(test\) did not answer within 400 ms: connect ECONNREFUSED/,
     );
     expect(Date.now() - started).toBeLessThan(2_000);
-    const attemptsAtDeadline = attempts;
+    const attemptsAtDeadline = counted.attempts;
     expect(attemptsAtDeadline).toBeGreaterThan(1);
     await new Promise((r) => setTimeout(r, 300)); // the retry interval is 50 ms
-    expect(attempts).toBe(attemptsAtDeadline);
+    expect(counted.attempts).toBe(attemptsAtDeadline);
   });
 });
