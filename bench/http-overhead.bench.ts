@@ -179,6 +179,7 @@ export async function run(): Promise<void> {
       NODE_ENV: 'production',
       LOG_LEVEL: 'silent',
       THROTTLE_LIMIT: '1000000',
+      API_KEY_THROTTLE_LIMIT: '0',
       JWT_SECRET: randomBytes(32).toString('hex'),
       ENCRYPTION_KEY: randomBytes(32).toString('hex'),
       CORS_ORIGINS: 'http://bench.test',

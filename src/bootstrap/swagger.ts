@@ -22,7 +22,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       {
         type: 'http',
         scheme: 'bearer',
-        description: 'API key `llmops-v1/...` for /openapi and /v1',
+        description:
+          'API key `llmops-v1/...` for /openapi and /v1. Each key may make API_KEY_THROTTLE_LIMIT requests per THROTTLE_TTL_SECONDS window (1200 per 60 s by default), from all addresses together: above it the answer is 429 with Retry-After (headers X-RateLimit-Limit-api-key and X-RateLimit-Remaining-api-key count down).',
       },
       'api-key',
     )

@@ -2,6 +2,7 @@ import { ApiKeyAuth, CurrentAccount } from '@app/common';
 import { Controller, Get, Module } from '@nestjs/common';
 import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount, TestAccount } from '@test/support/auth';
+import { uniqueRedisPrefix } from '@test/support/test-env';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 
@@ -337,5 +338,69 @@ describe('API keys', () => {
         data: {},
       });
     });
+  });
+});
+
+describe.each([
+  ['in memory', false],
+  ['in Redis, counted across two processes', true],
+])('API keys: the per-key rate limit (%s)', (_label, redis) => {
+  const LIMIT = 4;
+  let a: TestApp;
+  let b: TestApp;
+  let owner: TestAccount;
+
+  beforeAll(async () => {
+    const opts = {
+      imports: [ApiKeyFixtureModule],
+      redis,
+      redisPrefix: uniqueRedisPrefix('api-key-limit'),
+      env: { API_KEY_THROTTLE_LIMIT: String(LIMIT) },
+    };
+    a = await createTestApp(opts);
+    b = redis ? await createTestApp(opts) : a;
+    owner = await createAccount(a);
+  });
+  afterAll(async () => {
+    if (b !== a) await b?.close();
+    await a?.close();
+  });
+
+  const newKey = async (): Promise<string> => {
+    const res = await a.http().post('/openapi/api-keys').set(owner.auth).send({});
+    expect(res.body.code).toBe('success');
+    return (res.body.data as { api_key: string }).api_key;
+  };
+  const whoami = (app: TestApp, key: string) =>
+    app.http().get('/openapi/fixture/whoami').set('Authorization', `Bearer ${key}`);
+
+  it('answers 429 once a key has made its requests of the window, on any process; other keys go on', async () => {
+    const key = await newKey();
+    for (let i = 0; i < LIMIT; i++) {
+      const res = await whoami(i % 2 ? b : a, key);
+      expect(res.status).toBe(200);
+      expect(res.headers['x-ratelimit-limit-api-key']).toBe(String(LIMIT));
+    }
+    const refused = await whoami(a, key);
+    expect(refused.status).toBe(429);
+    expect(refused.body).toEqual({
+      code: 'fail',
+      message: 'Too many requests with this API key, please slow down and try again later',
+      data: {},
+    });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    // The key's limit, not the client's: the per-client window is far from spent.
+    expect(Number(refused.headers['x-ratelimit-remaining'])).toBeGreaterThan(500);
+    expect((await whoami(b, key)).status).toBe(429);
+
+    // Another key of the same account and client has its own count.
+    expect((await whoami(a, await newKey())).status).toBe(200);
+  });
+
+  it('does not count requests with an invalid key against anyone', async () => {
+    const key = await newKey();
+    for (let i = 0; i < LIMIT + 2; i++)
+      expect((await whoami(a, `${key.slice(0, -4)}AAAA`)).status).toBe(401);
+    expect((await whoami(a, key)).headers['x-ratelimit-remaining-api-key']).toBe(String(LIMIT - 1));
   });
 });

@@ -162,6 +162,7 @@ export const envSchema = z
     JSON_MAX_STRING_LENGTH: int(1024 * 1024, 1, 1024 * 1024 * 1024),
     THROTTLE_TTL_SECONDS: int(60, 1, 86400),
     THROTTLE_LIMIT: int(600, 1, 1_000_000),
+    API_KEY_THROTTLE_LIMIT: int(1200, 0, 1_000_000),
     JWT_SECRET: secret,
     ENCRYPTION_KEY: secret,
     ENCRYPTION_KEYS_PREVIOUS: csv,

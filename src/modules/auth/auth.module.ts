@@ -21,6 +21,7 @@ import { JwtAccessTokenVerifier } from './jwt-access-token.verifier';
 import { OAuthController } from './oauth.controller';
 import { AccountChanges } from './services/account-changes.service';
 import { AccountService } from './services/account.service';
+import { ApiKeyRateLimit } from './services/api-key-rate-limit.service';
 import { ApiKeyService } from './services/api-key.service';
 import { AuthService } from './services/auth.service';
 import { GithubOAuthService } from './services/github-oauth.service';
@@ -46,6 +47,7 @@ export class AuthModule {
       AccountChanges,
       AccountService,
       ApiKeyService,
+      ApiKeyRateLimit,
       AuthService,
       GithubOAuthService,
       LoginThrottleService,

@@ -3,6 +3,7 @@ import { Injectable, OnModuleDestroy } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import type { Request } from 'express';
 import { Strategy } from 'passport-custom';
+import { ApiKeyRateLimit } from '../services/api-key-rate-limit.service';
 import { ApiKeyService } from '../services/api-key.service';
 import { API_KEY_PREFIX } from '../services/token.service';
 import {
@@ -26,7 +27,10 @@ export class ApiKeyStrategy
   )
   implements OnModuleDestroy
 {
-  constructor(private readonly apiKeys: ApiKeyService) {
+  constructor(
+    private readonly apiKeys: ApiKeyService,
+    private readonly rateLimit: ApiKeyRateLimit,
+  ) {
     super();
     trackStrategy(API_KEY_STRATEGY, this);
   }
@@ -35,7 +39,11 @@ export class ApiKeyStrategy
     const token = bearerToken(req.headers.authorization);
     if (!token) return MISSING;
     if (!token.startsWith(API_KEY_PREFIX)) return NOT_A_KEY;
-    return (await this.apiKeys.authenticate(token)) ?? INVALID;
+    const principal = await this.apiKeys.authenticate(token);
+    if (!principal) return INVALID;
+    // Counted once the key is known good: invalid keys only spend the per-client limit.
+    await this.rateLimit.hit(principal.apiKeyId!, req.res);
+    return principal;
   }
 
   onModuleDestroy(): void {
