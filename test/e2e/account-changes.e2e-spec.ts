@@ -94,6 +94,14 @@ describe('account changes across processes (scale mode)', () => {
     }
   }
 
+  /**
+   * What `read` answers once B has had the broadcast. A publishes before it answers, but B reads
+   * its subscriber socket and the next request's socket in whatever order they become ready (on
+   * a loaded CI machine the request came first once), so B gets up to a second.
+   */
+  const onceBroadcast = <T>(read: () => Promise<T>, expected: T): Promise<T> =>
+    eventually(read, (v) => v === expected, 1000, 20);
+
   it('B serves profiles from memory once it is subscribed', async () => {
     // Caching starts once B's subscriber is confirmed: then a write nobody announces stays unseen.
     let n = 0;
@@ -105,12 +113,14 @@ describe('account changes across processes (scale mode)', () => {
     expect(caching).toBe(true);
   });
 
-  it('shows a profile change made on A at B on the next request', async () => {
+  it('shows a profile change made on A at B once the broadcast is in', async () => {
     const renamed = await a.http().post('/account/name').set(user.auth).send({ name: 'From A' });
     expect(renamed.body.code).toBe('success');
-    expect((await profileOnB()).name).toBe('From A');
+    const nameOnB = async () => (await profileOnB()).name;
+    expect(await onceBroadcast(nameOnB, 'From A')).toBe('From A');
     await a.http().post('/account/avatar').set(user.auth).send({ avatar: 'https://x.test/a.png' });
-    expect((await profileOnB()).avatar).toBe('https://x.test/a.png');
+    const avatarOnB = async () => (await profileOnB()).avatar;
+    expect(await onceBroadcast(avatarOnB, 'https://x.test/a.png')).toBe('https://x.test/a.png');
   });
 
   it('makes a demotion by `account:promote` effective on B at once (admin routes, profile)', async () => {
@@ -131,7 +141,8 @@ describe('account changes across processes (scale mode)', () => {
         },
       },
     );
-    expect((await onB('POST', '/admin/queue-board/ticket')).code).toBe('forbidden');
+    const ticketOnB = async () => (await onB('POST', '/admin/queue-board/ticket')).code;
+    expect(await onceBroadcast(ticketOnB, 'forbidden')).toBe('forbidden');
     expect((await profileOnB()).role).toBe('member');
   });
 
@@ -148,14 +159,6 @@ describe('account changes across processes (scale mode)', () => {
     const code = async () => (await onBWith(other, '/account')).code;
     expect(await onceBroadcast(code, 'unauthorized')).toBe('unauthorized');
   });
-
-  /**
-   * What `read` answers once B has had the broadcast. A publishes before it answers, but B reads
-   * its subscriber socket and the next request's socket in whatever order they become ready (on
-   * a loaded CI machine the request came first once), so B gets up to a second.
-   */
-  const onceBroadcast = <T>(read: () => Promise<T>, expected: T): Promise<T> =>
-    eventually(read, (v) => v === expected, 1000, 20);
 
   it('stops a key disabled or deleted on A at B at once (B caches keys it has seen)', async () => {
     const created = await a.http().post('/openapi/api-keys').set(user.auth).send({ remark: 'b' });
@@ -229,7 +232,8 @@ describe('account changes across processes (scale mode)', () => {
   it('stops caching when its Redis stalls, and resumes once Redis answers', async () => {
     // B caches the profile now, so its 5 s TTL cannot be what refreshes it below.
     await a.http().post('/account/name').set(user.auth).send({ name: 'Before the stall' });
-    expect((await profileOnB()).name).toBe('Before the stall');
+    const nameOnB = async () => (await profileOnB()).name;
+    expect(await onceBroadcast(nameOnB, 'Before the stall')).toBe('Before the stall');
     redis.freeze();
     try {
       // The heartbeat notices within about 2 s; the profile cache alone would keep 5 s.
