@@ -16,8 +16,7 @@ import { ConversationAccess } from './web-app/conversation-access.service';
  * The console's routes on a conversation (the web-app page, the assistant): for a signed-in
  * account on the conversations it talks in, and for a web-app visitor (the account's end user or
  * the anonymous visitor's signed cookie) on their own web-app conversations while the app is
- * published. Public to the
- * global guard: ConversationAccess checks the token or the cookie itself.
+ * published. Public to the global guard: ConversationAccess checks the token or the cookie itself.
  */
 @ApiTags('conversations')
 @ApiBearerAuth('jwt')

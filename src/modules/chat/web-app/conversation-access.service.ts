@@ -15,9 +15,8 @@ const CONVERSATION_NOT_FOUND = 'The conversation does not exist';
  * created_by = the account: the assistant agent's, ...), and a web-app visitor on their own
  * web-app conversations: the end user bound to the signed-in account, or the anonymous end user
  * the app's signed cookie names (WebAppIdentity), while the app is published (a web app works
- * only then). No credential at all answers unauthorized; a
- * present but invalid access token too; anything else that is not the caller's answers
- * not_found, whether it exists or not.
+ * only then). No credential at all answers unauthorized; a present but invalid access token too;
+ * anything else that is not the caller's answers not_found, whether it exists or not.
  */
 @Injectable()
 export class ConversationAccess {
