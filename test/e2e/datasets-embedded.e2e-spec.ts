@@ -3,6 +3,7 @@ import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount, TestAccount } from '@test/support/auth';
 import { eventually } from '@test/support/eventually';
 import { DataSource } from 'typeorm';
+import { smallSegments } from '@test/support/document-fixtures';
 
 /**
  * Embedded mode (PGlite, which runs on the process's own thread): indexing must leave the rest
@@ -66,14 +67,7 @@ describe('Datasets in embedded mode (PGlite)', () => {
         .set(a.auth)
         .send({
           upload_file_ids: [up.body.data.id],
-          process_type: 'custom',
-          rule: {
-            pre_process_rules: [
-              { id: 'remove_extra_space', enabled: true },
-              { id: 'remove_url_and_email', enabled: false },
-            ],
-            segment: { separators: ['\n\n'], chunk_size: 100, chunk_overlap: 0 },
-          },
+          ...smallSegments({ separators: ['\n\n'], removeUrls: false }),
         });
       expect(created.body.code).toBe('success');
       const docId = created.body.data.documents[0].id as string;

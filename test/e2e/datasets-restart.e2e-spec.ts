@@ -12,6 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { smallSegments } from '@test/support/document-fixtures';
 
 /**
  * A process killed (SIGKILL) in the middle of indexing: after a restart on the same storage the
@@ -85,14 +86,7 @@ describe('indexing survives a killed process (embedded mode, dist/main.js)', () 
     expect(up.code).toBe('success');
     const r = await api('POST', `/datasets/${ds.id}/documents`, token, {
       upload_file_ids: [up.data.id],
-      process_type: 'custom',
-      rule: {
-        pre_process_rules: [
-          { id: 'remove_extra_space', enabled: true },
-          { id: 'remove_url_and_email', enabled: true },
-        ],
-        segment: { separators: ['\n\n'], chunk_size: 100, chunk_overlap: 0 },
-      },
+      ...smallSegments({ separators: ['\n\n'], removeUrls: true }),
     });
     expect(r.code).toBe('success');
 

@@ -4,7 +4,13 @@ import { createAccount, TestAccount } from '@test/support/auth';
 import { collect, emitWithAck, SocketTracker } from '@test/support/socket-client';
 import { eventually } from '@test/support/eventually';
 import { JobQueue } from '@app/queue';
-import { buildDoc, buildZip, docxEntries, textPdf } from '@test/support/document-fixtures';
+import {
+  buildDoc,
+  buildZip,
+  docxEntries,
+  smallSegments,
+  textPdf,
+} from '@test/support/document-fixtures';
 import ExcelJS from 'exceljs';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
@@ -31,16 +37,7 @@ function markdown(paragraphs = 12): string {
 }
 
 /** Custom rules that cut a markdown() document into many small segments (one per paragraph). */
-const SMALL_SEGMENTS = {
-  process_type: 'custom',
-  rule: {
-    pre_process_rules: [
-      { id: 'remove_extra_space', enabled: true },
-      { id: 'remove_url_and_email', enabled: true },
-    ],
-    segment: { separators: ['\n\n', '\n'], chunk_size: 100, chunk_overlap: 0 },
-  },
-};
+const SMALL_SEGMENTS = smallSegments({ separators: ['\n\n', '\n'], removeUrls: true });
 
 describe('Datasets, documents and segments', () => {
   let openai: FakeOpenAI;

@@ -316,3 +316,20 @@ export function flatePdf(content: string): Buffer {
     '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
   ]);
 }
+
+/**
+ * A document's `process_type: 'custom'` body part: extra spaces removed, segments of at most 100
+ * characters cut at `separators` with no overlap.
+ */
+export function smallSegments(opts: { separators: string[]; removeUrls: boolean }) {
+  return {
+    process_type: 'custom',
+    rule: {
+      pre_process_rules: [
+        { id: 'remove_extra_space', enabled: true },
+        { id: 'remove_url_and_email', enabled: opts.removeUrls },
+      ],
+      segment: { separators: opts.separators, chunk_size: 100, chunk_overlap: 0 },
+    },
+  };
+}
