@@ -4,6 +4,7 @@ import { createTestApp, TestApp } from '@test/support/app-factory';
 import { createAccount, TestAccount } from '@test/support/auth';
 import { uniqueRedisPrefix } from '@test/support/test-env';
 import { randomUUID } from 'node:crypto';
+import OpenAI from 'openai';
 import { DataSource } from 'typeorm';
 
 /** A service-API route that takes an API key, to prove what keys open. */
@@ -392,6 +393,14 @@ describe.each([
     // The key's limit, not the client's: the per-client window is far from spent.
     expect(Number(refused.headers['x-ratelimit-remaining'])).toBeGreaterThan(500);
     expect((await whoami(b, key)).status).toBe(429);
+    // The OpenAI-compatible API answers it as OpenAI does: the SDK's RateLimitError.
+    const sdk = new OpenAI({ baseURL: `${b.url}/v1`, apiKey: key, maxRetries: 0 });
+    const limited = await sdk.models.list().catch((e: unknown) => e);
+    expect(limited).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((limited as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({
+      type: 'rate_limit_error',
+      message: 'Too many requests with this API key, please slow down and try again later',
+    });
 
     // Another key of the same account and client has its own count.
     expect((await whoami(a, await newKey())).status).toBe(200);
