@@ -151,12 +151,15 @@ export class JobQueue implements OnModuleInit, OnApplicationBootstrap, BeforeApp
   }
 
   /**
-   * Cancels the active job enqueued with `key` (work made pointless, e.g. indexing a document
-   * just deleted); null when none is queued or running.
+   * Cancels the active jobs enqueued with these keys (work made pointless, e.g. indexing documents
+   * just deleted), found in one query; keys with no job queued or running are skipped.
    */
-  async cancelByKey(key: string): Promise<JobSnapshot | null> {
-    const row = await this.jobs.findOne({ where: { key, status: In(ACTIVE_STATUSES) } });
-    return row ? this.cancelRow(row) : null;
+  async cancelByKeys(keys: string[]): Promise<JobSnapshot[]> {
+    if (!keys.length) return [];
+    const rows = await this.jobs.find({ where: { key: In(keys), status: In(ACTIVE_STATUSES) } });
+    const cancelled: JobSnapshot[] = [];
+    for (const row of rows) cancelled.push(await this.cancelRow(row));
+    return cancelled;
   }
 
   private async cancelRow(row: QueueJobEntity): Promise<JobSnapshot> {

@@ -169,7 +169,7 @@ export class DatasetService {
     });
     await this.datasets.delete({ id: row.id, account_id: accountId });
     // Its documents still indexing stop: no more embeddings are paid for them.
-    for (const d of indexing) await this.jobs.cancelByKey(indexJobKey(d.id));
+    await this.jobs.cancelByKeys(indexing.map((d) => indexJobKey(d.id)));
     await this.jobs.enqueue(
       'dataset.purge-dataset',
       { dataset_id: row.id },

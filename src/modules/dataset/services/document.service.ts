@@ -280,7 +280,7 @@ export class DocumentService implements OnModuleInit {
   async delete(accountId: string, datasetId: string, id: string): Promise<void> {
     const d = await this.entity(accountId, datasetId, id);
     await this.documents.delete({ id: d.id, account_id: accountId });
-    await this.jobs.cancelByKey(indexJobKey(d.id));
+    await this.jobs.cancelByKeys([indexJobKey(d.id)]);
     await this.jobs.enqueue(
       'dataset.purge-document',
       { document_id: d.id, upload_file_id: d.upload_file_id },
