@@ -72,13 +72,14 @@ export class WorkerPool {
   /**
    * One request to `worker`, acquired from this pool: `message` goes with a fresh `id`, and the
    * first message back with that id is the reply. The worker is then given back, kept after a
-   * reply and discarded after anything else (error, exit, abort, timeout). A message that cannot
-   * be posted rejects, the worker given back as it was.
+   * reply (unless `discardAfter` says that reply leaves it unfit) and discarded after anything
+   * else (error, exit, abort, timeout). A message that cannot be posted rejects, the worker given
+   * back as it was.
    */
   async request<R extends { id: number }>(
     worker: Worker,
     message: Record<string, unknown>,
-    opts: { timeoutMs: number; signal?: AbortSignal },
+    opts: { timeoutMs: number; signal?: AbortSignal; discardAfter?: (reply: R) => boolean },
   ): Promise<WorkerOutcome<R>> {
     const id = ++this.seq;
     let outcome: WorkerOutcome<R>;
@@ -86,13 +87,17 @@ export class WorkerPool {
       outcome = await requestWorker(
         worker,
         { ...message, id },
-        { ...opts, isReply: (m): m is R => (m as R | null)?.id === id },
+        {
+          timeoutMs: opts.timeoutMs,
+          signal: opts.signal,
+          isReply: (m): m is R => (m as R | null)?.id === id,
+        },
       );
     } catch (err) {
       this.release(worker);
       throw err;
     }
-    this.release(worker, outcome.kind !== 'reply');
+    this.release(worker, outcome.kind !== 'reply' || (opts.discardAfter?.(outcome.reply) ?? false));
     return outcome;
   }
 

@@ -2,7 +2,7 @@ import { Inject, Injectable, OnApplicationShutdown, Optional } from '@nestjs/com
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { requestWorker, WorkerPool } from '@app/common';
+import { WorkerPool } from '@app/common';
 
 export interface SandboxRunOptions {
   /** Wall-clock limit of one run (CPU loops, timers and the async main included). */
@@ -110,7 +110,6 @@ export class CodeSandbox implements OnApplicationShutdown {
   private readonly options: CodeSandboxOptions;
   private wasmModule?: Promise<WebAssembly.Module>;
   private readonly pool: WorkerPool;
-  private nextId = 1;
 
   constructor(@Optional() @Inject(CODE_SANDBOX_OPTIONS) options?: Partial<CodeSandboxOptions>) {
     this.options = { ...DEFAULTS, ...options };
@@ -229,29 +228,31 @@ export class CodeSandbox implements OnApplicationShutdown {
     code: string,
     params: string,
     opts: SandboxRunOptions,
-  ): Promise<WorkerReply> {
-    const id = this.nextId++;
-    const outcome = await requestWorker(
+  ): Promise<Omit<WorkerReply, 'id'>> {
+    // The pool gives the worker back: kept after a reply unless its error kind leaves the worker
+    // unfit (DISCARD), discarded after anything else.
+    const outcome = await this.pool.request<WorkerReply>(
       worker,
-      { id, code, params, timeoutMs: opts.timeoutMs, memoryBytes: opts.memoryBytes },
+      { code, params, timeoutMs: opts.timeoutMs, memoryBytes: opts.memoryBytes },
       {
-        isReply: (m): m is WorkerReply => (m as WorkerReply | null)?.id === id,
         // After timeoutMs the worker's own interrupt should answer; killGraceMs later it is killed.
         timeoutMs: opts.timeoutMs + this.options.killGraceMs,
         signal: opts.signal,
+        discardAfter: (reply) => !reply.ok && DISCARD.has(reply.kind ?? 'crashed'),
       },
     );
-    const failed = (kind: SandboxErrorKind, message = ''): WorkerReply => {
-      this.pool.release(worker, true);
-      return { id, ok: false, kind, message, logs: [] };
-    };
+    const failed = (kind: SandboxErrorKind, message = ''): Omit<WorkerReply, 'id'> => ({
+      ok: false,
+      kind,
+      message,
+      logs: [],
+    });
     // A worker terminated by shutdown (even one still starting up) ends its run as aborted.
     const closing = this.pool.closed;
     switch (outcome.kind) {
       case 'reply': {
         const reply = outcome.reply;
         if (reply.ok && (reply.result?.length ?? 0) > this.options.maxResultChars) {
-          this.pool.release(worker);
           return {
             ...reply,
             ok: false,
@@ -259,7 +260,6 @@ export class CodeSandbox implements OnApplicationShutdown {
             message: `the result is larger than ${this.options.maxResultChars} characters of JSON`,
           };
         }
-        this.pool.release(worker, !reply.ok && DISCARD.has(reply.kind ?? 'crashed'));
         return reply;
       }
       case 'error':
