@@ -16,6 +16,12 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 100);
 /** Content chunks per completion and the pause between the fake's stream frames. */
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 20);
 const CHUNK_DELAY_MS = Number(process.env.BENCH_CHUNK_DELAY_MS ?? 50);
+/**
+ * The load generator's chats start spread over this many ms (default: one chat's length at the
+ * fake's pace), so CONCURRENCY chats are open at once in a steady state and arrive at an even
+ * rate, rather than in waves of CONCURRENCY at one instant. 0 starts them all at once.
+ */
+const RAMP_MS = Number(process.env.BENCH_RAMP_MS ?? CHUNKS * CHUNK_DELAY_MS);
 const MODES = (process.env.BENCH_MODES ?? 'scale,embedded').split(',').map((m) => m.trim());
 const TARGET_ADDED_TTFT_MS = 10;
 const ADMIN_DATABASE_URL =
@@ -36,6 +42,8 @@ interface Phase {
   wallMs: number;
   serverCpuMs: number;
   fakeCpuMs: number;
+  /** This process's CPU: the load generator (the OpenAI SDK clients). */
+  loadCpuMs: number;
   peakRssMb: number;
 }
 type OneChat = () => Promise<Sample>;
@@ -155,6 +163,7 @@ async function phase(
   concurrency: number,
   fake: FakeProcess,
   serverPid: number | null,
+  rampMs = 0,
 ): Promise<Phase> {
   const samples: Sample[] = [];
   let errors = 0;
@@ -164,7 +173,9 @@ async function phase(
   const sampler = serverPid
     ? setInterval(() => (peakRssMb = Math.max(peakRssMb, rssMb(serverPid))), 50)
     : undefined;
-  const worker = async () => {
+  const workers = Math.min(concurrency, n);
+  const worker = async (index: number) => {
+    if (rampMs > 0) await sleep((index * rampMs) / workers);
     while (next < n) {
       next += 1;
       try {
@@ -177,9 +188,11 @@ async function phase(
   };
   const fake0 = await fake.cpuMs();
   const server0 = serverPid ? procCpuMs(serverPid) : 0;
+  const load0 = process.cpuUsage();
   const start = performance.now();
-  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
+  await Promise.all(Array.from({ length: workers }, (_, i) => worker(i)));
   const wallMs = performance.now() - start;
+  const load = process.cpuUsage(load0);
   if (sampler) clearInterval(sampler);
   return {
     samples,
@@ -188,6 +201,7 @@ async function phase(
     wallMs,
     serverCpuMs: serverPid ? procCpuMs(serverPid) - server0 : 0,
     fakeCpuMs: (await fake.cpuMs()) - fake0,
+    loadCpuMs: (load.user + load.system) / 1000,
     peakRssMb,
   };
 }
@@ -221,7 +235,8 @@ export async function run(): Promise<void> {
     const dbUrl = new URL(ADMIN_DATABASE_URL);
     dbUrl.pathname = `/${dbName}`;
     console.log(
-      `chats=${N} per run, ${CONCURRENCY} at once; fake: ${CHUNKS} content chunks, ${CHUNK_DELAY_MS} ms between frames; ` +
+      `chats=${N} per run, ${CONCURRENCY} at once, ${RAMP_MS > 0 ? `their starts spread over ${RAMP_MS} ms (a steady state)` : 'all started at one instant (a burst)'}; ` +
+        `fake: ${CHUNKS} content chunks, ${CHUNK_DELAY_MS} ms between frames; ` +
         `cores=${availableParallelism()}; server, fake and load generator in separate processes`,
     );
     for (const mode of MODES) {
@@ -268,8 +283,8 @@ export async function run(): Promise<void> {
         await phase(through, WARMUP, 10, fake, pid);
         await fake.pace(CHUNK_DELAY_MS);
         const idleRss = rssMb(pid);
-        const base = await phase(baseline, N, CONCURRENCY, fake, null);
-        const mine = await phase(through, N, CONCURRENCY, fake, pid);
+        const base = await phase(baseline, N, CONCURRENCY, fake, null, RAMP_MS);
+        const mine = await phase(through, N, CONCURRENCY, fake, pid, RAMP_MS);
         const b50 = quantile(
           base.samples.map((s) => s.ttft),
           0.5,
@@ -309,6 +324,15 @@ export async function run(): Promise<void> {
           `added TTFT: median ${f2(o50 - b50)} ms, p95 ${f2(o95 - b95)} ms; server CPU per chat ${f2(cpuPerChat)} ms ` +
             `(${f2(mine.serverCpuMs / mine.wallMs)} cores over the run); fake CPU per chat ${f2(mine.fakeCpuMs / Math.max(1, N))} vs ${f2(base.fakeCpuMs / Math.max(1, N))} ms direct; ` +
             `server RSS idle ${f2(idleRss)} MB, peak ${f2(mine.peakRssMb)} MB`,
+        );
+        // What the run asked of the machine's cores: the direct run is the floor any relay adds to.
+        const cores = (p: Phase) => (p.serverCpuMs + p.fakeCpuMs + p.loadCpuMs) / p.wallMs;
+        console.log(
+          `CPU over the run (cores busy, of ${availableParallelism()}): direct ${f2(cores(base))} ` +
+            `(fake ${f2(base.fakeCpuMs / base.wallMs)}, load generator ${f2(base.loadCpuMs / base.wallMs)}); ` +
+            `through us ${f2(cores(mine))} (server ${f2(mine.serverCpuMs / mine.wallMs)}, fake ${f2(mine.fakeCpuMs / mine.wallMs)}, ` +
+            `load generator ${f2(mine.loadCpuMs / mine.wallMs)}); load generator CPU per chat ${f2(base.loadCpuMs / Math.max(1, N))} ms direct, ` +
+            `${f2(mine.loadCpuMs / Math.max(1, N))} ms through us`,
         );
         const pass = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
         verdicts.push(
