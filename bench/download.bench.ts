@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { downloaderSettings, planParts, type SnapshotPlan } from 'src/modules/download/downloader';
 import type { DownloadJob, DownloadResult } from './support/download-child';
 import { FakeHubProcess } from './support/fake-hf-hub-process';
+import { Agent } from 'undici';
 
 const MB = 1024 * 1024;
 /** Size of the file for the unthrottled runs and the memory check (MiB). */
@@ -91,6 +92,48 @@ async function curl(hub: FakeHubProcess, file: string): Promise<Timed> {
     return { ms, hashMs, nodeHashMs, hubCpuMs };
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * What Node itself can do here, as a floor for ours: undici (our HTTP client) receiving the file
+ * over one connection and dropping each chunk (no write, no hash), and SHA-256 over memory (one
+ * core: a file's digest is one sequential pass). Run in this process, not the hub's.
+ */
+async function nodeFloor(
+  hub: FakeHubProcess,
+  file: string,
+): Promise<{ receiveMs: number; receiveCpuMs: number; hashMbps: number }> {
+  const agent = new Agent();
+  try {
+    const get = (url: URL) =>
+      agent.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method: 'GET' });
+    let url = new URL(hub.resolveUrl(file));
+    const first = await get(url);
+    if (first.statusCode >= 300 && first.statusCode < 400) {
+      await first.body.dump();
+      url = new URL(String(first.headers.location), url);
+    } else {
+      await first.body.dump();
+    }
+    const { size } = hub.file(file);
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const res = await get(url);
+    let bytes = 0;
+    for await (const chunk of res.body) bytes += (chunk as Buffer).length;
+    const receiveMs = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    if (bytes !== size) throw new Error(`undici received ${bytes} of ${size} bytes`);
+    const block = randomBytes(MB);
+    const h = createHash('sha256');
+    const t1 = performance.now();
+    for (let done = 0; done < size; done += block.length) h.update(block);
+    h.digest();
+    const hashMbps = mbps(Math.ceil(size / block.length) * block.length, performance.now() - t1);
+    return { receiveMs, receiveCpuMs: (cpu.user + cpu.system) / 1000, hashMbps };
+  } finally {
+    await agent.close();
   }
 }
 
@@ -258,6 +301,7 @@ export async function run(): Promise<void> {
     const curlNodeHashMs = median(curls.map((c) => c.ms + c.nodeHashMs!));
     const oursMs = median(oursA.map((o) => o.ms));
     const ratioA = curlMs / oursMs;
+    const floor = await nodeFloor(hub, FULL);
     console.log(
       `median: curl ${Math.round(mbps(full, curlMs))} MB/s (no hash), curl + sha256sum ` +
         `${Math.round(mbps(full, curlHashMs))} MB/s, curl + Node hash ` +
@@ -267,6 +311,12 @@ export async function run(): Promise<void> {
     console.log(
       `ours / curl ${f2(ratioA)}, ours / (curl + sha256sum) ${f2(curlHashMs / oursMs)}, ` +
         `ours / (curl + Node hash) ${f2(curlNodeHashMs / oursMs)}`,
+    );
+    console.log(
+      `Node's own limits here: undici receiving the file and dropping it (one connection, no ` +
+        `write, no hash) ${Math.round(mbps(full, floor.receiveMs))} MB/s on ` +
+        `${f2(floor.receiveCpuMs / 1000)} CPU-s (${f2(curlMs / floor.receiveMs)} of curl); ` +
+        `SHA-256 over memory ${Math.round(floor.hashMbps)} MB/s on one core`,
     );
 
     // (b) Every connection paced: curl has one, we have our parts.
