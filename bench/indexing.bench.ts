@@ -5,7 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import OpenAI from 'openai';
@@ -14,6 +14,7 @@ import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
 import { AccountService } from 'src/modules/auth/services/account.service';
 import { DatasetService } from 'src/modules/dataset/services/dataset.service';
+import { HNSW_EF_CONSTRUCTION, HNSW_M } from 'src/modules/dataset/retrieval/retrieval.repository';
 import { DocumentService } from 'src/modules/dataset/services/document.service';
 import { UploadFileService } from 'src/modules/dataset/uploads/upload-file.service';
 import { FakeProcess } from './support/fake-process';
@@ -121,6 +122,8 @@ async function runMode(
       name: 'bench',
       embedding_model: 'openai/text-embedding-3-small',
     });
+    const cpu0 = process.cpuUsage();
+    const fake0 = await fake.cpuMs();
     const t0 = performance.now();
     await app.get(DocumentService).create(account.id, dataset.id, {
       upload_file_ids: [upload.id],
@@ -136,6 +139,9 @@ async function runMode(
       await probe.stop();
     }
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const nodeCpuS = (cpu.user + cpu.system) / 1e6;
+    const fakeCpuS = ((await fake.cpuMs()) - fake0) / 1000;
     if (done.status !== 'completed') throw new Error(`indexing ${done.status}: ${done.error}`);
     const segments = (done.result as { segments: number }).segments;
 
@@ -177,9 +183,71 @@ async function runMode(
       `  while indexing: event loop held at most ${r.loopMaxMs.toFixed(0)} ms (p99 ${r.loopP99Ms.toFixed(0)} ms); ` +
         `a small query every 100 ms took p50 ${r.queryP50Ms.toFixed(1)} ms, max ${r.queryMaxMs.toFixed(0)} ms (${r.queries} queries)`,
     );
+    // pgvector's HNSW on `vector` takes up to 2,000 dimensions (larger ones use halfvec).
+    if (databaseUrl && DIMS <= 2000) {
+      const f = await databaseFloor(databaseUrl, dataset.id);
+      console.log(
+        `  PostgreSQL alone (this run's ${f.rows} vectors copied from 2 connections, nothing else running): ` +
+          `into a table with the same HNSW index (m ${HNSW_M}, ef_construction ${HNSW_EF_CONSTRUCTION}) ` +
+          `${f.withIndex.toFixed(0)} rows/s; into one without it ${f.withoutIndex.toFixed(0)} rows/s`,
+      );
+      // Two connections kept both cores busy for the indexed copy: its CPU is about 2 x its time.
+      const cores = availableParallelism();
+      const dbCpuS = (Math.min(2, cores) * segments) / f.withIndex;
+      const floorS = (nodeCpuS + fakeCpuS + dbCpuS) / cores;
+      console.log(
+        `  CPU the run needs at least: this process ${nodeCpuS.toFixed(1)} s + the fake embedding server ` +
+          `${fakeCpuS.toFixed(1)} s + the HNSW inserts ${dbCpuS.toFixed(1)} s over ${cores} cores = ` +
+          `${floorS.toFixed(1)} s even with perfect overlap, at most ${(segments / floorS).toFixed(0)} segments/s here`,
+      );
+    }
   } finally {
     await app?.close();
     rmSync(storage, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The database's own ceiling for this run's writes: the same vectors inserted into a scratch
+ * table with the HNSW index the segments table has for them, from two connections (one per core
+ * here) with nothing else running, and into the same table without the index.
+ */
+async function databaseFloor(
+  databaseUrl: string,
+  datasetId: string,
+): Promise<{ rows: number; withIndex: number; withoutIndex: number }> {
+  const clients = [new Client(databaseUrl), new Client(databaseUrl)];
+  await Promise.all(clients.map((c) => c.connect()));
+  const [a, b] = clients;
+  try {
+    await a.query(
+      `CREATE TABLE bench_floor_src AS SELECT row_number() OVER () AS n, embedding::vector(${DIMS}) AS e ` +
+        `FROM segments WHERE dataset_id = $1 AND embedding IS NOT NULL`,
+      [datasetId],
+    );
+    const rows = Number((await a.query(`SELECT count(*) AS c FROM bench_floor_src`)).rows[0].c);
+    const copy = async (indexed: boolean): Promise<number> => {
+      await a.query(`DROP TABLE IF EXISTS bench_floor`);
+      await a.query(`CREATE TABLE bench_floor (e vector(${DIMS}))`);
+      if (indexed)
+        await a.query(
+          `CREATE INDEX ON bench_floor USING hnsw (e vector_cosine_ops) ` +
+            `WITH (m = ${HNSW_M}, ef_construction = ${HNSW_EF_CONSTRUCTION})`,
+        );
+      const t0 = performance.now();
+      await Promise.all(
+        [a, b].map((c, i) =>
+          c.query(`INSERT INTO bench_floor SELECT e FROM bench_floor_src WHERE n % 2 = $1`, [i]),
+        ),
+      );
+      return rows / ((performance.now() - t0) / 1000);
+    };
+    const withIndex = await copy(true);
+    const withoutIndex = await copy(false);
+    return { rows, withIndex, withoutIndex };
+  } finally {
+    await a.query(`DROP TABLE IF EXISTS bench_floor, bench_floor_src`);
+    await Promise.all(clients.map((c) => c.end()));
   }
 }
 
