@@ -109,13 +109,11 @@ async function nodeFloor(
     const get = (url: URL) =>
       agent.request({ origin: url.origin, path: `${url.pathname}${url.search}`, method: 'GET' });
     let url = new URL(hub.resolveUrl(file));
+    // The hub answers the resolve URL with a 302 to the CDN path, as for curl and ours.
     const first = await get(url);
-    if (first.statusCode >= 300 && first.statusCode < 400) {
-      await first.body.dump();
+    await first.body.dump();
+    if (first.statusCode >= 300 && first.statusCode < 400)
       url = new URL(String(first.headers.location), url);
-    } else {
-      await first.body.dump();
-    }
     const { size } = hub.file(file);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();

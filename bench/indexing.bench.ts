@@ -14,7 +14,11 @@ import { DataSource } from 'typeorm';
 import { AppModule } from 'src/app.module';
 import { AccountService } from 'src/modules/auth/services/account.service';
 import { DatasetService } from 'src/modules/dataset/services/dataset.service';
-import { HNSW_EF_CONSTRUCTION, HNSW_M } from 'src/modules/dataset/retrieval/retrieval.repository';
+import {
+  HALFVEC_FROM_DIMS,
+  HNSW_EF_CONSTRUCTION,
+  HNSW_M,
+} from 'src/modules/dataset/retrieval/retrieval.repository';
 import { DocumentService } from 'src/modules/dataset/services/document.service';
 import { UploadFileService } from 'src/modules/dataset/uploads/upload-file.service';
 import { FakeProcess } from './support/fake-process';
@@ -183,8 +187,8 @@ async function runMode(
       `  while indexing: event loop held at most ${r.loopMaxMs.toFixed(0)} ms (p99 ${r.loopP99Ms.toFixed(0)} ms); ` +
         `a small query every 100 ms took p50 ${r.queryP50Ms.toFixed(1)} ms, max ${r.queryMaxMs.toFixed(0)} ms (${r.queries} queries)`,
     );
-    // pgvector's HNSW on `vector` takes up to 2,000 dimensions (larger ones use halfvec).
-    if (databaseUrl && DIMS <= 2000) {
+    // The scratch index is on `vector`, as the segments table's is below HALFVEC_FROM_DIMS.
+    if (databaseUrl && DIMS < HALFVEC_FROM_DIMS) {
       const f = await databaseFloor(databaseUrl, dataset.id);
       console.log(
         `  PostgreSQL alone (this run's ${f.rows} vectors copied from 2 connections, nothing else running): ` +

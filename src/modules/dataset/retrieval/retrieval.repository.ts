@@ -5,7 +5,7 @@ import { DataSource, EntityManager } from 'typeorm';
 /** pgvector's `vector` type holds at most 16,000 dimensions. */
 export const MAX_VECTOR_DIMS = 16_000;
 /** Above this HNSW indexes `halfvec` (vector indexes stop at 2,000 dimensions). */
-const HALFVEC_FROM_DIMS = 2_001;
+export const HALFVEC_FROM_DIMS = 2_001;
 /** HNSW cannot index more than 4,000 halfvec dimensions: such datasets are searched exactly. */
 const MAX_INDEXED_DIMS = 4_000;
 
